@@ -1,0 +1,189 @@
+"""The state one replication shares between its processes: requests, fleet, lines, log.
+
+The dispatcher, the replicas, the autoscaler and the spot market all act on this
+object; it owns the rules they share (routing, admission limits, accounting).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from sim.replica import STARTING, STOPPED, Replica
+from sim.request_log import DROPPED, PENDING, TIMED_OUT
+from sim.router import Router
+from sim.scenario import Batching
+from sim.service_time import LatencyModel, ServiceModel
+from sim.waiting_line import WaitingLine
+
+
+@dataclass
+class Workload:
+    """One replication's requests as plain lists (fast to index from Python)."""
+
+    arrival_s: list[float]
+    prompt_tokens: list[int]
+    output_tokens: list[int]
+    latency_s: list[float] | None = None  # per-request latency for the latency model
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrival_s: np.ndarray,
+        prompt_tokens: np.ndarray,
+        output_tokens: np.ndarray,
+        latency_s: np.ndarray | None = None,
+    ) -> Workload:
+        return cls(
+            arrival_s=np.asarray(arrival_s, dtype=float).tolist(),
+            prompt_tokens=np.asarray(prompt_tokens, dtype=np.int64).tolist(),
+            output_tokens=np.asarray(output_tokens, dtype=np.int64).tolist(),
+            latency_s=None if latency_s is None else np.asarray(latency_s, dtype=float).tolist(),
+        )
+
+
+@dataclass
+class FleetEvent:
+    """A change in the fleet, for the fleet time series and billing."""
+
+    time_s: float
+    replica: int
+    kind: str  # "start", "ready", "drain", "stop", "interrupt"
+
+
+@dataclass
+class EngineState:
+    env: simpy.Environment
+    workload: Workload
+    service: ServiceModel
+    batching: Batching
+    router: Router | None  # None: one shared line
+    max_queue: int | None
+    timeout_s: float | None
+    replicas: list[Replica] = field(default_factory=list)
+    fleet_events: list[FleetEvent] = field(default_factory=list)
+    resolved: int = 0
+
+    def __post_init__(self) -> None:
+        n = len(self.workload.arrival_s)
+        self.arrival_s = self.workload.arrival_s
+        self.prompt_tokens = self.workload.prompt_tokens
+        self.output_tokens = self.workload.output_tokens
+        self.max_batch = self.batching.max_batch if self.batching.policy != "none" else 1
+        self.start_s = [math.nan] * n
+        self.first_token_s = [math.nan] * n
+        self.finish_s = [math.nan] * n
+        self.status = [PENDING] * n
+        self.retries = [0] * n
+        self.shared_line = WaitingLine() if self.router is None else None
+        self.holding_line = WaitingLine()  # requests that found no replica yet
+        self.accepting: list[Replica] = []
+        self.all_resolved = self.env.event()
+        self.arrivals_done = False
+
+    # ----------------------------------------------------------- fleet
+
+    def add_replica(self, cold_start_s: float) -> Replica:
+        """Start a new replica; it serves after its cold start."""
+        line = self.shared_line if self.shared_line is not None else WaitingLine()
+        replica = Replica(self, len(self.replicas), line)
+        self.replicas.append(replica)
+        self.fleet_events.append(FleetEvent(self.env.now, replica.index, "start"))
+        replica.start(cold_start_s)
+        return replica
+
+    def replica_ready(self, replica: Replica) -> None:
+        self.fleet_events.append(FleetEvent(self.env.now, replica.index, "ready"))
+        self.accepting.append(replica)
+        now = self.env.now
+        while self.holding_line:
+            self.route(self.holding_line.pop(now))
+
+    def drain_replica(self, replica: Replica) -> None:
+        """Take a replica out of service: it finishes what it holds, then stops."""
+        if replica in self.accepting:
+            self.accepting.remove(replica)
+        self.fleet_events.append(FleetEvent(self.env.now, replica.index, "drain"))
+        if replica.status == STARTING:
+            replica.process.interrupt("cancel")
+            return
+        requeue = replica.line.drain(self.env.now) if replica.line is not self.shared_line else []
+        replica.drain()
+        for request in requeue:
+            self.route(request)
+
+    def replica_stopped(self, replica: Replica) -> None:
+        self.fleet_events.append(FleetEvent(self.env.now, replica.index, "stop"))
+
+    @property
+    def live_replicas(self) -> list[Replica]:
+        return [r for r in self.replicas if r.status != STOPPED]
+
+    # ----------------------------------------------------------- requests
+
+    def route(self, request: int) -> None:
+        """Send a request to a replica's line (or the shared line), or drop it."""
+        now = self.env.now
+        if self.shared_line is not None:
+            limit = None if self.max_queue is None else self.max_queue * max(1, len(self.accepting))
+            if limit is not None and len(self.shared_line) >= limit:
+                self.end_request(request, DROPPED, now)
+                return
+            self.shared_line.push(request, now)
+            for replica in self.accepting:
+                if replica.can_take_more():
+                    replica.notify()
+                    break
+            return
+        candidates = self.accepting or [r for r in self.replicas if r.status == STARTING]
+        if not candidates:
+            if self.max_queue is not None and len(self.holding_line) >= self.max_queue:
+                self.end_request(request, DROPPED, now)
+            else:
+                self.holding_line.push(request, now)
+            return
+        replica = self.router(candidates)
+        if self.max_queue is not None and len(replica.line) >= self.max_queue:
+            self.end_request(request, DROPPED, now)
+            return
+        replica.line.push(request, now)
+        replica.notify()
+
+    def end_request(self, request: int, status: int, time_s: float) -> None:
+        self.status[request] = status
+        self.finish_s[request] = time_s
+        self.resolved += 1
+        if self.arrivals_done and self.resolved == len(self.status):
+            if not self.all_resolved.triggered:
+                self.all_resolved.succeed()
+
+    def static_batch_times(self, batch: list[int]) -> tuple[float, float]:
+        """(time to first token, batch duration) of a batch run as one unit."""
+        service = self.service
+        if isinstance(service, LatencyModel):
+            latency = self.workload.latency_s
+            duration_s = service.batch_s([latency[r] for r in batch])
+            return duration_s, duration_s
+        n = len(batch)
+        prompt_sum = sum(self.prompt_tokens[r] for r in batch)
+        longest = max(self.output_tokens[r] for r in batch)
+        first_s = service.step_s(prompt_sum, 0, 0.0)
+        return first_s, first_s + service.decode_span_s(longest - 1, n, prompt_sum + n)
+
+    def finish_run(self) -> None:
+        """Close the books at the end of the run: waiting requests time out or stay in flight."""
+        now = self.env.now
+        lines = [self.holding_line]
+        lines += [self.shared_line] if self.shared_line is not None else []
+        lines += [r.line for r in self.replicas if r.line is not self.shared_line]
+        for line in lines:
+            line.close(now)
+            for request in line:
+                if self.timeout_s is not None and now - self.arrival_s[request] > self.timeout_s:
+                    self.status[request] = TIMED_OUT
+                    self.finish_s[request] = self.arrival_s[request] + self.timeout_s
+        for replica in self.replicas:
+            replica.close_books()

@@ -1,0 +1,287 @@
+"""A GPU replica: one model instance as a SimPy process that admits, batches and serves.
+
+Requests are indices into the replication's arrays, never processes. A replica
+yields one event per batch (static) or per change of its running set
+(continuous): decode steps that admit or finish nobody are summed into one
+timeout. A request holds its batch slot and its KV memory from admission to its
+last token.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
+
+import simpy
+
+from sim.request_log import COMPLETED, DROPPED, TIMED_OUT
+from sim.service_time import RooflineModel
+
+if TYPE_CHECKING:
+    from sim.engine_state import EngineState
+    from sim.waiting_line import WaitingLine
+
+# Replica lifecycle and activity states.
+STARTING = "starting"  # cold start: billed, serves nothing
+IDLE = "idle"  # ready, nothing to do
+BUSY = "busy"  # in a step or batch that nobody can join
+DECODING = "decoding"  # in a run of decode steps that a new request may join
+FILLING = "filling"  # static batching: waiting up to max_wait for a fuller batch
+STOPPED = "stopped"
+
+
+class Replica:
+    """One model instance on `gpus_per_replica` GPUs."""
+
+    def __init__(self, state: EngineState, index: int, line: WaitingLine) -> None:
+        self.state_of_engine = state
+        self.env: simpy.Environment = state.env
+        self.index = index
+        self.line = line
+        self.status = STARTING
+        self.draining = False  # told to stop: finishes what it holds, takes nothing new
+        self.running = 0  # requests admitted and not finished
+        self.kv_reserved_tokens = 0
+        self.started_s = self.env.now
+        self.ready_s: float | None = None
+        self.stopped_s: float | None = None
+        self.busy_s = 0.0  # time with at least one request in service
+        self.running_area = 0.0  # integral of `running` over time
+        self._last_change_s = self.env.now
+        self._wake: simpy.Event | None = None
+        self.process: simpy.Process | None = None
+
+    # ----------------------------------------------------------- lifecycle
+
+    def start(self, cold_start_s: float) -> None:
+        """Begin the cold start; serve once it is over."""
+        self.process = self.env.process(self._life(cold_start_s))
+
+    def _life(self, cold_start_s: float):
+        if cold_start_s > 0:
+            try:
+                yield self.env.timeout(cold_start_s)
+            except simpy.Interrupt:  # cancelled before it was ready
+                return self._stop()
+        self.ready_s = self.env.now
+        self.status = IDLE
+        self.state_of_engine.replica_ready(self)
+        if isinstance(self.state_of_engine.service, RooflineModel) and (
+            self.state_of_engine.batching.policy == "continuous"
+        ):
+            yield from self._serve_continuous()
+        else:
+            yield from self._serve_static()
+
+    @property
+    def outstanding(self) -> int:
+        """Requests queued here plus running here (the least-loaded router's measure)."""
+        return len(self.line) + self.running
+
+    @property
+    def accepting(self) -> bool:
+        return not self.draining and self.status not in (STARTING, STOPPED)
+
+    def notify(self) -> bool:
+        """Work arrived: wake if idle, or rejoin a decode run at the next step. True if woken."""
+        if self.status == IDLE:
+            self.status = BUSY
+            self._wake.succeed()
+            return True
+        if self.status == DECODING and self.running < self.state_of_engine.max_batch:
+            self.status = BUSY
+            self.process.interrupt()
+            return True
+        if self.status == FILLING and len(self.line) >= self.state_of_engine.max_batch:
+            self.status = BUSY
+            self.process.interrupt()
+            return True
+        return False
+
+    def can_take_more(self) -> bool:
+        """Could a new request start here soon (idle, or a decode run with a free slot)."""
+        return self.status == IDLE or (
+            self.status == DECODING and self.running < self.state_of_engine.max_batch
+        )
+
+    def _idle(self):
+        self.status = IDLE
+        self._wake = self.env.event()
+        yield self._wake
+
+    def _account(self) -> None:
+        now = self.env.now
+        if self.running:
+            span = now - self._last_change_s
+            self.busy_s += span
+            self.running_area += self.running * span
+        self._last_change_s = now
+
+    # ----------------------------------------------------------- admission
+
+    def _next_admissible(self, now: float) -> int | None:
+        """The next waiting request that has not timed out (left in the line), or None."""
+        if self.draining:
+            return None
+        state = self.state_of_engine
+        line = self.line
+        timeout_s = state.timeout_s
+        arrival = state.arrival_s
+        while line:
+            request = line.head()
+            if timeout_s is not None and now - arrival[request] > timeout_s:
+                line.pop(now)
+                state.end_request(request, TIMED_OUT, arrival[request] + timeout_s)
+                continue
+            return request
+        return None
+
+    # ----------------------------------------------------------- static / none
+
+    def _serve_static(self):
+        """Take up to max_batch waiting requests, run them as one batch, repeat."""
+        env = self.env
+        state = self.state_of_engine
+        max_batch = state.max_batch
+        max_wait_s = state.batching.max_wait
+        line = self.line
+        arrival = state.arrival_s
+        while True:
+            now = env.now
+            head = self._next_admissible(now)
+            if head is None:
+                if self.draining:
+                    return self._stop()
+                yield from self._idle()
+                continue
+            if len(line) < max_batch and max_wait_s > 0:
+                fill_deadline = arrival[head] + max_wait_s
+                if now < fill_deadline:
+                    self.status = FILLING
+                    try:
+                        yield env.timeout(fill_deadline - now)
+                    except simpy.Interrupt:
+                        pass
+                    continue
+            batch = [line.pop(now)]
+            while len(batch) < max_batch and self._next_admissible(now) is not None:
+                batch.append(line.pop(now))
+            self.status = BUSY
+            self._account()
+            self.running = len(batch)
+            first_token_s, duration_s = state.static_batch_times(batch)
+            for request in batch:
+                state.start_s[request] = now
+                state.first_token_s[request] = now + first_token_s
+            yield env.timeout(duration_s)
+            self._account()
+            self.running = 0
+            now = env.now
+            for request in batch:
+                state.end_request(request, COMPLETED, now)
+
+    # ----------------------------------------------------------- continuous
+
+    def _serve_continuous(self):
+        """Iteration-level batching: admit at step boundaries, run decode steps in between."""
+        env = self.env
+        state = self.state_of_engine
+        model: RooflineModel = state.service
+        max_batch = state.max_batch
+        kv_capacity = model.kv_capacity_tokens
+        prompt = state.prompt_tokens
+        output = state.output_tokens
+        line = self.line
+        finishing: list[tuple[int, int]] = []  # (step after which it finishes, request)
+        steps = 0  # decode/prefill steps completed
+        context_tokens = 0  # sum over running requests of prompt + generated tokens
+        while True:
+            now = env.now
+            admitted = []
+            prefill_tokens = 0
+            while self.running + len(admitted) < max_batch:
+                request = self._next_admissible(now)
+                if request is None:
+                    break
+                need = prompt[request] + output[request]
+                if need > kv_capacity:
+                    line.pop(now)
+                    state.end_request(request, DROPPED, now)
+                    continue
+                if self.kv_reserved_tokens + need > kv_capacity:
+                    break
+                line.pop(now)
+                self.kv_reserved_tokens += need
+                admitted.append(request)
+                prefill_tokens += prompt[request]
+            if not admitted and not self.running:
+                if self.draining:
+                    return self._stop()
+                yield from self._idle()
+                continue
+            self._account()
+            if admitted:
+                step_s = model.step_s(prefill_tokens, self.running, context_tokens)
+                context_tokens += self.running + prefill_tokens + len(admitted)
+                for request in admitted:
+                    state.start_s[request] = now
+                    state.first_token_s[request] = now + step_s
+                    heapq.heappush(finishing, (steps + output[request], request))
+                self.running += len(admitted)
+                steps += 1
+                span_s = step_s
+                decode_steps = 0
+                if self.running == max_batch and finishing[0][0] > steps:
+                    # Nobody can join before the next finish: run to it in one event.
+                    decode_steps = finishing[0][0] - steps
+                    span_s += model.decode_span_s(decode_steps, self.running, context_tokens)
+                self.status = BUSY
+                yield env.timeout(span_s)
+            else:
+                decode_steps = finishing[0][0] - steps
+                span_s = model.decode_span_s(decode_steps, self.running, context_tokens)
+                if self.running < max_batch and not self.draining:
+                    self.status = DECODING
+                    run_start_s = env.now
+                    try:
+                        yield env.timeout(span_s)
+                    except simpy.Interrupt:
+                        elapsed_s = env.now - run_start_s
+                        done = model.decode_steps_within(elapsed_s, self.running, context_tokens)
+                        decode_steps = min(done + 1, decode_steps)
+                        boundary_s = model.decode_span_s(decode_steps, self.running, context_tokens)
+                        self.status = BUSY
+                        yield env.timeout(max(0.0, boundary_s - elapsed_s))
+                else:
+                    self.status = BUSY
+                    yield env.timeout(span_s)
+            self._account()
+            steps += decode_steps
+            context_tokens += self.running * decode_steps
+            now = env.now
+            while finishing and finishing[0][0] <= steps:
+                _, request = heapq.heappop(finishing)
+                need = prompt[request] + output[request]
+                self.kv_reserved_tokens -= need
+                context_tokens -= need
+                self.running -= 1
+                state.end_request(request, COMPLETED, now)
+
+    # ----------------------------------------------------------- stopping
+
+    def drain(self) -> None:
+        """Stop taking new work; stop once what is held has finished."""
+        self.draining = True
+        if self.status == IDLE:
+            self.status = BUSY
+            self._wake.succeed()
+
+    def close_books(self) -> None:
+        """Bring the busy-time integrals up to now (end of the run)."""
+        self._account()
+
+    def _stop(self) -> None:
+        self._account()
+        self.status = STOPPED
+        self.stopped_s = self.env.now
+        self.state_of_engine.replica_stopped(self)

@@ -1,0 +1,82 @@
+"""Routers: which replica a new request joins.
+
+Each router is a function from the replicas that accept work to the chosen one.
+`shared-queue` is not a choice at arrival: every replica pulls from one FIFO
+line when it has room, which is the M/M/c discipline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.replica import Replica
+
+Router = Callable[[Sequence["Replica"]], "Replica"]
+
+_DRAWS_PER_REFILL = 4096
+
+
+class _UniformDraws:
+    """Uniform [0, 1) numbers drawn from the generator in blocks (one draw per call)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._block: list[float] = []
+
+    def __call__(self) -> float:
+        if not self._block:
+            self._block = self._rng.random(_DRAWS_PER_REFILL).tolist()
+        return self._block.pop()
+
+
+def round_robin() -> Router:
+    """Each replica in turn."""
+    counter = 0
+
+    def choose(replicas: Sequence[Replica]) -> Replica:
+        nonlocal counter
+        counter += 1
+        return replicas[counter % len(replicas)]
+
+    return choose
+
+
+def uniform_random(rng: np.random.Generator) -> Router:
+    """A replica chosen uniformly at random."""
+    draw = _UniformDraws(rng)
+
+    def choose(replicas: Sequence[Replica]) -> Replica:
+        return replicas[int(draw() * len(replicas))]
+
+    return choose
+
+
+def least_loaded(rng: np.random.Generator) -> Router:
+    """The replica with the fewest queued plus running requests; ties broken at random."""
+    draw = _UniformDraws(rng)
+
+    def choose(replicas: Sequence[Replica]) -> Replica:
+        best = min(replica.outstanding for replica in replicas)
+        tied = [replica for replica in replicas if replica.outstanding == best]
+        if len(tied) == 1:
+            return tied[0]
+        return tied[int(draw() * len(tied))]
+
+    return choose
+
+
+def make_router(name: str, rng: np.random.Generator) -> Router | None:
+    """The named router; None for `shared-queue`, where replicas pull from one line."""
+    if name == "round-robin":
+        return round_robin()
+    if name == "random":
+        return uniform_random(rng)
+    if name == "least-loaded":
+        return least_loaded(rng)
+    if name == "shared-queue":
+        return None
+    raise ValueError(f"unknown router {name!r}")

@@ -1,0 +1,143 @@
+"""One replication: traffic in, a SimPy run of the fleet, a ReplicationResult out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.engine_state import EngineState, Workload
+from sim.request_log import RequestLog
+from sim.results import ReplicationResult, request_latencies, summarize_latencies
+from sim.router import make_router
+from sim.scenario import Scenario
+from sim.service_time import LatencyModel, ServiceModel, build_service_model
+
+STREAMS = ("traffic", "service", "routing", "fleet", "spot")
+
+
+@dataclass(frozen=True)
+class Requests:
+    """One replication's requests: sorted arrival times and token counts."""
+
+    arrival_s: np.ndarray
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+
+
+def replication_streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
+    """Independent generators for each random part of replication `replication`.
+
+    Replication r's streams come from SeedSequence(seed).spawn(r + 1)[r], so they
+    depend only on (seed, r): the same on any executor and in any order.
+    """
+    child = np.random.SeedSequence(seed).spawn(replication + 1)[replication]
+    return {name: np.random.default_rng(s) for name, s in zip(STREAMS, child.spawn(len(STREAMS)))}
+
+
+def drain_limit_s(scenario: Scenario) -> float:
+    """How long after the horizon the run continues so that admitted requests can finish."""
+    return 0.25 * scenario.horizon + (scenario.admission.timeout or 0.0)
+
+
+def simulate(
+    scenario: Scenario,
+    requests: Requests,
+    streams: dict[str, np.random.Generator],
+    replication: int = 0,
+    service: ServiceModel | None = None,
+) -> ReplicationResult:
+    """Run the fleet on the given requests and summarise what happened."""
+    service = service or build_service_model(scenario)
+    latency_s = None
+    if isinstance(service, LatencyModel):
+        from distributions.tokens import sample
+
+        latency_s = sample(scenario.service.latency, len(requests.arrival_s), streams["service"])
+    workload = Workload.from_arrays(
+        requests.arrival_s, requests.prompt_tokens, requests.output_tokens, latency_s
+    )
+    env = simpy.Environment()
+    state = EngineState(
+        env=env,
+        workload=workload,
+        service=service,
+        batching=scenario.batching,
+        router=make_router(scenario.fleet.router, streams["routing"]),
+        max_queue=scenario.admission.max_queue,
+        timeout_s=scenario.admission.timeout,
+    )
+    for _ in range(scenario.fleet.replicas):
+        state.add_replica(cold_start_s=0.0)
+    env.process(_dispatch(state))
+    stop = env.timeout(scenario.horizon + drain_limit_s(scenario))
+    env.run(until=env.any_of([stop, state.all_resolved]))
+    state.finish_run()
+    return _summarize(scenario, state, replication, streams)
+
+
+def _dispatch(state: EngineState):
+    """Hand each arrival to the router at its arrival time."""
+    env = state.env
+    route = state.route
+    for request, arrival_s in enumerate(state.arrival_s):
+        delay = arrival_s - env.now
+        if delay > 0:
+            yield env.timeout(delay)
+        route(request)
+    state.arrivals_done = True
+    if state.resolved == len(state.arrival_s) and not state.all_resolved.triggered:
+        state.all_resolved.succeed()
+
+
+def _summarize(
+    scenario: Scenario,
+    state: EngineState,
+    replication: int,
+    streams: dict[str, np.random.Generator],
+) -> ReplicationResult:
+    log = RequestLog(
+        arrival_s=np.asarray(state.arrival_s, dtype=float),
+        start_s=np.asarray(state.start_s, dtype=float),
+        first_token_s=np.asarray(state.first_token_s, dtype=float),
+        finish_s=np.asarray(state.finish_s, dtype=float),
+        status=np.asarray(state.status, dtype=np.int8),
+        retries=np.asarray(state.retries, dtype=np.int16),
+    )
+    latencies = request_latencies(log)
+    done = log.status == 1
+    output = np.asarray(state.output_tokens)[done]
+    decoded = output > 1
+    latencies["tpot"] = (log.finish_s[done][decoded] - log.first_token_s[done][decoded]) / (
+        output[decoded] - 1
+    )
+    stats, histograms, sums = summarize_latencies(latencies)
+    end_s = state.env.now
+    replica_seconds = sum(
+        (r.stopped_s if r.stopped_s is not None else end_s) - r.ready_s
+        for r in state.replicas
+        if r.ready_s is not None
+    )
+    busy_s = sum(r.busy_s for r in state.replicas)
+    running_area = sum(r.running_area for r in state.replicas)
+    lines = {id(r.line): r.line for r in state.replicas}
+    queue_area = sum(line.length_area for line in lines.values()) + state.holding_line.length_area
+    counts = log.counts()
+    n = len(state.replicas)
+    return ReplicationResult(
+        replication=replication,
+        seed_entropy=scenario.seed,
+        horizon_s=scenario.horizon,
+        end_s=end_s,
+        requests=counts,
+        latency_s=stats,
+        latency_histograms=histograms,
+        latency_sums_s=sums,
+        throughput_per_s=counts["completed"] / end_s if end_s > 0 else 0.0,
+        utilization=busy_s / replica_seconds if replica_seconds > 0 else 0.0,
+        mean_running_per_replica=running_area / replica_seconds if replica_seconds > 0 else 0.0,
+        mean_queue_length=queue_area / end_s if end_s > 0 else 0.0,
+        replica_seconds=replica_seconds,
+        replicas={"min": n, "mean": n, "max": n},
+    )

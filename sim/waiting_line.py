@@ -1,0 +1,60 @@
+"""A FIFO of waiting request indices that integrates its own length over time."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class WaitingLine:
+    """Requests waiting for admission, in arrival order.
+
+    `length_area` is the time integral of the number waiting, so the mean queue
+    length over a run is `length_area / duration`, independent of per-request waits
+    (the two sides of Little's law).
+    """
+
+    __slots__ = ("_items", "_last_change_s", "length_area")
+
+    def __init__(self) -> None:
+        self._items: deque[int] = deque()
+        self._last_change_s = 0.0
+        self.length_area = 0.0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def head(self) -> int:
+        return self._items[0]
+
+    def push(self, request: int, now_s: float) -> None:
+        self._account(now_s)
+        self._items.append(request)
+
+    def push_front(self, request: int, now_s: float) -> None:
+        self._account(now_s)
+        self._items.appendleft(request)
+
+    def pop(self, now_s: float) -> int:
+        self._account(now_s)
+        return self._items.popleft()
+
+    def drain(self, now_s: float) -> list[int]:
+        """Remove and return everything waiting."""
+        self._account(now_s)
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    def _account(self, now_s: float) -> None:
+        self.length_area += len(self._items) * (now_s - self._last_change_s)
+        self._last_change_s = now_s
+
+    def close(self, now_s: float) -> None:
+        """Bring the length integral up to `now_s` (end of the run)."""
+        self._account(now_s)
