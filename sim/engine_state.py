@@ -81,6 +81,7 @@ class EngineState:
         self.shared_line = WaitingLine() if self.router is None else None
         self.holding_line = WaitingLine()  # requests that found no replica yet
         self.accepting: list[Replica] = []
+        self.idle_replicas: list[Replica] = []  # ready replicas waiting for work, oldest first
         self.all_resolved = self.env.event()
         self.arrivals_done = False
 
@@ -133,10 +134,13 @@ class EngineState:
                 self.end_request(request, DROPPED, now)
                 return
             self.shared_line.push(request, now)
-            for replica in self.accepting:
-                if replica.can_take_more():
-                    replica.notify()
-                    break
+            if self.idle_replicas:
+                self.idle_replicas[0].notify()
+            elif self.max_batch > 1:
+                for replica in self.accepting:
+                    if replica.can_take_more():
+                        replica.notify()
+                        break
             return
         candidates = self.accepting or [r for r in self.replicas if r.status == STARTING]
         if not candidates:
@@ -156,16 +160,19 @@ class EngineState:
         self.status[request] = status
         self.finish_s[request] = time_s
         self.resolved += 1
-        if self.arrivals_done and self.resolved == len(self.status):
-            if not self.all_resolved.triggered:
-                self.all_resolved.succeed()
+        done = self.arrivals_done and self.resolved == len(self.status)
+        if done and not self.all_resolved.triggered:
+            self.all_resolved.succeed()
 
     def static_batch_times(self, batch: list[int]) -> tuple[float, float]:
         """(time to first token, batch duration) of a batch run as one unit."""
         service = self.service
         if isinstance(service, LatencyModel):
             latency = self.workload.latency_s
-            duration_s = service.batch_s([latency[r] for r in batch])
+            if len(batch) == 1:
+                duration_s = latency[batch[0]] + service.step_overhead_s
+            else:
+                duration_s = service.batch_s([latency[r] for r in batch])
             return duration_s, duration_s
         n = len(batch)
         prompt_sum = sum(self.prompt_tokens[r] for r in batch)

@@ -13,7 +13,7 @@ import numpy as np
 
 _LOW_S = 1e-6
 _RATIO = 1.001
-_BINS = int(math.ceil(math.log(1e7 / _LOW_S) / math.log(_RATIO))) + 2  # + zero and overflow
+_BINS = math.ceil(math.log(1e7 / _LOW_S) / math.log(_RATIO)) + 2  # + zero and overflow
 _LOG_RATIO = math.log(_RATIO)
 
 

@@ -9,6 +9,7 @@ last token.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,8 @@ class Replica:
         self.running_area = 0.0  # integral of `running` over time
         self._last_change_s = self.env.now
         self._wake: simpy.Event | None = None
+        self._plan: tuple[float, float, int, int] = (0.0, 0.0, 0, 0)
+        self._cut_decode_steps: int | None = None
         self.process: simpy.Process | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -86,11 +89,12 @@ class Replica:
         """Work arrived: wake if idle, or rejoin a decode run at the next step. True if woken."""
         if self.status == IDLE:
             self.status = BUSY
+            self.state_of_engine.idle_replicas.remove(self)
             self._wake.succeed()
             return True
-        if self.status == DECODING and self.running < self.state_of_engine.max_batch:
+        if self.status == DECODING:
             self.status = BUSY
-            self.process.interrupt()
+            self._cut_plan_at_next_step()
             return True
         if self.status == FILLING and len(self.line) >= self.state_of_engine.max_batch:
             self.status = BUSY
@@ -107,6 +111,7 @@ class Replica:
     def _idle(self):
         self.status = IDLE
         self._wake = self.env.event()
+        self.state_of_engine.idle_replicas.append(self)
         yield self._wake
 
     def _account(self) -> None:
@@ -146,6 +151,9 @@ class Replica:
         max_wait_s = state.batching.max_wait
         line = self.line
         arrival = state.arrival_s
+        start_s = state.start_s
+        first_token_s = state.first_token_s
+        timeout = env.timeout
         while True:
             now = env.now
             head = self._next_admissible(now)
@@ -154,26 +162,24 @@ class Replica:
                     return self._stop()
                 yield from self._idle()
                 continue
-            if len(line) < max_batch and max_wait_s > 0:
+            if max_wait_s > 0 and len(line) < max_batch:
                 fill_deadline = arrival[head] + max_wait_s
                 if now < fill_deadline:
                     self.status = FILLING
-                    try:
-                        yield env.timeout(fill_deadline - now)
-                    except simpy.Interrupt:
-                        pass
+                    with contextlib.suppress(simpy.Interrupt):  # the batch filled up early
+                        yield timeout(fill_deadline - now)
                     continue
             batch = [line.pop(now)]
             while len(batch) < max_batch and self._next_admissible(now) is not None:
                 batch.append(line.pop(now))
             self.status = BUSY
-            self._account()
             self.running = len(batch)
-            first_token_s, duration_s = state.static_batch_times(batch)
+            self._last_change_s = now
+            first_s, duration_s = state.static_batch_times(batch)
             for request in batch:
-                state.start_s[request] = now
-                state.first_token_s[request] = now + first_token_s
-            yield env.timeout(duration_s)
+                start_s[request] = now
+                first_token_s[request] = now + first_s
+            yield timeout(duration_s)
             self._account()
             self.running = 0
             now = env.now
@@ -183,7 +189,13 @@ class Replica:
     # ----------------------------------------------------------- continuous
 
     def _serve_continuous(self):
-        """Iteration-level batching: admit at step boundaries, run decode steps in between."""
+        """Iteration-level batching: admit at step boundaries, run decode steps in between.
+
+        Each pass admits what fits, then plans one prefill step (if anyone was
+        admitted) and the decode steps up to the next finish, as one timeout. A
+        request that arrives meanwhile cuts the plan at the next step boundary
+        (see `notify`), where it is admitted.
+        """
         env = self.env
         state = self.state_of_engine
         model: RooflineModel = state.service
@@ -191,9 +203,11 @@ class Replica:
         kv_capacity = model.kv_capacity_tokens
         prompt = state.prompt_tokens
         output = state.output_tokens
+        start_s = state.start_s
+        first_token_s = state.first_token_s
         line = self.line
-        finishing: list[tuple[int, int]] = []  # (step after which it finishes, request)
-        steps = 0  # decode/prefill steps completed
+        finishing: list[tuple[int, int]] = []  # (step count at which it finishes, request)
+        steps = 0  # steps completed
         context_tokens = 0  # sum over running requests of prompt + generated tokens
         while True:
             now = env.now
@@ -220,41 +234,25 @@ class Replica:
                 yield from self._idle()
                 continue
             self._account()
+            first_step_s = 0.0
             if admitted:
-                step_s = model.step_s(prefill_tokens, self.running, context_tokens)
+                first_step_s = model.step_s(prefill_tokens, self.running, context_tokens)
                 context_tokens += self.running + prefill_tokens + len(admitted)
                 for request in admitted:
-                    state.start_s[request] = now
-                    state.first_token_s[request] = now + step_s
-                    heapq.heappush(finishing, (steps + output[request], request))
+                    start_s[request] = now
+                    first_token_s[request] = now + first_step_s
+                    heapq.heappush(finishing, (steps + 1 + output[request] - 1, request))
                 self.running += len(admitted)
                 steps += 1
-                span_s = step_s
-                decode_steps = 0
-                if self.running == max_batch and finishing[0][0] > steps:
-                    # Nobody can join before the next finish: run to it in one event.
-                    decode_steps = finishing[0][0] - steps
-                    span_s += model.decode_span_s(decode_steps, self.running, context_tokens)
-                self.status = BUSY
-                yield env.timeout(span_s)
-            else:
-                decode_steps = finishing[0][0] - steps
-                span_s = model.decode_span_s(decode_steps, self.running, context_tokens)
-                if self.running < max_batch and not self.draining:
-                    self.status = DECODING
-                    run_start_s = env.now
-                    try:
-                        yield env.timeout(span_s)
-                    except simpy.Interrupt:
-                        elapsed_s = env.now - run_start_s
-                        done = model.decode_steps_within(elapsed_s, self.running, context_tokens)
-                        decode_steps = min(done + 1, decode_steps)
-                        boundary_s = model.decode_span_s(decode_steps, self.running, context_tokens)
-                        self.status = BUSY
-                        yield env.timeout(max(0.0, boundary_s - elapsed_s))
-                else:
-                    self.status = BUSY
-                    yield env.timeout(span_s)
+            decode_steps = finishing[0][0] - steps
+            span_s = first_step_s + model.decode_span_s(decode_steps, self.running, context_tokens)
+            self._plan = (now, first_step_s, decode_steps, context_tokens)
+            self._cut_decode_steps = None
+            joinable = self.running < max_batch and not self.draining
+            self.status = DECODING if joinable else BUSY
+            yield env.timeout(span_s)
+            if self._cut_decode_steps is not None:
+                decode_steps = self._cut_decode_steps
             self._account()
             steps += decode_steps
             context_tokens += self.running * decode_steps
@@ -267,14 +265,29 @@ class Replica:
                 self.running -= 1
                 state.end_request(request, COMPLETED, now)
 
+    def _cut_plan_at_next_step(self) -> None:
+        """End the current decode plan at the next step boundary, so newcomers join there."""
+        model: RooflineModel = self.state_of_engine.service
+        plan_start_s, first_step_s, decode_steps, context_tokens = self._plan
+        elapsed_s = self.env.now - plan_start_s
+        if elapsed_s < first_step_s:
+            done = 0
+        else:
+            done = model.decode_steps_within(elapsed_s - first_step_s, self.running, context_tokens)
+            done = min(done + 1, decode_steps)
+        if done >= decode_steps:
+            return  # the plan already ends at the next boundary
+        boundary_s = first_step_s + model.decode_span_s(done, self.running, context_tokens)
+        self._cut_decode_steps = done
+        self.env.retarget(self.process, max(0.0, boundary_s - elapsed_s))
+
     # ----------------------------------------------------------- stopping
 
     def drain(self) -> None:
         """Stop taking new work; stop once what is held has finished."""
         self.draining = True
         if self.status == IDLE:
-            self.status = BUSY
-            self._wake.succeed()
+            self.notify()
 
     def close_books(self) -> None:
         """Bring the busy-time integrals up to now (end of the run)."""

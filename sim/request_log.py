@@ -12,8 +12,13 @@ DROPPED = 2  # refused at arrival: the queue was full or no replica could take i
 TIMED_OUT = 3  # waited longer than admission.timeout and left
 LOST = 4  # in service on a replica that died, and not retried
 
-STATUS_NAMES = {PENDING: "in_flight", COMPLETED: "completed", DROPPED: "dropped",
-                TIMED_OUT: "timed_out", LOST: "lost"}
+STATUS_NAMES = {
+    PENDING: "in_flight",
+    COMPLETED: "completed",
+    DROPPED: "dropped",
+    TIMED_OUT: "timed_out",
+    LOST: "lost",
+}
 
 
 @dataclass

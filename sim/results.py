@@ -77,7 +77,10 @@ def latency_stats(values_s: np.ndarray) -> dict[str, float]:
     if len(values_s) == 0:
         return {"mean": math.nan, **{f"p{p:g}": math.nan for p in PERCENTILES}}
     found = np.percentile(values_s, PERCENTILES)
-    return {"mean": float(values_s.mean()), **{f"p{p:g}": float(v) for p, v in zip(PERCENTILES, found)}}
+    return {
+        "mean": float(values_s.mean()),
+        **{f"p{p:g}": float(v) for p, v in zip(PERCENTILES, found, strict=True)},
+    }
 
 
 def summarize_latencies(

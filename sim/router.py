@@ -60,11 +60,13 @@ def least_loaded(rng: np.random.Generator) -> Router:
     draw = _UniformDraws(rng)
 
     def choose(replicas: Sequence[Replica]) -> Replica:
-        best = min(replica.outstanding for replica in replicas)
-        tied = [replica for replica in replicas if replica.outstanding == best]
-        if len(tied) == 1:
-            return tied[0]
-        return tied[int(draw() * len(tied))]
+        loads = [replica.line.size + replica.running for replica in replicas]
+        best = min(loads)
+        tied = loads.count(best)
+        index = loads.index(best)
+        for _ in range(int(draw() * tied) if tied > 1 else 0):
+            index = loads.index(best, index + 1)
+        return replicas[index]
 
     return choose
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from scenarios import bundled_scenario_path, bundled_scenario_names
+from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.catalog import find_price, gpu_spec, load_catalog
 from sim.errors import CapsimError
 from sim.scenario import Scenario
@@ -133,9 +133,9 @@ def _is_union_tag(part: object) -> bool:
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
             node = node[part]
         elif _is_union_tag(part):
             continue

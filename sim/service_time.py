@@ -8,7 +8,7 @@ it for batches. Both are plain frozen dataclasses built once per scenario.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,27 +55,35 @@ class RooflineModel:
     mbu: float
     step_overhead_s: float
     kv_capacity_tokens: int
+    compute_s_per_token: float = field(init=False)
+    weights_read_s: float = field(init=False)
+    kv_read_s_per_token: float = field(init=False)
 
-    @property
-    def compute_s_per_token(self) -> float:
-        return 2.0 * self.parameters / (self.peak_flops_per_s * self.mfu)
-
-    @property
-    def weights_read_s(self) -> float:
-        return self.weight_bytes / (self.bandwidth_bytes_per_s * self.mbu)
-
-    @property
-    def kv_read_s_per_token(self) -> float:
-        return self.kv_bytes_per_token / (self.bandwidth_bytes_per_s * self.mbu)
+    def __post_init__(self) -> None:
+        # Per-token constants, computed once: step times are on the engine's hot path.
+        set_constant = object.__setattr__
+        set_constant(
+            self, "compute_s_per_token", 2.0 * self.parameters / (self.peak_flops_per_s * self.mfu)
+        )
+        set_constant(
+            self, "weights_read_s", self.weight_bytes / (self.bandwidth_bytes_per_s * self.mbu)
+        )
+        set_constant(
+            self,
+            "kv_read_s_per_token",
+            self.kv_bytes_per_token / (self.bandwidth_bytes_per_s * self.mbu),
+        )
 
     def step_s(self, prefill_tokens: float, batch: int, context_tokens: float) -> float:
         """Duration of one step: prefill new tokens and decode one token per running request."""
         compute_s = self.compute_s_per_token * (prefill_tokens + batch)
-        memory_s = self.weights_read_s + self.kv_read_s_per_token * (context_tokens + prefill_tokens)
+        memory_s = self.weights_read_s + self.kv_read_s_per_token * (
+            context_tokens + prefill_tokens
+        )
         return max(compute_s, memory_s) + self.step_overhead_s
 
     def decode_span_s(self, steps: int, batch: int, context_tokens: float) -> float:
-        """Total time of `steps` decode steps of a fixed batch whose context grows by `batch` a step.
+        """Time of `steps` decode steps of a fixed batch whose context grows by `batch` a step.
 
         Step k takes max(a + b k, c) + overhead with a, b the memory terms and c the
         compute term; the sum has a closed form on each side of the crossover.
@@ -85,29 +93,32 @@ class RooflineModel:
         a = self.weights_read_s + self.kv_read_s_per_token * context_tokens
         b = self.kv_read_s_per_token * batch
         c = self.compute_s_per_token * batch
-        compute_steps = 0
-        if c > a:
-            compute_steps = steps if b == 0 else min(steps, math.ceil((c - a) / b))
+        if c <= a:
+            return steps * (a + self.step_overhead_s) + b * steps * (steps - 1) / 2
+        compute_steps = steps if b == 0 else min(steps, math.ceil((c - a) / b))
         rest = steps - compute_steps
-        first = compute_steps
-        memory_sum = rest * a + b * (first * rest + rest * (rest - 1) / 2)
+        memory_sum = rest * a + b * (compute_steps * rest + rest * (rest - 1) / 2)
         return compute_steps * c + memory_sum + steps * self.step_overhead_s
 
     def decode_steps_within(self, span_s: float, batch: int, context_tokens: float) -> int:
         """How many whole decode steps of a fixed batch fit in `span_s`."""
-        one = self.decode_span_s(1, batch, context_tokens)
-        if span_s < one:
-            return 0
-        low, high = 1, max(2, int(span_s / one) + 1)
-        while self.decode_span_s(high, batch, context_tokens) <= span_s:
-            low, high = high, high * 2
-        while high - low > 1:
-            middle = (low + high) // 2
-            if self.decode_span_s(middle, batch, context_tokens) <= span_s:
-                low = middle
+        a = self.weights_read_s + self.kv_read_s_per_token * context_tokens + self.step_overhead_s
+        b = self.kv_read_s_per_token * batch
+        if self.compute_s_per_token * batch <= a - self.step_overhead_s:
+            # Memory-bound throughout: solve b/2 n^2 + (a - b/2) n = span for n.
+            if b == 0:
+                guess = int(span_s / a)
             else:
-                high = middle
-        return low
+                linear = a - b / 2
+                guess = int((-linear + math.sqrt(linear * linear + 2 * b * span_s)) / b)
+        else:
+            guess = int(span_s / self.decode_span_s(1, batch, context_tokens))
+        guess = max(0, guess)
+        while guess > 0 and self.decode_span_s(guess, batch, context_tokens) > span_s:
+            guess -= 1
+        while self.decode_span_s(guess + 1, batch, context_tokens) <= span_s:
+            guess += 1
+        return guess
 
     def request_alone_s(self, prompt_tokens: float, output_tokens: int) -> float:
         """End-to-end time of one request served alone (batch 1)."""

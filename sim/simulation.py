@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
 from sim.engine_state import EngineState, Workload
+from sim.environment import ServingEnvironment
 from sim.request_log import RequestLog
 from sim.results import ReplicationResult, request_latencies, summarize_latencies
 from sim.router import make_router
@@ -33,7 +33,10 @@ def replication_streams(seed: int, replication: int) -> dict[str, np.random.Gene
     depend only on (seed, r): the same on any executor and in any order.
     """
     child = np.random.SeedSequence(seed).spawn(replication + 1)[replication]
-    return {name: np.random.default_rng(s) for name, s in zip(STREAMS, child.spawn(len(STREAMS)))}
+    return {
+        name: np.random.default_rng(s)
+        for name, s in zip(STREAMS, child.spawn(len(STREAMS)), strict=True)
+    }
 
 
 def drain_limit_s(scenario: Scenario) -> float:
@@ -58,7 +61,7 @@ def simulate(
     workload = Workload.from_arrays(
         requests.arrival_s, requests.prompt_tokens, requests.output_tokens, latency_s
     )
-    env = simpy.Environment()
+    env = ServingEnvironment()
     state = EngineState(
         env=env,
         workload=workload,
@@ -70,25 +73,13 @@ def simulate(
     )
     for _ in range(scenario.fleet.replicas):
         state.add_replica(cold_start_s=0.0)
-    env.process(_dispatch(state))
-    stop = env.timeout(scenario.horizon + drain_limit_s(scenario))
-    env.run(until=env.any_of([stop, state.all_resolved]))
+    end_s = scenario.horizon + drain_limit_s(scenario)
+    env.run_arrivals(state.arrival_s, state.route)
+    state.arrivals_done = True
+    if state.resolved < len(state.arrival_s) and env.now < end_s:
+        env.run(until=env.any_of([env.timeout(end_s - env.now), state.all_resolved]))
     state.finish_run()
     return _summarize(scenario, state, replication, streams)
-
-
-def _dispatch(state: EngineState):
-    """Hand each arrival to the router at its arrival time."""
-    env = state.env
-    route = state.route
-    for request, arrival_s in enumerate(state.arrival_s):
-        delay = arrival_s - env.now
-        if delay > 0:
-            yield env.timeout(delay)
-        route(request)
-    state.arrivals_done = True
-    if state.resolved == len(state.arrival_s) and not state.all_resolved.triggered:
-        state.all_resolved.succeed()
 
 
 def _summarize(

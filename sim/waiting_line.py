@@ -13,18 +13,19 @@ class WaitingLine:
     (the two sides of Little's law).
     """
 
-    __slots__ = ("_items", "_last_change_s", "length_area")
+    __slots__ = ("_items", "_last_change_s", "length_area", "size")
 
     def __init__(self) -> None:
         self._items: deque[int] = deque()
+        self.size = 0  # len(self), as a plain attribute for the routers' hot loop
         self._last_change_s = 0.0
         self.length_area = 0.0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self.size
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return self.size > 0
 
     def __iter__(self):
         return iter(self._items)
@@ -35,13 +36,16 @@ class WaitingLine:
     def push(self, request: int, now_s: float) -> None:
         self._account(now_s)
         self._items.append(request)
+        self.size += 1
 
     def push_front(self, request: int, now_s: float) -> None:
         self._account(now_s)
         self._items.appendleft(request)
+        self.size += 1
 
     def pop(self, now_s: float) -> int:
         self._account(now_s)
+        self.size -= 1
         return self._items.popleft()
 
     def drain(self, now_s: float) -> list[int]:
@@ -49,6 +53,7 @@ class WaitingLine:
         self._account(now_s)
         items = list(self._items)
         self._items.clear()
+        self.size = 0
         return items
 
     def _account(self, now_s: float) -> None:
