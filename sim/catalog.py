@@ -111,9 +111,7 @@ def find_price(gpu: str, provider: str, market: str) -> Price:
     for price in catalog.prices:
         if (price.gpu, price.provider, price.market) == (gpu, provider, market):
             return price
-    offered = sorted(
-        f"{p.provider}/{p.market}" for p in catalog.prices if p.gpu == gpu
-    ) or ["none"]
+    offered = sorted(f"{p.provider}/{p.market}" for p in catalog.prices if p.gpu == gpu) or ["none"]
     raise CapsimError(
         f"the catalog has no {market} price for {gpu} on {provider}; "
         f"{gpu} is priced on: {', '.join(offered)} (or set pricing.gpu_usd_per_hour)"

@@ -78,6 +78,7 @@ class EngineState:
         self.finish_s = [math.nan] * n
         self.status = [PENDING] * n
         self.retries = [0] * n
+        self.served_by = [-1] * n  # replica that served the request last
         self.shared_line = WaitingLine() if self.router is None else None
         self.holding_line = WaitingLine()  # requests that found no replica yet
         self.accepting: list[Replica] = []
@@ -87,10 +88,10 @@ class EngineState:
 
     # ----------------------------------------------------------- fleet
 
-    def add_replica(self, cold_start_s: float) -> Replica:
-        """Start a new replica; it serves after its cold start."""
+    def add_replica(self, cold_start_s: float, market: str) -> Replica:
+        """Start a new replica; it is billed from now and serves after its cold start."""
         line = self.shared_line if self.shared_line is not None else WaitingLine()
-        replica = Replica(self, len(self.replicas), line)
+        replica = Replica(self, len(self.replicas), line, market)
         self.replicas.append(replica)
         self.fleet_events.append(FleetEvent(self.env.now, replica.index, "start"))
         replica.start(cold_start_s)

@@ -33,6 +33,14 @@ class ServingEnvironment(simpy.Environment):
         timeout.callbacks.append(process._resume)
         process._target = timeout
 
+    def abandon(self, process: simpy.Process) -> None:
+        """Stop `process` where it is, for good (a replica that dies mid-batch).
+
+        Its pending event still fires, for nobody; its generator is never resumed.
+        """
+        if process.is_alive and process.target is not None:
+            process.target.callbacks.remove(process._resume)
+
     def run_arrivals(self, arrival_s: list[float], route) -> None:
         """Process events and arrivals in time order until every arrival is routed."""
         peek = self.peek

@@ -34,10 +34,11 @@ STOPPED = "stopped"
 class Replica:
     """One model instance on `gpus_per_replica` GPUs."""
 
-    def __init__(self, state: EngineState, index: int, line: WaitingLine) -> None:
+    def __init__(self, state: EngineState, index: int, line: WaitingLine, market: str) -> None:
         self.state_of_engine = state
         self.env: simpy.Environment = state.env
         self.index = index
+        self.market = market  # on-demand, spot, reserved or serverless: how it is billed
         self.line = line
         self.status = STARTING
         self.draining = False  # told to stop: finishes what it holds, takes nothing new
@@ -52,6 +53,8 @@ class Replica:
         self._wake: simpy.Event | None = None
         self._plan: tuple[float, float, int, int] = (0.0, 0.0, 0, 0)
         self._cut_decode_steps: int | None = None
+        self._batch: list[int] = []  # static batching: the batch in service
+        self._finishing: list[tuple[int, int]] = []  # continuous: (finish step, request) heap
         self.process: simpy.Process | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -169,19 +172,22 @@ class Replica:
                     with contextlib.suppress(simpy.Interrupt):  # the batch filled up early
                         yield timeout(fill_deadline - now)
                     continue
-            batch = [line.pop(now)]
+            batch = self._batch = [line.pop(now)]
             while len(batch) < max_batch and self._next_admissible(now) is not None:
                 batch.append(line.pop(now))
             self.status = BUSY
             self.running = len(batch)
             self._last_change_s = now
             first_s, duration_s = state.static_batch_times(batch)
+            served_by = state.served_by
             for request in batch:
+                served_by[request] = self.index
                 start_s[request] = now
                 first_token_s[request] = now + first_s
             yield timeout(duration_s)
             self._account()
             self.running = 0
+            self._batch = []
             now = env.now
             for request in batch:
                 state.end_request(request, COMPLETED, now)
@@ -206,7 +212,7 @@ class Replica:
         start_s = state.start_s
         first_token_s = state.first_token_s
         line = self.line
-        finishing: list[tuple[int, int]] = []  # (step count at which it finishes, request)
+        finishing = self._finishing  # (step count at which it finishes, request)
         steps = 0  # steps completed
         context_tokens = 0  # sum over running requests of prompt + generated tokens
         while True:
@@ -239,6 +245,7 @@ class Replica:
                 first_step_s = model.step_s(prefill_tokens, self.running, context_tokens)
                 context_tokens += self.running + prefill_tokens + len(admitted)
                 for request in admitted:
+                    state.served_by[request] = self.index
                     start_s[request] = now
                     first_token_s[request] = now + first_step_s
                     heapq.heappush(finishing, (steps + 1 + output[request] - 1, request))
@@ -282,6 +289,24 @@ class Replica:
         self.env.retarget(self.process, max(0.0, boundary_s - elapsed_s))
 
     # ----------------------------------------------------------- stopping
+
+    def in_service(self) -> list[int]:
+        """Requests admitted here and not finished (what a sudden death takes down)."""
+        return list(self._batch) + [request for _, request in self._finishing]
+
+    def kill(self) -> list[int]:
+        """Die now (a spot interruption): stop serving, return the requests that were in service."""
+        self._account()
+        if self.process is not None:
+            self.env.abandon(self.process)
+        lost = self.in_service()
+        self._batch = []
+        self._finishing.clear()
+        self.running = 0
+        self.kv_reserved_tokens = 0
+        self.status = STOPPED
+        self.stopped_s = self.env.now
+        return lost
 
     def drain(self) -> None:
         """Stop taking new work; stop once what is held has finished."""

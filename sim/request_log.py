@@ -31,6 +31,7 @@ class RequestLog:
     finish_s: np.ndarray
     status: np.ndarray
     retries: np.ndarray
+    replica: np.ndarray  # index of the replica that served it, -1 if none
 
     @classmethod
     def for_arrivals(cls, arrival_s: np.ndarray) -> RequestLog:
@@ -42,6 +43,7 @@ class RequestLog:
             finish_s=np.full(n, np.nan),
             status=np.zeros(n, dtype=np.int8),
             retries=np.zeros(n, dtype=np.int16),
+            replica=np.full(n, -1, dtype=np.int32),
         )
 
     def counts(self) -> dict[str, int]:

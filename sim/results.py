@@ -36,6 +36,7 @@ class ReplicationResult:
     cost_usd: dict[str, float] = field(default_factory=dict)
     billing: dict[str, float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
+    log: RequestLog | None = None
 
     def row(self) -> dict[str, float]:
         """Flat per-replication figures (one Parquet row)."""

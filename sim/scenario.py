@@ -159,7 +159,9 @@ class Traffic(Section):
         uses_trace = self.profile == "trace" or self.arrival == "trace"
         if uses_trace:
             if self.trace is None:
-                raise ValueError("profile/arrival 'trace' needs a [traffic.trace] table with 'file'")
+                raise ValueError(
+                    "profile/arrival 'trace' needs a [traffic.trace] table with 'file'"
+                )
             if self.profile != self.arrival:
                 raise ValueError("trace replay needs both profile = 'trace' and arrival = 'trace'")
         elif sum(volume) != 1:
@@ -347,6 +349,7 @@ class Pricing(Section):
 
     gpu_usd_per_hour: PositiveFloat | None = None  # per GPU, replaces the catalog price
     serverless_usd_per_s: PositiveFloat | None = None  # per GPU-second
+    spot_usd_per_hour: PositiveFloat | None = None
     reserved_usd_per_hour: PositiveFloat | None = None
     billing_granularity: PositiveDurationS = 1.0
     minimum_billed: DurationS = 60.0

@@ -6,9 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.billing import (
+    ReplicaLifetime,
+    cost_summary,
+    replica_cost_usd,
+    request_cost_usd,
+    resolve_rates,
+)
 from sim.engine_state import EngineState, Workload
 from sim.environment import ServingEnvironment
-from sim.request_log import RequestLog
+from sim.request_log import COMPLETED, RequestLog
 from sim.results import ReplicationResult, request_latencies, summarize_latencies
 from sim.router import make_router
 from sim.scenario import Scenario
@@ -39,6 +46,22 @@ def replication_streams(seed: int, replication: int) -> dict[str, np.random.Gene
     }
 
 
+def replica_market(scenario: Scenario, index: int) -> str:
+    """How replica number `index` is bought: spot replicas come first up to spot_fraction."""
+    fleet = scenario.fleet
+    if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
+        return "serverless"
+    if fleet.spot_fraction is not None:
+        spot_count = round(fleet.spot_fraction * max(1, fleet.replicas))
+        return "spot" if index % max(1, fleet.replicas) < spot_count else "on-demand"
+    return fleet.market
+
+
+def initial_markets(scenario: Scenario) -> list[str]:
+    """Markets of the replicas that are up and warm when the run starts."""
+    return [replica_market(scenario, i) for i in range(scenario.fleet.replicas)]
+
+
 def drain_limit_s(scenario: Scenario) -> float:
     """How long after the horizon the run continues so that admitted requests can finish."""
     return 0.25 * scenario.horizon + (scenario.admission.timeout or 0.0)
@@ -50,8 +73,12 @@ def simulate(
     streams: dict[str, np.random.Generator],
     replication: int = 0,
     service: ServiceModel | None = None,
+    keep_log: bool = False,
 ) -> ReplicationResult:
-    """Run the fleet on the given requests and summarise what happened."""
+    """Run the fleet on the given requests and summarise what happened.
+
+    With `keep_log` the result carries the per-request log (for tests and traces).
+    """
     service = service or build_service_model(scenario)
     latency_s = None
     if isinstance(service, LatencyModel):
@@ -71,22 +98,55 @@ def simulate(
         max_queue=scenario.admission.max_queue,
         timeout_s=scenario.admission.timeout,
     )
-    for _ in range(scenario.fleet.replicas):
-        state.add_replica(cold_start_s=0.0)
+    for market in initial_markets(scenario):
+        state.add_replica(cold_start_s=0.0, market=market)
     end_s = scenario.horizon + drain_limit_s(scenario)
     env.run_arrivals(state.arrival_s, state.route)
     state.arrivals_done = True
     if state.resolved < len(state.arrival_s) and env.now < end_s:
         env.run(until=env.any_of([env.timeout(end_s - env.now), state.all_resolved]))
     state.finish_run()
-    return _summarize(scenario, state, replication, streams)
+    result = _summarize(scenario, state, replication)
+    if not keep_log:
+        result.log = None
+    return result
+
+
+FLEET_SERIES_POINTS = 288  # five-minute bins over a day
+
+
+def fleet_series(state: EngineState, horizon_s: float) -> dict[str, list[float]]:
+    """Replicas up (billed) and serving, and the arrival rate, on a regular grid."""
+    bin_s = horizon_s / FLEET_SERIES_POINTS
+    edges = np.arange(FLEET_SERIES_POINTS + 1) * bin_s
+    times = np.array([e.time_s for e in state.fleet_events])
+    change = {"start": (1, 0), "ready": (0, 1), "drain": (0, -1), "stop": (-1, 0)}
+    live_delta = np.array([change.get(e.kind, (0, 0))[0] for e in state.fleet_events])
+    ready_delta = np.array([change.get(e.kind, (0, 0))[1] for e in state.fleet_events])
+    drained = {e.replica for e in state.fleet_events if e.kind == "drain"}
+    # A replica that stops without draining first (a spot interruption) leaves service too.
+    for i, event in enumerate(state.fleet_events):
+        if event.kind == "stop" and event.replica not in drained:
+            ready = state.replicas[event.replica].ready_s
+            if ready is not None:
+                ready_delta[i] = -1
+    at = edges[:-1]
+    index = np.searchsorted(times, at, side="right")
+    live = np.concatenate([[0], np.cumsum(live_delta)])[index]
+    ready = np.concatenate([[0], np.cumsum(ready_delta)])[index]
+    arrivals, _ = np.histogram(np.asarray(state.arrival_s), bins=edges)
+    return {
+        "time_s": at.tolist(),
+        "replicas_up": live.astype(float).tolist(),
+        "replicas_serving": ready.astype(float).tolist(),
+        "arrival_rate_per_s": (arrivals / bin_s).tolist(),
+    }
 
 
 def _summarize(
     scenario: Scenario,
     state: EngineState,
     replication: int,
-    streams: dict[str, np.random.Generator],
 ) -> ReplicationResult:
     log = RequestLog(
         arrival_s=np.asarray(state.arrival_s, dtype=float),
@@ -95,14 +155,18 @@ def _summarize(
         finish_s=np.asarray(state.finish_s, dtype=float),
         status=np.asarray(state.status, dtype=np.int8),
         retries=np.asarray(state.retries, dtype=np.int16),
+        replica=np.asarray(state.served_by, dtype=np.int32),
     )
     latencies = request_latencies(log)
-    done = log.status == 1
+    done = log.status == COMPLETED
     output = np.asarray(state.output_tokens)[done]
     decoded = output > 1
-    latencies["tpot"] = (log.finish_s[done][decoded] - log.first_token_s[done][decoded]) / (
-        output[decoded] - 1
-    )
+    if isinstance(state.service, LatencyModel):
+        latencies["tpot"] = np.empty(0)  # a given per-request latency has no token timing
+    else:
+        latencies["tpot"] = (log.finish_s[done][decoded] - log.first_token_s[done][decoded]) / (
+            output[decoded] - 1
+        )
     stats, histograms, sums = summarize_latencies(latencies)
     end_s = state.env.now
     replica_seconds = sum(
@@ -116,6 +180,22 @@ def _summarize(
     queue_area = sum(line.length_area for line in lines.values()) + state.holding_line.length_area
     counts = log.counts()
     n = len(state.replicas)
+    series = fleet_series(state, scenario.horizon)
+    lifetimes = [
+        ReplicaLifetime(r.market, r.started_s, r.stopped_s, r.busy_s) for r in state.replicas
+    ]
+    completed_mask = log.status == COMPLETED
+    cost = cost_summary(
+        replica_cost_usd(lifetimes, resolve_rates(scenario), scenario.horizon),
+        request_cost_usd(
+            scenario,
+            counts["completed"],
+            np.asarray(state.prompt_tokens)[completed_mask],
+            np.asarray(state.output_tokens)[completed_mask],
+        ),
+        scenario.horizon,
+        counts["completed"],
+    )
     return ReplicationResult(
         replication=replication,
         seed_entropy=scenario.seed,
@@ -130,5 +210,19 @@ def _summarize(
         mean_running_per_replica=running_area / replica_seconds if replica_seconds > 0 else 0.0,
         mean_queue_length=queue_area / end_s if end_s > 0 else 0.0,
         replica_seconds=replica_seconds,
-        replicas={"min": n, "mean": n, "max": n},
+        replicas=_replica_counts(series, n),
+        fleet_series=series,
+        cost_usd=cost,
+        log=log,
     )
+
+
+def _replica_counts(series: dict[str, list[float]], total_started: int) -> dict[str, float]:
+    """Replicas up over the horizon (min, time-mean, max) and how many were ever started."""
+    up = np.asarray(series["replicas_up"])
+    return {
+        "min": float(up.min()),
+        "mean": float(up.mean()),
+        "max": float(up.max()),
+        "started": float(total_started),
+    }

@@ -1,0 +1,158 @@
+"""Terminal tables for `capsim run`: latency, requests, cost and risk, beside the BOTEC."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+from sim.units import format_duration
+
+
+def _seconds(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format_duration(value)
+
+
+def _usd(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.5f}"
+
+
+def _share(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100 * value:.1f}%"
+
+
+def latency_table(summary: dict[str, Any]) -> Table:
+    """Pooled latency percentiles over every completed request."""
+    table = Table(title="Latency over all completed requests (pooled over replications)")
+    table.add_column("metric")
+    for column in ("mean", "p50", "p90", "p99"):
+        table.add_column(column, justify="right")
+    names = {
+        "wait": "queue wait",
+        "ttft": "time to first token",
+        "tpot": "time per output token",
+        "e2e": "end to end",
+    }
+    for metric, label in names.items():
+        stats = summary["latency_s"][metric]
+        table.add_row(label, *(_seconds(stats[c]) for c in ("mean", "p50", "p90", "p99")))
+    spread = summary["replication_p99_e2e_s"]
+    table.caption = (
+        f"each replication's own p99 end to end: p5 {_seconds(spread['p5'])}, "
+        f"p50 {_seconds(spread['p50'])}, p95 {_seconds(spread['p95'])}"
+    )
+    return table
+
+
+def requests_table(summary: dict[str, Any]) -> Table:
+    """Where every request went, summed over replications."""
+    counts = summary["requests"]
+    table = Table(title="Requests (all replications)")
+    for key in ("arrived", "completed", "dropped", "timed_out", "lost", "in_flight", "retried"):
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_row(
+        *(
+            f"{counts.get(key, 0):,}"
+            for key in (
+                "arrived",
+                "completed",
+                "dropped",
+                "timed_out",
+                "lost",
+                "in_flight",
+                "retried",
+            )
+        )
+    )
+    return table
+
+
+def fleet_and_cost_table(summary: dict[str, Any], botec: dict[str, Any] | None) -> Table:
+    """Simulated fleet and money (p5 / p50 / p95 over replications) beside the BOTEC."""
+    table = Table(title="Fleet and cost: simulation (p5 / p50 / p95 over replications) vs BOTEC")
+    table.add_column("figure")
+    table.add_column("simulated", justify="right")
+    table.add_column("BOTEC", justify="right")
+    botec = botec or {}
+    capacity = botec.get("capacity", {})
+    traffic = botec.get("traffic", {})
+
+    def spread(stats: dict[str, float], fmt) -> str:
+        return " / ".join(fmt(stats.get(k)) for k in ("p5", "p50", "p95"))
+
+    table.add_row(
+        "throughput (req/s)",
+        spread(summary["throughput_per_s"], lambda v: "-" if v is None else f"{v:,.2f}"),
+        f"{traffic.get('requests_per_s', math.nan):,.2f} offered",
+    )
+    table.add_row(
+        "utilisation",
+        spread(summary["utilization"], _share),
+        _share(capacity.get("utilisation_of_one_gpu_fraction"))
+        if capacity.get("gpus_of_work_at_mean", 2) <= 1
+        else f"{capacity.get('gpus_of_work_at_mean', math.nan):,.2f} GPUs of work",
+    )
+    table.add_row(
+        "replicas (time-mean)",
+        spread(summary["replicas"]["mean"], lambda v: "-" if v is None else f"{v:,.1f}"),
+        f"{capacity.get('dedicated_replicas_at_mean', '-')} at mean, "
+        f"{capacity.get('dedicated_replicas_at_peak', '-')} at peak",
+    )
+    table.add_row(
+        "mean requests in service per replica",
+        spread(summary["mean_running_per_replica"], lambda v: "-" if v is None else f"{v:,.2f}"),
+        "",
+    )
+    monthly_botec = (botec.get("serverless") or {}).get("serverless_usd_per_month")
+    if monthly_botec is None:
+        monthly_botec = (botec.get("dedicated") or {}).get("dedicated_usd_per_month")
+    cost = summary["cost_usd"]
+    table.add_row("cost per horizon", spread(cost["horizon"], _usd), "")
+    table.add_row("cost per month (30 d)", spread(cost["monthly"], _usd), _usd(monthly_botec))
+    table.add_row("cost per 1k requests", spread(cost["per_1k_requests"], _usd), "")
+    for line, stats in sorted(cost["lines_monthly"].items()):
+        table.add_row(f"  {line.replace('_', ' ')} per month", spread(stats, _usd), "")
+    return table
+
+
+def risk_table(summary: dict[str, Any]) -> Table:
+    """Chance of missing the SLO or the budget, with 95% intervals."""
+    found = summary["risk"]
+    table = Table(title=f"Risk over {summary['replications']} replications")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("95% interval", justify="right")
+    for key, label in (
+        ("p_slo_violation", "chance a day misses the p99 SLO"),
+        ("p_over_budget", "chance a month goes over budget"),
+    ):
+        value = found.get(key)
+        if value is None:
+            table.add_row(label, "no target set", "")
+            continue
+        low, high = found.get(f"{key}_ci95", (math.nan, math.nan))
+        table.add_row(label, _share(value), f"{_share(low)} - {_share(high)}")
+    table.add_row("CVaR95 of monthly cost", _usd(found.get("cvar95_monthly_usd")), "")
+    return table
+
+
+def run_report(summary: dict[str, Any]) -> Group:
+    """Everything `capsim run` prints on a terminal."""
+    return Group(
+        latency_table(summary),
+        requests_table(summary),
+        fleet_and_cost_table(summary, summary.get("botec")),
+        risk_table(summary),
+    )

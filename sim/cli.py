@@ -1,0 +1,231 @@
+"""The `capsim` command line: a few verbs over one scenario schema and `--set key.path=value`."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sim.errors import CapsimError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Monte Carlo capacity and cost simulator for LLM inference deployments.",
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a key: --set fleet.replicas=8 (repeatable)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
+SeedOption = Annotated[
+    int | None, typer.Option("--seed", help="Master seed (default: the file's).")
+]
+ReplicationsOption = Annotated[
+    int | None, typer.Option("-n", "--replications", min=1, help="Monte Carlo replications.")
+]
+WorkersOption = Annotated[
+    int, typer.Option("--workers", min=1, help="Local processes (results do not depend on it).")
+]
+
+
+def clean_errors(command):
+    """Show a CapsimError as one line on stderr and exit 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CapsimError as exc:
+            stderr.print(
+                f"[bold red]capsim:[/] {exc}", highlight=False, markup=True, soft_wrap=True
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _load(scenario: str, sets: list[str] | None, seed: int | None = None, n: int | None = None):
+    from sim.scenario_file import load_scenario
+
+    loaded = load_scenario(scenario, sets or [])
+    update = {}
+    if seed is not None:
+        update["seed"] = seed
+    if n is not None:
+        update["replications"] = n
+    return loaded.model_copy(update=update) if update else loaded
+
+
+def _print_json(document) -> None:
+    from sim.json_output import dumps
+
+    sys.stdout.write(dumps(document) + "\n")
+
+
+@app.command("scenarios")
+@clean_errors
+def scenarios_command(json_output: JsonOption = False) -> None:
+    """List the bundled scenarios."""
+    from rich.table import Table
+
+    from scenarios import bundled_scenario_descriptions
+
+    descriptions = bundled_scenario_descriptions()
+    if json_output:
+        _print_json(descriptions)
+        return
+    table = Table(title="Bundled scenarios (use the name in place of a file)")
+    table.add_column("name")
+    table.add_column("description")
+    for name, description in descriptions.items():
+        table.add_row(name, description)
+    stdout.print(table)
+
+
+@app.command("validate")
+@clean_errors
+def validate_command(scenario: ScenarioArg, sets: SetOption = None) -> None:
+    """Check a scenario file against the schema and the catalog."""
+    loaded = _load(scenario, sets)
+    from sim.service_time import build_service_model
+
+    build_service_model(loaded)
+    stdout.print(f"{scenario}: valid scenario {loaded.name!r}", highlight=False)
+
+
+@app.command("catalog")
+@clean_errors
+def catalog_command(json_output: JsonOption = False) -> None:
+    """GPUs and prices, each with its source and date."""
+    from dataclasses import asdict
+
+    from reports.catalog_table import catalog_tables
+    from sim.catalog import load_catalog
+
+    catalog = load_catalog()
+    if json_output:
+        _print_json(
+            {
+                "gpus": [asdict(g) for g in catalog.gpus.values()],
+                "prices": [asdict(p) for p in catalog.prices],
+                "spot": [asdict(s) for s in catalog.spot.values()],
+            }
+        )
+        return
+    for table in catalog_tables(catalog):
+        stdout.print(table)
+
+
+@app.command("botec")
+@clean_errors
+def botec_command(
+    scenario: ScenarioArg, sets: SetOption = None, json_output: JsonOption = False
+) -> None:
+    """The deterministic back-of-the-envelope baseline, with the seeds' figures beside it."""
+    from reports.botec_table import botec_tables
+    from sim.botec import botec
+
+    result = botec(_load(scenario, sets))
+    if json_output:
+        _print_json(result)
+        return
+    for table in botec_tables(result):
+        stdout.print(table)
+
+
+@app.command("traffic")
+@clean_errors
+def traffic_command(
+    scenario: ScenarioArg,
+    sets: SetOption = None,
+    bins: Annotated[str, typer.Option("--bins", help="Bin width, e.g. 1h, 15m, 30s.")] = "1h",
+    seed: SeedOption = None,
+    json_output: JsonOption = False,
+    csv_output: Annotated[bool, typer.Option("--csv", help="Print bins as CSV.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw the rate to a PNG.")] = None,
+) -> None:
+    """Preview one replication's arrivals per bin and its request sizes."""
+    from reports.traffic_figure import plot_traffic
+    from reports.traffic_table import traffic_table
+    from sim.traffic import traffic_summary
+    from sim.units import parse_duration_s
+
+    try:
+        bin_s = parse_duration_s(bins)
+    except ValueError as exc:
+        raise CapsimError(f"--bins: {exc}") from None
+    if bin_s <= 0:
+        raise CapsimError("--bins: a bin must be longer than zero")
+    loaded = _load(scenario, sets, seed)
+    summary = traffic_summary(loaded, loaded.seed, bin_s)
+    if plot is not None:
+        plot_traffic(summary, plot)
+    if json_output:
+        _print_json(summary)
+    elif csv_output:
+        sys.stdout.write("bin_start_s,arrivals,rate_per_s,target_rate_per_s\n")
+        for i, count in enumerate(summary["counts"]):
+            target = summary["target_rate_per_s"][i]
+            sys.stdout.write(f"{i * bin_s:g},{count},{count / bin_s:.6g},{target:.6g}\n")
+    else:
+        stdout.print(traffic_table(summary))
+        if plot is not None:
+            stdout.print(f"rate plot written to {plot}", highlight=False)
+
+
+@app.command("run")
+@clean_errors
+def run_command(
+    scenario: ScenarioArg,
+    sets: SetOption = None,
+    replications: ReplicationsOption = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="Write results to this folder.")] = None,
+    json_output: JsonOption = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run even if it will take over an hour.")
+    ] = False,
+) -> None:
+    """Simulate N replications; print latency, requests, cost and risk next to the BOTEC."""
+    from reports.run_table import run_report
+    from sim.run_plan import plan_run, run_and_aggregate
+
+    loaded = _load(scenario, sets, seed, replications)
+    plan = plan_run(loaded, workers)
+    if not json_output:
+        stderr.print(plan.describe(), highlight=False)
+    if plan.wall_s > 3600 and not yes:
+        raise CapsimError(
+            f"this run would take about {plan.wall_s / 3600:.1f} h; pass --yes to run it anyway, "
+            "or shorten the horizon or lower -n"
+        )
+    summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
+    if out is not None:
+        from sim.run_output import write_run
+
+        write_run(out, summary, results)
+    if json_output:
+        _print_json(summary)
+        return
+    stdout.print(run_report(summary))
+    if out is not None:
+        stdout.print(f"results written to {out}/", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
