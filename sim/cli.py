@@ -166,7 +166,11 @@ def traffic_command(
     if bin_s <= 0:
         raise CapsimError("--bins: a bin must be longer than zero")
     loaded = _load(scenario, sets, seed)
-    summary = traffic_summary(loaded, loaded.seed, bin_s)
+    from sim.simulation import replication_streams
+
+    # Replication 0's traffic stream: the same arrivals `capsim run` simulates first.
+    streams = replication_streams(loaded.seed, 0)
+    summary = traffic_summary(loaded, loaded.seed, bin_s, rng=streams["traffic"])
     if plot is not None:
         plot_traffic(summary, plot)
     if json_output:

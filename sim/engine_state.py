@@ -13,7 +13,7 @@ import numpy as np
 import simpy
 
 from sim.replica import STARTING, STOPPED, Replica
-from sim.request_log import DROPPED, PENDING, TIMED_OUT
+from sim.request_log import DROPPED, LOST, PENDING, TIMED_OUT
 from sim.router import Router
 from sim.scenario import Batching
 from sim.service_time import LatencyModel, ServiceModel
@@ -85,6 +85,17 @@ class EngineState:
         self.idle_replicas: list[Replica] = []  # ready replicas waiting for work, oldest first
         self.all_resolved = self.env.event()
         self.arrivals_done = False
+        self.cold_start_sampler = lambda: 0.0  # set by the simulation from the scenario
+        self.on_arrival = None  # a hook for the serverless scaler: called after each routing
+        self.on_idle = None  # a hook for the serverless scaler: called when a replica idles
+        self.on_start = None  # a hook for the spot market: called when a replica starts
+        self.counters = {
+            "launches": 0,
+            "cold_starts": 0,
+            "interruptions": 0,
+            "scale_ups": 0,
+            "scale_downs": 0,
+        }
 
     # ----------------------------------------------------------- fleet
 
@@ -95,6 +106,8 @@ class EngineState:
         self.replicas.append(replica)
         self.fleet_events.append(FleetEvent(self.env.now, replica.index, "start"))
         replica.start(cold_start_s)
+        if self.on_start is not None:
+            self.on_start(replica)
         return replica
 
     def replica_ready(self, replica: Replica) -> None:
@@ -105,17 +118,61 @@ class EngineState:
             self.route(self.holding_line.pop(now))
 
     def drain_replica(self, replica: Replica) -> None:
-        """Take a replica out of service: it finishes what it holds, then stops."""
+        """Take a replica out of service: it finishes what it holds, then stops.
+
+        A replica still in its cold start is cancelled; what waits in its own line
+        goes back to the router.
+        """
+        if replica.draining or replica.status == STOPPED:
+            return
         if replica in self.accepting:
             self.accepting.remove(replica)
-        self.fleet_events.append(FleetEvent(self.env.now, replica.index, "drain"))
+        requeue = self._take_line(replica)
         if replica.status == STARTING:
+            replica.draining = True
             replica.process.interrupt("cancel")
-            return
-        requeue = replica.line.drain(self.env.now) if replica.line is not self.shared_line else []
-        replica.drain()
+        else:
+            self.fleet_events.append(FleetEvent(self.env.now, replica.index, "drain"))
+            replica.drain()
         for request in requeue:
             self.route(request)
+
+    def kill_replica(self, replica: Replica, retry: bool) -> None:
+        """A replica dies now (a spot reclaim): its requests are retried or lost."""
+        if replica.status == STOPPED:
+            return
+        if replica in self.accepting:
+            self.accepting.remove(replica)
+        if replica in self.idle_replicas:
+            self.idle_replicas.remove(replica)
+        requeue = self._take_line(replica)
+        in_service = replica.kill()
+        now = self.env.now
+        self.fleet_events.append(FleetEvent(now, replica.index, "interrupt"))
+        self.fleet_events.append(FleetEvent(now, replica.index, "stop"))
+        self.counters["interruptions"] += 1
+        for request in in_service:
+            self.retries[request] += 1
+            self.start_s[request] = math.nan
+            self.first_token_s[request] = math.nan
+            if retry:
+                self.route(request, front=True)
+            else:
+                self.end_request(request, LOST, now)
+        for request in requeue:
+            self.route(request)
+
+    def _take_line(self, replica: Replica) -> list[int]:
+        if replica.line is self.shared_line:
+            return []
+        return replica.line.drain(self.env.now)
+
+    def launch(self, market: str) -> Replica:
+        """Start one more replica after a cold start drawn from the scenario's distribution."""
+        cold_start_s = float(self.cold_start_sampler())
+        self.counters["launches"] += 1
+        self.counters["cold_starts"] += cold_start_s > 0
+        return self.add_replica(cold_start_s, market)
 
     def replica_stopped(self, replica: Replica) -> None:
         self.fleet_events.append(FleetEvent(self.env.now, replica.index, "stop"))
@@ -126,15 +183,23 @@ class EngineState:
 
     # ----------------------------------------------------------- requests
 
-    def route(self, request: int) -> None:
-        """Send a request to a replica's line (or the shared line), or drop it."""
+    def route(self, request: int, front: bool = False) -> None:
+        """Send a request to a replica's line (or the shared line), or drop it.
+
+        `front` puts a retried request ahead of those waiting: it had been served.
+        """
         now = self.env.now
         if self.shared_line is not None:
             limit = None if self.max_queue is None else self.max_queue * max(1, len(self.accepting))
             if limit is not None and len(self.shared_line) >= limit:
                 self.end_request(request, DROPPED, now)
                 return
-            self.shared_line.push(request, now)
+            if front:
+                self.shared_line.push_front(request, now)
+            else:
+                self.shared_line.push(request, now)
+            if self.on_arrival is not None:
+                self.on_arrival()
             if self.idle_replicas:
                 self.idle_replicas[0].notify()
             elif self.max_batch > 1:
@@ -143,7 +208,9 @@ class EngineState:
                         replica.notify()
                         break
             return
-        candidates = self.accepting or [r for r in self.replicas if r.status == STARTING]
+        candidates = self.accepting or [
+            r for r in self.replicas if r.status == STARTING and not r.draining
+        ]
         if not candidates:
             if self.max_queue is not None and len(self.holding_line) >= self.max_queue:
                 self.end_request(request, DROPPED, now)
@@ -154,7 +221,10 @@ class EngineState:
         if self.max_queue is not None and len(replica.line) >= self.max_queue:
             self.end_request(request, DROPPED, now)
             return
-        replica.line.push(request, now)
+        if front:
+            replica.line.push_front(request, now)
+        else:
+            replica.line.push(request, now)
         replica.notify()
 
     def end_request(self, request: int, status: int, time_s: float) -> None:

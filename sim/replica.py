@@ -47,6 +47,7 @@ class Replica:
         self.started_s = self.env.now
         self.ready_s: float | None = None
         self.stopped_s: float | None = None
+        self.idle_since_s = self.env.now
         self.busy_s = 0.0  # time with at least one request in service
         self.running_area = 0.0  # integral of `running` over time
         self._last_change_s = self.env.now
@@ -114,7 +115,11 @@ class Replica:
     def _idle(self):
         self.status = IDLE
         self._wake = self.env.event()
-        self.state_of_engine.idle_replicas.append(self)
+        self.idle_since_s = self.env.now
+        state = self.state_of_engine
+        state.idle_replicas.append(self)
+        if state.on_idle is not None:
+            state.on_idle(self)
         yield self._wake
 
     def _account(self) -> None:
@@ -313,6 +318,10 @@ class Replica:
         self.draining = True
         if self.status == IDLE:
             self.notify()
+
+    def running_area_until(self, now_s: float) -> float:
+        """The integral of `running` up to `now_s`, without changing the books."""
+        return self.running_area + self.running * (now_s - self._last_change_s)
 
     def close_books(self) -> None:
         """Bring the busy-time integrals up to now (end of the run)."""

@@ -15,6 +15,8 @@ from sim.billing import (
 )
 from sim.engine_state import EngineState, Workload
 from sim.environment import ServingEnvironment
+from sim.fleet import start_fleet
+from sim.fleet_series import fleet_series, replica_counts
 from sim.request_log import COMPLETED, RequestLog
 from sim.results import ReplicationResult, request_latencies, summarize_latencies
 from sim.router import make_router
@@ -46,22 +48,6 @@ def replication_streams(seed: int, replication: int) -> dict[str, np.random.Gene
     }
 
 
-def replica_market(scenario: Scenario, index: int) -> str:
-    """How replica number `index` is bought: spot replicas come first up to spot_fraction."""
-    fleet = scenario.fleet
-    if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
-        return "serverless"
-    if fleet.spot_fraction is not None:
-        spot_count = round(fleet.spot_fraction * max(1, fleet.replicas))
-        return "spot" if index % max(1, fleet.replicas) < spot_count else "on-demand"
-    return fleet.market
-
-
-def initial_markets(scenario: Scenario) -> list[str]:
-    """Markets of the replicas that are up and warm when the run starts."""
-    return [replica_market(scenario, i) for i in range(scenario.fleet.replicas)]
-
-
 def drain_limit_s(scenario: Scenario) -> float:
     """How long after the horizon the run continues so that admitted requests can finish."""
     return 0.25 * scenario.horizon + (scenario.admission.timeout or 0.0)
@@ -89,17 +75,17 @@ def simulate(
         requests.arrival_s, requests.prompt_tokens, requests.output_tokens, latency_s
     )
     env = ServingEnvironment()
+    serverless = scenario.autoscaling.policy == "serverless"  # one shared line of requests
     state = EngineState(
         env=env,
         workload=workload,
         service=service,
         batching=scenario.batching,
-        router=make_router(scenario.fleet.router, streams["routing"]),
+        router=None if serverless else make_router(scenario.fleet.router, streams["routing"]),
         max_queue=scenario.admission.max_queue,
         timeout_s=scenario.admission.timeout,
     )
-    for market in initial_markets(scenario):
-        state.add_replica(cold_start_s=0.0, market=market)
+    start_fleet(state, scenario, service, streams)
     end_s = scenario.horizon + drain_limit_s(scenario)
     env.run_arrivals(state.arrival_s, state.route)
     state.arrivals_done = True
@@ -110,37 +96,6 @@ def simulate(
     if not keep_log:
         result.log = None
     return result
-
-
-FLEET_SERIES_POINTS = 288  # five-minute bins over a day
-
-
-def fleet_series(state: EngineState, horizon_s: float) -> dict[str, list[float]]:
-    """Replicas up (billed) and serving, and the arrival rate, on a regular grid."""
-    bin_s = horizon_s / FLEET_SERIES_POINTS
-    edges = np.arange(FLEET_SERIES_POINTS + 1) * bin_s
-    times = np.array([e.time_s for e in state.fleet_events])
-    change = {"start": (1, 0), "ready": (0, 1), "drain": (0, -1), "stop": (-1, 0)}
-    live_delta = np.array([change.get(e.kind, (0, 0))[0] for e in state.fleet_events])
-    ready_delta = np.array([change.get(e.kind, (0, 0))[1] for e in state.fleet_events])
-    drained = {e.replica for e in state.fleet_events if e.kind == "drain"}
-    # A replica that stops without draining first (a spot interruption) leaves service too.
-    for i, event in enumerate(state.fleet_events):
-        if event.kind == "stop" and event.replica not in drained:
-            ready = state.replicas[event.replica].ready_s
-            if ready is not None:
-                ready_delta[i] = -1
-    at = edges[:-1]
-    index = np.searchsorted(times, at, side="right")
-    live = np.concatenate([[0], np.cumsum(live_delta)])[index]
-    ready = np.concatenate([[0], np.cumsum(ready_delta)])[index]
-    arrivals, _ = np.histogram(np.asarray(state.arrival_s), bins=edges)
-    return {
-        "time_s": at.tolist(),
-        "replicas_up": live.astype(float).tolist(),
-        "replicas_serving": ready.astype(float).tolist(),
-        "arrival_rate_per_s": (arrivals / bin_s).tolist(),
-    }
 
 
 def _summarize(
@@ -179,8 +134,7 @@ def _summarize(
     lines = {id(r.line): r.line for r in state.replicas}
     queue_area = sum(line.length_area for line in lines.values()) + state.holding_line.length_area
     counts = log.counts()
-    n = len(state.replicas)
-    series = fleet_series(state, scenario.horizon)
+    series = fleet_series(state.fleet_events, state.arrival_s, scenario.horizon)
     lifetimes = [
         ReplicaLifetime(r.market, r.started_s, r.stopped_s, r.busy_s) for r in state.replicas
     ]
@@ -210,19 +164,9 @@ def _summarize(
         mean_running_per_replica=running_area / replica_seconds if replica_seconds > 0 else 0.0,
         mean_queue_length=queue_area / end_s if end_s > 0 else 0.0,
         replica_seconds=replica_seconds,
-        replicas=_replica_counts(series, n),
+        replicas=replica_counts(state.fleet_events, scenario.horizon),
+        events=dict(state.counters),
         fleet_series=series,
         cost_usd=cost,
         log=log,
     )
-
-
-def _replica_counts(series: dict[str, list[float]], total_started: int) -> dict[str, float]:
-    """Replicas up over the horizon (min, time-mean, max) and how many were ever started."""
-    up = np.asarray(series["replicas_up"])
-    return {
-        "min": float(up.min()),
-        "mean": float(up.mean()),
-        "max": float(up.max()),
-        "started": float(total_started),
-    }

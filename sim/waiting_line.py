@@ -60,6 +60,10 @@ class WaitingLine:
         self.length_area += len(self._items) * (now_s - self._last_change_s)
         self._last_change_s = now_s
 
+    def length_area_until(self, now_s: float) -> float:
+        """The length integral up to `now_s`, without changing the line."""
+        return self.length_area + self.size * (now_s - self._last_change_s)
+
     def close(self, now_s: float) -> None:
         """Bring the length integral up to `now_s` (end of the run)."""
         self._account(now_s)

@@ -1,0 +1,75 @@
+"""Put the fleet in motion: the warm replicas at t = 0, then the autoscaler and the spot market."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distributions.tokens import dist_mean_cv, sample
+from sim.autoscaler import autoscaler
+from sim.capacity import replica_capacity_per_s
+from sim.engine_state import EngineState
+from sim.scenario import Scenario
+from sim.serverless import attach_serverless_scaler
+from sim.service_time import ServiceModel
+from sim.spot import launch_market, watch_spot_replicas
+from sim.traffic import traffic_profile
+
+
+def replica_market(scenario: Scenario, index: int) -> str:
+    """How replica number `index` is bought: spot replicas come first up to spot_fraction."""
+    fleet = scenario.fleet
+    if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
+        return "serverless"
+    if fleet.spot_fraction is not None:
+        size = max(1, fleet.replicas)
+        return "spot" if index % size < round(fleet.spot_fraction * size) else "on-demand"
+    return fleet.market
+
+
+def initial_markets(scenario: Scenario) -> list[str]:
+    """Markets of the replicas that are up and warm when the run starts."""
+    return [replica_market(scenario, i) for i in range(scenario.fleet.replicas)]
+
+
+def uses_spot(scenario: Scenario) -> bool:
+    fleet = scenario.fleet
+    return fleet.market == "spot" or bool(fleet.spot_fraction)
+
+
+def start_fleet(
+    state: EngineState,
+    scenario: Scenario,
+    service: ServiceModel,
+    streams: dict[str, np.random.Generator],
+) -> None:
+    """Start the initial replicas (warm) and the processes that change the fleet."""
+    config = scenario.autoscaling
+    fleet_rng = streams["fleet"]
+    spot_rng = streams["spot"]
+    state.cold_start_sampler = lambda: float(sample(config.cold_start, 1, fleet_rng)[0])
+    concurrency = config.concurrency_per_replica
+    if config.policy == "serverless" and concurrency and scenario.batching.policy != "none":
+        state.max_batch = concurrency  # a container takes this many inputs at once
+    for market in initial_markets(scenario):
+        state.add_replica(cold_start_s=0.0, market=market)
+    if uses_spot(scenario):
+        watch_spot_replicas(state, scenario.spot, spot_rng)
+    if config.policy == "fixed":
+        return
+    if config.policy == "serverless":
+        attach_serverless_scaler(state, config)
+        return
+
+    def market_for(index: int) -> str:
+        return launch_market(replica_market(scenario, index), scenario.spot, spot_rng)
+
+    profile = traffic_profile(scenario)
+    lead_s, _ = dist_mean_cv(config.cold_start)
+
+    def forecast_rate_per_s(now_s: float) -> float:
+        """The profile's mean rate over the next period, one cold start ahead."""
+        start = now_s + lead_s
+        return float(profile.integral(start, start + config.sync_period)) / config.sync_period
+
+    capacity = replica_capacity_per_s(scenario, service)
+    state.env.process(autoscaler(state, scenario, capacity, forecast_rate_per_s, market_for))
