@@ -7,6 +7,8 @@ value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,15 @@ from pydantic import BaseModel, ValidationError
 from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.catalog import find_price, gpu_spec, load_catalog
 from sim.errors import CapsimError
-from sim.scenario import Scenario
+from sim.scenario import (
+    Empirical,
+    Exponential,
+    Fixed,
+    Gamma,
+    LogNormal,
+    Scenario,
+    Uniform,
+)
 
 
 def load_scenario(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -90,44 +100,148 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
 
 
 def format_validation_error(exc: ValidationError, source: str, data: dict[str, Any]) -> str:
-    """The first problem pydantic found, said in the user's terms."""
+    """The problems pydantic found (at most three), each said in the user's terms.
+
+    Each line names the file, the key path, what is allowed and the bad value, in TOML
+    spelling (`"spot-ish"`, `true`, `[1, 2]`), never pydantic's wording or Python reprs.
+    """
+    errors = exc.errors(include_url=False)
+    # A misspelt key is also reported as its intended key "missing": say the first only.
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    others = [e for e in errors if e["type"] != "extra_forbidden"]
+    suggested: set[tuple[tuple[Any, ...], str]] = set()
     lines = []
-    for error in exc.errors(include_url=False)[:3]:
-        loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
-        key_path = ".".join(loc) or "(top level)"
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            hint = difflib.get_close_matches(loc[-1], allowed, n=1)
-            suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
-            lines.append(
-                f"{source}: unknown key {key_path!r}.{suggestion} "
-                f"Allowed here: {', '.join(allowed)}"
-            )
+    for error in unknown:
+        raw_loc = tuple(error["loc"])
+        key_path = _key_path(raw_loc)
+        allowed = _allowed_keys(raw_loc[:-1])
+        hint = difflib.get_close_matches(str(raw_loc[-1]), allowed, n=1)
+        if hint:
+            suggested.add((raw_loc[:-1], hint[0]))
+        suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+        where = f"Allowed here: {', '.join(allowed)}" if allowed else "This takes no keys."
+        lines.append(f"{source}: unknown key {key_path!r}.{suggestion} {where}")
+    for error in others:
+        raw_loc = tuple(error["loc"])
+        if error["type"] == "missing" and (raw_loc[:-1], str(raw_loc[-1])) in suggested:
             continue
-        value = _lookup(data, error["loc"])
-        shown = f" (got {value!r})" if value is not _MISSING else ""
-        message = error["msg"].removeprefix("Value error, ")
-        if kind == "missing":
-            message = "is required"
-        lines.append(f"{source}: {key_path}: {message}{shown}")
-    if len(exc.errors()) > 3:
-        lines.append(f"... and {len(exc.errors()) - 3} more problems")
+        lines.append(_describe(error, raw_loc, source, data))
+    if len(lines) > 3:
+        more = len(lines) - 3
+        lines = [*lines[:3], f"... and {more} more problem{'s' if more > 1 else ''}"]
     return "\n".join(lines)
 
 
 _MISSING = object()
 
+_DIST_MODELS: dict[str, type[BaseModel]] = {
+    "fixed": Fixed,
+    "exponential": Exponential,
+    "lognormal": LogNormal,
+    "gamma": Gamma,
+    "uniform": Uniform,
+    "empirical": Empirical,
+}
+_DIST_EXAMPLE = '{ dist = "fixed", value = 250 } or { dist = "lognormal", mean = 500, cv = 0.6 }'
+_WHOLE_NUMBER = {
+    "int_type",
+    "int_parsing",
+    "int_from_float",
+    "int_parsing_size",
+}
+_NUMBER = {"float_type", "float_parsing", "finite_number"}
+
+
+def _describe(error: Any, raw_loc: tuple[Any, ...], source: str, data: dict[str, Any]) -> str:
+    """One line for one non-unknown-key error: file, key path, what is allowed, the value."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    key_path = _key_path(raw_loc)
+    value = _lookup(data, raw_loc)
+    show_value = value is not _MISSING
+    suggestion = ""
+    if kind == "missing":
+        if raw_loc and isinstance(raw_loc[-1], int):
+            message = "is missing: this entry has too few items"
+        else:
+            message = "is required"
+    elif kind == "greater_than":
+        message = f"must be greater than {_toml(ctx.get('gt'))}"
+    elif kind == "greater_than_equal":
+        message = f"must be at least {_toml(ctx.get('ge'))}"
+    elif kind == "less_than":
+        message = f"must be less than {_toml(ctx.get('lt'))}"
+    elif kind == "less_than_equal":
+        message = f"must be at most {_toml(ctx.get('le'))}"
+    elif kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        message = f"must be one of {', '.join(_toml(a) for a in allowed)}"
+        if isinstance(value, str):
+            hint = difflib.get_close_matches(value, allowed, n=1)
+            suggestion = f". Did you mean {_toml(hint[0])}?" if hint else ""
+    elif kind in _WHOLE_NUMBER:
+        message = "must be a whole number"
+    elif kind in _NUMBER:
+        message = "must be a number"
+    elif kind == "string_type":
+        message = 'must be a string in quotes, e.g. "text"'
+    elif kind in ("bool_type", "bool_parsing"):
+        message = "must be true or false"
+    elif kind in ("list_type", "tuple_type"):
+        message = "must be an array, e.g. [1, 2]"
+    elif kind == "too_long":
+        message = f"has too many items (at most {ctx.get('max_length')})"
+    elif kind == "too_short":
+        message = f"has too few items (at least {ctx.get('min_length')})"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        if _is_distribution(raw_loc):
+            message = f"must be a distribution table such as {_DIST_EXAMPLE}"
+        else:
+            message = "must be a table of keys (a section, or an inline { key = value, ... })"
+    elif kind == "union_tag_invalid":
+        tag = ctx.get("tag")
+        names = list(_DIST_MODELS)
+        key_path = f"{key_path}.dist"
+        value, show_value = tag, True
+        message = f"must be one of {', '.join(map(_toml, names))}"
+        hint = difflib.get_close_matches(str(tag), names, n=1)
+        suggestion = f". Did you mean {_toml(hint[0])}?" if hint else ""
+    elif kind == "union_tag_not_found":
+        names = ", ".join(map(_toml, _DIST_MODELS))
+        message = f"needs a 'dist' key, one of {names}, e.g. {_DIST_EXAMPLE}"
+    else:
+        message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if isinstance(value, dict) and kind not in ("model_type", "model_attributes_type"):
+        show_value = False  # a whole-table check: the message says what is wrong
+    shown = f" (got {_toml(value)})" if show_value else ""
+    where = f"{key_path}: " if key_path else ""
+    return f"{source}: {where}{message}{shown}{suggestion}"
+
+
+def _key_path(raw_loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the user's key path: `traffic.bursts.0.start`."""
+    return ".".join(str(part) for part in raw_loc if not _is_union_tag(part))
+
+
+def _toml(value: Any) -> str:
+    """A value spelt as in a TOML file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
 
 def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in {
-        "fixed",
-        "exponential",
-        "lognormal",
-        "gamma",
-        "uniform",
-        "empirical",
-    }
+    return isinstance(part, str) and part in _DIST_MODELS
 
 
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
@@ -144,21 +258,40 @@ def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
     return node
 
 
-def _allowed_keys(loc: list[str]) -> list[str]:
-    """The keys the schema accepts at a section path."""
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema model of the table at a pydantic location (union tags pick the member)."""
     model: type[BaseModel] = Scenario
     for part in loc:
-        if part.isdigit():
+        if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
             continue
-        field = model.model_fields.get(part)
+        if _is_union_tag(part) and "dist" in model.model_fields and part in _DIST_MODELS:
+            model = _DIST_MODELS[part]
+            continue
+        field = model.model_fields.get(str(part))
         if field is None:
-            return []
-        annotation = field.annotation
-        inner = _model_in(annotation)
+            return None
+        inner = _model_in(field.annotation)
         if inner is None:
-            return []
+            return None
         model = inner
-    return list(model.model_fields)
+    return model
+
+
+def _allowed_keys(loc: tuple[Any, ...] | list[Any]) -> list[str]:
+    """The keys the schema accepts at a section path."""
+    model = _model_at(tuple(loc))
+    return list(model.model_fields) if model is not None else []
+
+
+def _is_distribution(loc: tuple[Any, ...]) -> bool:
+    """Whether the key at a location takes a distribution table."""
+    if not loc:
+        return False
+    parent = _model_at(loc[:-1])
+    if parent is None:
+        return False
+    field = parent.model_fields.get(str(loc[-1]))
+    return field is not None and _model_in(field.annotation) is Fixed
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -195,7 +328,8 @@ def _check_catalog(scenario: Scenario, source: str) -> None:
             try:
                 find_price(fleet.gpu, fleet.provider, market)
             except CapsimError as exc:
-                raise CapsimError(f"{source}: fleet.market: {exc}") from None
+                key = "fleet.market" if market == fleet.market else "fleet.spot_fraction"
+                raise CapsimError(f"{source}: {key}: {exc}") from None
 
 
 def _markets_used(scenario: Scenario) -> list[str]:
