@@ -109,6 +109,7 @@ def aggregate(scenario: Scenario, results: list[ReplicationResult]) -> dict[str,
             for metric in LATENCY_METRICS
         },
         "replication_p99_e2e_s": spread([r.latency_s["e2e"]["p99"] for r in results]),
+        "worst_hour_p99_e2e_s": spread([_worst(r.latency_series["e2e_p99_s"]) for r in results]),
         "cost_usd": {
             "horizon": costs.get("horizon_total", spread([])),
             "monthly": costs.get("monthly_total", spread([])),
@@ -132,3 +133,8 @@ def aggregate(scenario: Scenario, results: list[ReplicationResult]) -> dict[str,
         },
         "risk": risk(scenario, results),
     }
+
+
+def _worst(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return max(finite) if finite else math.nan

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sim.errors import CapsimError
 
@@ -45,9 +46,8 @@ def clean_errors(command):
         try:
             return command(*args, **kwargs)
         except CapsimError as exc:
-            stderr.print(
-                f"[bold red]capsim:[/] {exc}", highlight=False, markup=True, soft_wrap=True
-            )
+            message = escape(str(exc))  # square brackets in a message are text, not markup
+            stderr.print(f"[bold red]capsim:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

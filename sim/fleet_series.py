@@ -28,7 +28,10 @@ def step_functions(events: list[FleetEvent]) -> tuple[np.ndarray, np.ndarray, np
         times.append(event.time_s)
         up_delta.append(up)
         serving_delta.append(serving)
-    return np.array(times), np.cumsum(up_delta), np.cumsum(serving_delta)
+    times_array = np.array(times)
+    # Several events at one instant: keep the state after the last of them.
+    last = np.append(times_array[1:] != times_array[:-1], True) if times else np.array([], bool)
+    return times_array[last], np.cumsum(up_delta)[last], np.cumsum(serving_delta)[last]
 
 
 def _bin_means(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ class ReplicationResult:
     cost_usd: dict[str, float] = field(default_factory=dict)
     billing: dict[str, float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
+    latency_series: dict[str, list[float]] = field(default_factory=dict)
     log: RequestLog | None = None
 
     def row(self) -> dict[str, float]:
@@ -92,3 +93,30 @@ def summarize_latencies(
     histograms = {metric: histogram_of(values) for metric, values in latencies_s.items()}
     sums = {metric: float(values.sum()) for metric, values in latencies_s.items()}
     return stats, histograms, sums
+
+
+def latency_over_time(log: RequestLog, horizon_s: float) -> dict[str, list[float]]:
+    """p99 end-to-end latency and mean wait of completed requests, by hour of arrival.
+
+    This is where a slow cold start shows: the morning ramp's tail, which a day's
+    pooled p99 averages away.
+    """
+    bin_s = 3600.0 if horizon_s <= 7 * 86400 else 86400.0
+    bins = max(1, math.ceil(horizon_s / bin_s - 1e-9))
+    done = log.status == COMPLETED
+    arrival = log.arrival_s[done]
+    e2e = log.finish_s[done] - arrival
+    wait = log.start_s[done] - arrival
+    index = np.minimum((arrival // bin_s).astype(np.int64), bins - 1)
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(bins + 1))
+    p99, mean_wait = [], []
+    for b in range(bins):
+        members = order[bounds[b] : bounds[b + 1]]
+        p99.append(float(np.percentile(e2e[members], 99)) if len(members) else math.nan)
+        mean_wait.append(float(wait[members].mean()) if len(members) else math.nan)
+    return {
+        "time_s": [b * bin_s for b in range(bins)],
+        "e2e_p99_s": p99,
+        "wait_mean_s": mean_wait,
+    }

@@ -39,7 +39,7 @@ AUTOSCALING_POLICIES = (
 class Section(BaseModel):
     """A scenario section: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # ---------------------------------------------------------------- distributions
@@ -293,6 +293,13 @@ class Admission(Section):
     timeout: PositiveDurationS | None = None  # longest wait for admission before the client leaves
 
 
+def _pairs_as_tuples(value: object) -> object:
+    """TOML has arrays, not tuples: read [[time, replicas], ...] as pairs."""
+    if isinstance(value, list):
+        return [tuple(item) if isinstance(item, list) else item for item in value]
+    return value
+
+
 class Autoscaling(Section):
     policy: Literal[
         "fixed", "target-tracking", "queue-depth", "scheduled", "predictive", "serverless"
@@ -311,7 +318,9 @@ class Autoscaling(Section):
     queue_per_replica: PositiveFloat = 5.0
     polling_interval: PositiveDurationS = 30.0
     cooldown: DurationS = 300.0
-    schedule: list[tuple[TimeOfDayS, Annotated[int, Field(ge=0)]]] = []
+    schedule: Annotated[
+        list[tuple[TimeOfDayS, Annotated[int, Field(ge=0)]]], BeforeValidator(_pairs_as_tuples)
+    ] = []
     headroom: Annotated[float, Field(ge=0)] = 0.2
     concurrency_per_replica: PositiveInt | None = None
     idle_timeout: DurationS = 60.0

@@ -27,6 +27,7 @@ from sim.scenario import (
     Scenario,
     Uniform,
 )
+from sim.service_time import build_service_model
 
 
 def load_scenario(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -89,13 +90,17 @@ def parse_override_value(raw: str) -> Any:
 
 def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None = None) -> Scenario:
     """Validate a raw dict against the schema and the catalog; one clear error if not."""
+    if base_dir is not None:
+        data = _resolve_files(data, base_dir, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise CapsimError(format_validation_error(exc, source, data)) from None
     _check_catalog(scenario, source)
-    if base_dir is not None:
-        scenario = _resolve_files(scenario, base_dir, source)
+    try:
+        build_service_model(scenario)  # the model must fit in the replica's memory
+    except CapsimError as exc:
+        raise CapsimError(f"{source}: {exc}") from None
     return scenario
 
 
@@ -344,16 +349,24 @@ def _markets_used(scenario: Scenario) -> list[str]:
     return markets
 
 
-def _resolve_files(scenario: Scenario, base_dir: Path, source: str) -> Scenario:
-    """Make file references absolute (relative to the scenario file) and check they exist."""
-    trace = scenario.traffic.trace
-    if trace is None:
-        return scenario
-    path = Path(trace.file)
-    if not path.is_absolute():
-        path = base_dir / path
-    if not path.is_file():
-        raise CapsimError(f"{source}: traffic.trace.file: no such file {str(path)!r}")
-    new_trace = trace.model_copy(update={"file": str(path)})
-    new_traffic = scenario.traffic.model_copy(update={"trace": new_trace})
-    return scenario.model_copy(update={"traffic": new_traffic})
+def _resolve_files(data: dict[str, Any], base_dir: Path, source: str) -> dict[str, Any]:
+    """A copy of the raw scenario with every file reference (the trace, empirical
+    distributions' files) made absolute, relative to the scenario file, and checked."""
+
+    def resolve(node: Any, key_path: str) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, f"{key_path}[{i}]") for i, item in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        out = {k: resolve(v, f"{key_path}.{k}" if key_path else k) for k, v in node.items()}
+        is_file_ref = key_path == "traffic.trace" or node.get("dist") == "empirical"
+        if is_file_ref and isinstance(node.get("file"), str):
+            path = Path(node["file"])
+            if not path.is_absolute():
+                path = base_dir / path
+            if not path.is_file():
+                raise CapsimError(f"{source}: {key_path}.file: no such file {str(path)!r}")
+            out["file"] = str(path)
+        return out
+
+    return resolve(data, "")

@@ -18,7 +18,12 @@ from sim.environment import ServingEnvironment
 from sim.fleet import start_fleet
 from sim.fleet_series import fleet_series, replica_counts
 from sim.request_log import COMPLETED, RequestLog
-from sim.results import ReplicationResult, request_latencies, summarize_latencies
+from sim.results import (
+    ReplicationResult,
+    latency_over_time,
+    request_latencies,
+    summarize_latencies,
+)
 from sim.router import make_router
 from sim.scenario import Scenario
 from sim.service_time import LatencyModel, ServiceModel, build_service_model
@@ -167,6 +172,7 @@ def _summarize(
         replicas=replica_counts(state.fleet_events, scenario.horizon),
         events=dict(state.counters),
         fleet_series=series,
+        latency_series=latency_over_time(log, scenario.horizon),
         cost_usd=cost,
         log=log,
     )

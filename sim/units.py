@@ -45,6 +45,7 @@ def parse_time_of_day_s(value: float | int | str) -> float:
             hours, minutes, seconds = (int(g or 0) for g in match.groups())
             if hours < 24 and minutes < 60 and seconds < 60:
                 return hours * 3600.0 + minutes * 60.0 + seconds
+            raise ValueError(f"{value!r} is not a time of day: use HH:MM with hours below 24")
         return parse_duration_s(value)
     raise ValueError("a time of day is 'HH:MM', 'HH:MM:SS' or seconds after midnight")
 

@@ -206,11 +206,6 @@ def test_scenarios_lists_every_bundled_scenario_with_a_description(runner):
 # ---------------------------------------------------------------- rich markup in messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/cli.py prints CapsimError with markup=True, so '[...]' in a message is "
-    "eaten as rich markup (e.g. '[[time, replicas], ...]', '[traffic.trace]')",
-)
 def test_square_brackets_in_messages_survive(runner, tmp_path):
     path = tmp_path / "base.toml"
     path.write_text(CLASSIC, encoding="utf-8")

@@ -422,3 +422,46 @@ def test_bad_override_values_give_the_same_clean_errors(tmp_path, override, frag
     message = error_of(path, [override])
     assert_mentions(message, "base.toml", *fragments)
     assert "\n" not in message
+
+
+# ---------------------------------------------------------------- strictness and file references
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ('traffic.rate_per_s="3"', ["traffic.rate_per_s", "must be a number", '"3"']),
+        ("fleet.replicas=true", ["fleet.replicas", "must be a whole number", "true"]),
+        ("fleet.replicas=2.5", ["fleet.replicas", "must be a whole number", "2.5"]),
+    ],
+)
+def test_values_of_the_wrong_toml_type_are_not_coerced(tmp_path, override, fragments):
+    path = write(tmp_path, CLASSIC)
+    assert_mentions(error_of(path, [override]), str(path), *fragments)
+
+
+def test_a_missing_empirical_file_is_named_with_its_key_at_validation(tmp_path):
+    path = write(tmp_path, CLASSIC)
+    message = error_of(path, ['requests.prompt_tokens={dist="empirical", file="lengths.csv"}'])
+    assert_mentions(message, str(path), "requests.prompt_tokens.file", "lengths.csv")
+
+
+def test_empirical_files_are_read_relative_to_the_scenario_file(tmp_path):
+    (tmp_path / "lengths.csv").write_text("value,cdf\n100,0.5\n200,1.0\n", encoding="utf-8")
+    path = write(tmp_path, CLASSIC)
+    scenario = load_scenario(
+        path, ['requests.prompt_tokens={dist="empirical", file="lengths.csv"}']
+    )
+    assert scenario.requests.prompt_tokens.file == str(tmp_path / "lengths.csv")
+
+
+def test_a_model_too_big_for_the_replica_is_an_error_naming_the_file(tmp_path):
+    path = write(tmp_path, CLASSIC)
+    message = error_of(path, ['service={model="roofline"}', "model.parameters=1e12"])
+    assert_mentions(message, str(path), "do not fit", "fleet.gpus_per_replica")
+
+
+def test_an_out_of_range_time_of_day_says_so(tmp_path):
+    path = write(tmp_path, CLASSIC)
+    message = error_of(path, ['traffic.peak_time="25:99"'])
+    assert_mentions(message, "traffic.peak_time", "time of day", "below 24")
