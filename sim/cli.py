@@ -18,7 +18,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Monte Carlo capacity and cost simulator for LLM inference deployments.",
 )
-stdout = Console()
+# Piped output keeps whole tables: rich would otherwise cut them at 80 columns.
+stdout = Console(width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True)
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name.")]
@@ -224,6 +225,34 @@ def run_command(
     stdout.print(run_report(summary))
     if out is not None:
         stdout.print(f"results written to {out}/", highlight=False)
+
+
+@app.command("compare")
+@clean_errors
+def compare_command(
+    scenario: ScenarioArg,
+    policies: Annotated[
+        str, typer.Option("--policies", help="Comma-separated, e.g. fixed,target-tracking.")
+    ] = "fixed,target-tracking,scheduled,predictive,serverless",
+    sets: SetOption = None,
+    replications: ReplicationsOption = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = 1,
+    json_output: JsonOption = False,
+) -> None:
+    """Run each autoscaling policy on the same traffic and seeds; one row per policy."""
+    from reports.compare_table import compare_table
+    from sim.compare import compare_policies
+
+    loaded = _load(scenario, sets, seed, replications)
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    if not names:
+        raise CapsimError("--policies: name at least one policy")
+    rows = compare_policies(loaded, names, workers=workers)
+    if json_output:
+        _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
+        return
+    stdout.print(compare_table(rows, loaded.name))
 
 
 def main() -> None:

@@ -1,0 +1,59 @@
+"""The terminal table for `capsim compare`: one row per autoscaling policy."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from sim.units import format_duration
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "usd":
+        return f"${value:,.0f}" if value >= 100 else f"${value:,.2f}"
+    if kind == "s":
+        return format_duration(value)
+    if kind == "share":
+        return f"{100 * value:.0f}%"
+    if kind == "count":
+        return f"{value:,.0f}" if isinstance(value, int) or value >= 10 else f"{value:.1f}"
+    return str(value)
+
+
+def compare_table(rows: list[dict[str, Any]], scenario: str) -> Table:
+    """Cost, latency, SLO, fleet and request figures per policy, same traffic and seeds."""
+    n = rows[0]["replications"] if rows else 0
+    table = Table(title=f"{scenario}: autoscaling policies on the same traffic ({n} replications)")
+    table.add_column("policy", no_wrap=True)
+    table.add_column("$/mo p50 (p95)", justify="right", no_wrap=True)
+    table.add_column("e2e p50 / p99", justify="right", no_wrap=True)
+    table.add_column("worst hr p99", justify="right", no_wrap=True)
+    table.add_column("SLO days", justify="right", no_wrap=True)
+    table.add_column("replicas", justify="right", no_wrap=True)
+    table.add_column("cold starts", justify="right", no_wrap=True)
+    table.add_column("reclaims", justify="right", no_wrap=True)
+    table.add_column("failed/retried", justify="right", no_wrap=True)
+    for row in rows:
+        failed = row["requests_dropped"] + row["requests_timed_out"] + row["requests_lost"]
+        table.add_row(
+            row["policy"],
+            f"{_fmt(row['cost_monthly_usd_p50'], 'usd')} "
+            f"({_fmt(row['cost_monthly_usd_p95'], 'usd')})",
+            f"{_fmt(row['latency_e2e_s_p50'], 's')} / {_fmt(row['latency_e2e_s_p99'], 's')}",
+            _fmt(row["worst_hour_p99_e2e_s"], "s"),
+            _fmt(row["slo_days_met_share"], "share"),
+            f"{row['replicas_min']:.0f} / {row['replicas_mean']:.1f} / {row['replicas_max']:.0f}",
+            _fmt(row["cold_starts_per_replication"], "count"),
+            _fmt(row["interruptions_per_replication"], "count"),
+            f"{failed:,} / {row['requests_retried']:,}",
+        )
+    table.caption = (
+        "replicas: min / time-mean / max; cost, replicas, cold starts, reclaims: per "
+        "replication (p50 or mean); latency: pooled over requests; worst hour: slowest "
+        "hour of the median day; failed = dropped, timed out or lost"
+    )
+    return table
