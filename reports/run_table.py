@@ -79,51 +79,58 @@ def requests_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def fleet_and_cost_table(summary: dict[str, Any], botec: dict[str, Any] | None) -> Table:
+def fleet_and_cost_table(summary: dict[str, Any]) -> Table:
     """Simulated fleet and money (p5 / p50 / p95 over replications) beside the BOTEC."""
     table = Table(title="Fleet and cost: simulation (p5 / p50 / p95 over replications) vs BOTEC")
     table.add_column("figure")
     table.add_column("simulated", justify="right")
     table.add_column("BOTEC", justify="right")
-    botec = botec or {}
-    capacity = botec.get("capacity", {})
-    traffic = botec.get("traffic", {})
+    botec = summary.get("botec_headline", {})
 
     def spread(stats: dict[str, float], fmt) -> str:
         return " / ".join(fmt(stats.get(k)) for k in ("p5", "p50", "p95"))
 
+    def number(v: float | None) -> str:
+        if v is None or math.isnan(v):
+            return "-"
+        return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
+
     table.add_row(
-        "throughput (req/s)",
-        spread(summary["throughput_per_s"], lambda v: "-" if v is None else f"{v:,.2f}"),
-        f"{traffic.get('requests_per_s', math.nan):,.2f} offered",
+        "requests per second",
+        spread(summary["throughput_per_s"], number),
+        f"{number(botec.get('mean_rate_per_s'))} mean, {number(botec.get('peak_rate_per_s'))} peak",
     )
     table.add_row(
-        "utilisation",
-        spread(summary["utilization"], _share),
-        _share(capacity.get("utilisation_of_one_gpu_fraction"))
-        if capacity.get("gpus_of_work_at_mean", 2) <= 1
-        else f"{capacity.get('gpus_of_work_at_mean', math.nan):,.2f} GPUs of work",
+        "time per request (alone)",
+        "",
+        _seconds(botec.get("request_time_s")),
     )
     table.add_row(
         "replicas (time-mean)",
-        spread(summary["replicas"]["mean"], lambda v: "-" if v is None else f"{v:,.1f}"),
-        f"{capacity.get('dedicated_replicas_at_mean', '-')} at mean, "
-        f"{capacity.get('dedicated_replicas_at_peak', '-')} at peak",
+        spread(summary["replicas"]["mean"], number),
+        f"{botec.get('replicas_at_mean', '-')} at mean, {botec.get('replicas_at_peak', '-')} "
+        "at peak (100% busy)",
     )
+    table.add_row("utilisation", spread(summary["utilization"], _share), "100% assumed")
     table.add_row(
         "mean requests in service per replica",
-        spread(summary["mean_running_per_replica"], lambda v: "-" if v is None else f"{v:,.2f}"),
+        spread(summary["mean_running_per_replica"], number),
         "",
     )
-    monthly_botec = (botec.get("serverless") or {}).get("serverless_usd_per_month")
-    if monthly_botec is None:
-        monthly_botec = (botec.get("dedicated") or {}).get("dedicated_usd_per_month")
     cost = summary["cost_usd"]
     table.add_row("cost per horizon", spread(cost["horizon"], _usd), "")
-    table.add_row("cost per month (30 d)", spread(cost["monthly"], _usd), _usd(monthly_botec))
+    table.add_row(
+        "cost per month (30 d)",
+        spread(cost["monthly"], _usd),
+        f"{_usd(botec.get('monthly_usd'))} ({botec.get('monthly_basis', '')})",
+    )
     table.add_row("cost per 1k requests", spread(cost["per_1k_requests"], _usd), "")
     for line, stats in sorted(cost["lines_monthly"].items()):
         table.add_row(f"  {line.replace('_', ' ')} per month", spread(stats, _usd), "")
+    table.caption = (
+        f"offered load in the simulation: {number(botec.get('offered_rate_per_s'))} req/s "
+        "(the traffic integral, with bursts and growth); the BOTEC uses the plain mean"
+    )
     return table
 
 
@@ -153,6 +160,6 @@ def run_report(summary: dict[str, Any]) -> Group:
     return Group(
         latency_table(summary),
         requests_table(summary),
-        fleet_and_cost_table(summary, summary.get("botec")),
+        fleet_and_cost_table(summary),
         risk_table(summary),
     )

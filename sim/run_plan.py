@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.aggregate import aggregate
+from sim.baseline import botec_headline
 from sim.botec import botec
 from sim.montecarlo import run_replications
 from sim.results import ReplicationResult
@@ -67,4 +68,5 @@ def run_and_aggregate(
         results = run_replications(scenario, workers=workers)
     summary = aggregate(scenario, results)
     summary["botec"] = botec(scenario)
+    summary["botec_headline"] = botec_headline(scenario, summary["botec"])
     return summary, results
