@@ -55,6 +55,9 @@ class Replica:
         self._plan: tuple[float, float, int, int] = (0.0, 0.0, 0, 0)
         self._cut_decode_steps: int | None = None
         self._batch: list[int] = []  # static batching: the batch in service
+        self._static = not (
+            isinstance(state.service, RooflineModel) and state.batching.policy == "continuous"
+        )
         self._finishing: list[tuple[int, int]] = []  # continuous: (finish step, request) heap
         self.process: simpy.Process | None = None
 
@@ -73,12 +76,10 @@ class Replica:
         self.ready_s = self.env.now
         self.status = IDLE
         self.state_of_engine.replica_ready(self)
-        if isinstance(self.state_of_engine.service, RooflineModel) and (
-            self.state_of_engine.batching.policy == "continuous"
-        ):
-            yield from self._serve_continuous()
-        else:
+        if self._static:
             yield from self._serve_static()
+        else:
+            yield from self._serve_continuous()
 
     @property
     def outstanding(self) -> int:
@@ -94,7 +95,11 @@ class Replica:
         if self.status == IDLE:
             self.status = BUSY
             self.state_of_engine.idle_replicas.remove(self)
-            self._wake.succeed()
+            if self._static and not self.draining and self._can_start_batch_now():
+                # Start now and sleep to the batch's end: one event instead of two.
+                self.env.retarget(self.process, self._start_batch(self.env.now))
+            else:
+                self._wake.succeed()
             return True
         if self.status == DECODING:
             self.status = BUSY
@@ -152,17 +157,20 @@ class Replica:
     # ----------------------------------------------------------- static / none
 
     def _serve_static(self):
-        """Take up to max_batch waiting requests, run them as one batch, repeat."""
+        """Take up to max_batch waiting requests, run them as one batch, repeat.
+
+        An idle replica that is handed work starts its batch at once from `notify`
+        and sleeps to the batch's end, so a request that finds it idle costs one
+        event, not two.
+        """
         env = self.env
-        state = self.state_of_engine
-        max_batch = state.max_batch
-        max_wait_s = state.batching.max_wait
-        line = self.line
-        arrival = state.arrival_s
-        start_s = state.start_s
-        first_token_s = state.first_token_s
+        max_batch = self.state_of_engine.max_batch
+        max_wait_s = self.state_of_engine.batching.max_wait
+        arrival = self.state_of_engine.arrival_s
         timeout = env.timeout
         while True:
+            if self._batch:
+                self._finish_batch()
             now = env.now
             head = self._next_admissible(now)
             if head is None:
@@ -170,32 +178,48 @@ class Replica:
                     return self._stop()
                 yield from self._idle()
                 continue
-            if max_wait_s > 0 and len(line) < max_batch:
+            if max_wait_s > 0 and len(self.line) < max_batch:
                 fill_deadline = arrival[head] + max_wait_s
                 if now < fill_deadline:
                     self.status = FILLING
                     with contextlib.suppress(simpy.Interrupt):  # the batch filled up early
                         yield timeout(fill_deadline - now)
                     continue
-            batch = self._batch = [line.pop(now)]
-            while len(batch) < max_batch and self._next_admissible(now) is not None:
-                batch.append(line.pop(now))
-            self.status = BUSY
-            self.running = len(batch)
-            self._last_change_s = now
-            first_s, duration_s = state.static_batch_times(batch)
-            served_by = state.served_by
-            for request in batch:
-                served_by[request] = self.index
-                start_s[request] = now
-                first_token_s[request] = now + first_s
-            yield timeout(duration_s)
-            self._account()
-            self.running = 0
-            self._batch = []
-            now = env.now
-            for request in batch:
-                state.end_request(request, COMPLETED, now)
+            yield timeout(self._start_batch(now))
+
+    def _can_start_batch_now(self) -> bool:
+        """A static batch may start: someone waits, and no fuller batch is worth waiting for."""
+        state = self.state_of_engine
+        if self._next_admissible(self.env.now) is None:
+            return False
+        return state.batching.max_wait <= 0 or len(self.line) >= state.max_batch
+
+    def _start_batch(self, now: float) -> float:
+        """Admit up to max_batch waiting requests as one batch; return its duration."""
+        state = self.state_of_engine
+        line = self.line
+        batch = self._batch = [line.pop(now)]
+        while len(batch) < state.max_batch and self._next_admissible(now) is not None:
+            batch.append(line.pop(now))
+        self.status = BUSY
+        self.running = len(batch)
+        self._last_change_s = now
+        first_s, duration_s = state.static_batch_times(batch)
+        first_token = now + first_s
+        for request in batch:
+            state.served_by[request] = self.index
+            state.start_s[request] = now
+            state.first_token_s[request] = first_token
+        return duration_s
+
+    def _finish_batch(self) -> None:
+        self._account()
+        self.running = 0
+        batch, self._batch = self._batch, []
+        state = self.state_of_engine
+        now = self.env.now
+        for request in batch:
+            state.end_request(request, COMPLETED, now)
 
     # ----------------------------------------------------------- continuous
 
