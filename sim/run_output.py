@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from reports.fleet_figure import plot_fleet
+from reports.latency_figure import plot_latency_over_time
 from sim.json_output import dumps, write_atomically
 from sim.results import ReplicationResult
 
@@ -33,6 +34,19 @@ def write_run(
         ignore_index=True,
     )
     written.append(_write_parquet(out_dir / "fleet.parquet", fleet))
+    latency = pd.concat(
+        [pd.DataFrame({"replication": r.replication, **r.latency_series}) for r in results],
+        ignore_index=True,
+    )
+    written.append(_write_parquet(out_dir / "latency_by_hour.parquet", latency))
+    latency_path = out_dir / "latency_by_hour.png"
+    plot_latency_over_time(
+        [r.latency_series for r in results],
+        summary.get("risk", {}).get("slo_latency_p99_s"),
+        f"{summary['scenario']}: p99 end to end by hour, each replication",
+        latency_path,
+    )
+    written.append(latency_path)
     for result in results[:MAX_FLEET_FIGURES]:
         path = out_dir / f"fleet_replication_{result.replication:03d}.png"
         plot_fleet(
