@@ -232,16 +232,22 @@ class Replica:
         (see `notify`), where it is admitted.
         """
         env = self.env
+        timeout = env.timeout
         state = self.state_of_engine
+        end_request = state.end_request
         model: RooflineModel = state.service
+        step_s = model.step_s
+        decode_span_s = model.decode_span_s
         max_batch = state.max_batch
         kv_capacity = model.kv_capacity_tokens
         prompt = state.prompt_tokens
         output = state.output_tokens
         start_s = state.start_s
         first_token_s = state.first_token_s
+        served_by = state.served_by
         line = self.line
         finishing = self._finishing  # (step count at which it finishes, request)
+        heappush, heappop = heapq.heappush, heapq.heappop
         steps = 0  # steps completed
         context_tokens = 0  # sum over running requests of prompt + generated tokens
         while True:
@@ -255,7 +261,7 @@ class Replica:
                 need = prompt[request] + output[request]
                 if need > kv_capacity:
                     line.pop(now)
-                    state.end_request(request, DROPPED, now)
+                    end_request(request, DROPPED, now)
                     continue
                 if self.kv_reserved_tokens + need > kv_capacity:
                     break
@@ -263,7 +269,8 @@ class Replica:
                 self.kv_reserved_tokens += need
                 admitted.append(request)
                 prefill_tokens += prompt[request]
-            if not admitted and not self.running:
+            running = self.running
+            if not admitted and not running:
                 if self.draining:
                     return self._stop()
                 yield from self._idle()
@@ -271,35 +278,36 @@ class Replica:
             self._account()
             first_step_s = 0.0
             if admitted:
-                first_step_s = model.step_s(prefill_tokens, self.running, context_tokens)
-                context_tokens += self.running + prefill_tokens + len(admitted)
+                first_step_s = step_s(prefill_tokens, running, context_tokens)
+                context_tokens += running + prefill_tokens + len(admitted)
+                first_token = now + first_step_s
+                index = self.index
                 for request in admitted:
-                    state.served_by[request] = self.index
+                    served_by[request] = index
                     start_s[request] = now
-                    first_token_s[request] = now + first_step_s
-                    heapq.heappush(finishing, (steps + 1 + output[request] - 1, request))
-                self.running += len(admitted)
+                    first_token_s[request] = first_token
+                    heappush(finishing, (steps + output[request], request))
+                running = self.running = running + len(admitted)
                 steps += 1
             decode_steps = finishing[0][0] - steps
-            span_s = first_step_s + model.decode_span_s(decode_steps, self.running, context_tokens)
+            span_s = first_step_s + decode_span_s(decode_steps, running, context_tokens)
             self._plan = (now, first_step_s, decode_steps, context_tokens)
             self._cut_decode_steps = None
-            joinable = self.running < max_batch and not self.draining
-            self.status = DECODING if joinable else BUSY
-            yield env.timeout(span_s)
+            self.status = DECODING if running < max_batch and not self.draining else BUSY
+            yield timeout(span_s)
             if self._cut_decode_steps is not None:
                 decode_steps = self._cut_decode_steps
             self._account()
             steps += decode_steps
-            context_tokens += self.running * decode_steps
+            context_tokens += running * decode_steps
             now = env.now
             while finishing and finishing[0][0] <= steps:
-                _, request = heapq.heappop(finishing)
+                request = heappop(finishing)[1]
                 need = prompt[request] + output[request]
                 self.kv_reserved_tokens -= need
                 context_tokens -= need
                 self.running -= 1
-                state.end_request(request, COMPLETED, now)
+                end_request(request, COMPLETED, now)
 
     def _cut_plan_at_next_step(self) -> None:
         """End the current decode plan at the next step boundary, so newcomers join there."""
