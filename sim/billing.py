@@ -82,29 +82,60 @@ def billed_seconds(lifetime_s: float, granularity_s: float, minimum_s: float) ->
 def replica_cost_usd(
     replicas: list[ReplicaLifetime], rates: Rates, horizon_s: float
 ) -> dict[str, float]:
-    """Replica cost by market over [0, horizon], and billed versus busy replica-seconds."""
+    """Replica cost by market over [0, horizon], and billed versus busy replica-seconds.
+
+    Reserved replicas are paid by the commitment (`reserved_replicas` for the
+    whole horizon, used or not); reserved time beyond it is billed at the on-demand
+    rate. Without a commitment, reserved replicas pay the reserved rate as they run.
+    """
     lines: dict[str, float] = {}
     billed_total_s = 0.0
     busy_total_s = 0.0
+    reserved_spans: list[tuple[float, float]] = []
     for replica in replicas:
         stop = horizon_s if replica.stopped_s is None else min(replica.stopped_s, horizon_s)
         up_s = max(0.0, stop - replica.started_s)
-        if replica.market == "serverless":
-            charged_s = replica.busy_s if rates.billed_only_busy else math.ceil(up_s - 1e-9)
+        busy_total_s += min(replica.busy_s, up_s) if replica.market != "serverless" else 0.0
+        if replica.market == "reserved" and rates.reserved_replicas:
+            reserved_spans.append((replica.started_s, replica.started_s + up_s))
+            continue
+        if replica.market == "serverless" and rates.billed_only_busy:
+            charged_s = replica.busy_s
         else:
             charged_s = billed_seconds(up_s, rates.granularity_s, rates.minimum_billed_s)
-        if replica.market not in rates.usd_per_replica_s:
-            raise CapsimError(f"no price for market {replica.market!r}: set it under [pricing]")
+        if replica.market == "serverless":
+            busy_total_s += min(replica.busy_s, charged_s)
         line = "serverless" if replica.market == "serverless" else f"gpu_{replica.market}"
-        lines[line] = lines.get(line, 0.0) + charged_s * rates.usd_per_replica_s[replica.market]
+        lines[line] = lines.get(line, 0.0) + charged_s * _rate(rates, replica.market)
         billed_total_s += charged_s
-        busy_total_s += min(replica.busy_s, charged_s)
     if rates.reserved_replicas:
-        # Committed replicas are paid for all horizon, used or not.
-        lines["gpu_reserved_commitment"] = (
-            rates.reserved_replicas * horizon_s * rates.usd_per_replica_s["reserved"]
-        )
+        committed_s = rates.reserved_replicas * horizon_s
+        lines["gpu_reserved_commitment"] = committed_s * _rate(rates, "reserved")
+        overflow_s = seconds_above(reserved_spans, rates.reserved_replicas)
+        if overflow_s > 0:
+            market = "on-demand" if "on-demand" in rates.usd_per_replica_s else "reserved"
+            lines["gpu_reserved_overflow"] = overflow_s * _rate(rates, market)
+        billed_total_s += committed_s + overflow_s
     return {**lines, "_billed_replica_s": billed_total_s, "_busy_replica_s": busy_total_s}
+
+
+def _rate(rates: Rates, market: str) -> float:
+    if market not in rates.usd_per_replica_s:
+        raise CapsimError(f"no price for market {market!r}: set it under [pricing]")
+    return rates.usd_per_replica_s[market]
+
+
+def seconds_above(spans: list[tuple[float, float]], level: int) -> float:
+    """Replica-seconds beyond `level` replicas up at once, for intervals [start, stop)."""
+    changes = sorted([(start, 1) for start, _ in spans] + [(stop, -1) for _, stop in spans])
+    above_s = 0.0
+    up = 0
+    last_s = 0.0
+    for time_s, delta in changes:
+        above_s += max(0, up - level) * (time_s - last_s)
+        up += delta
+        last_s = time_s
+    return above_s
 
 
 def request_cost_usd(

@@ -129,8 +129,7 @@ class EngineState:
             self.accepting.remove(replica)
         requeue = self._take_line(replica)
         if replica.status == STARTING:
-            replica.draining = True
-            replica.process.interrupt("cancel")
+            replica.cancel()
         else:
             self.fleet_events.append(FleetEvent(self.env.now, replica.index, "drain"))
             replica.drain()
@@ -150,7 +149,6 @@ class EngineState:
         now = self.env.now
         self.fleet_events.append(FleetEvent(now, replica.index, "interrupt"))
         self.fleet_events.append(FleetEvent(now, replica.index, "stop"))
-        self.counters["interruptions"] += 1
         for request in in_service:
             self.retries[request] += 1
             self.start_s[request] = math.nan
@@ -189,6 +187,8 @@ class EngineState:
         `front` puts a retried request ahead of those waiting: it had been served.
         """
         now = self.env.now
+        if self.timeout_s is not None:
+            self._expire_everywhere()
         if self.shared_line is not None:
             limit = None if self.max_queue is None else self.max_queue * max(1, len(self.accepting))
             if limit is not None and len(self.shared_line) >= limit:
@@ -227,6 +227,22 @@ class EngineState:
             replica.line.push(request, now)
         replica.notify()
 
+    def expire(self, line: WaitingLine) -> None:
+        """End the requests at the head of `line` whose clients gave up waiting."""
+        timeout_s = self.timeout_s
+        arrival = self.arrival_s
+        for request in line.drop_expired(self.env.now, arrival, timeout_s):
+            self.end_request(request, TIMED_OUT, arrival[request] + timeout_s)
+
+    def _expire_everywhere(self) -> None:
+        """Clients who gave up leave every line, so they hold no queue place or router load."""
+        self.expire(self.holding_line)
+        if self.shared_line is not None:
+            self.expire(self.shared_line)
+            return
+        for replica in self.accepting:
+            self.expire(replica.line)
+
     def end_request(self, request: int, status: int, time_s: float) -> None:
         self.status[request] = status
         self.finish_s[request] = time_s
@@ -258,10 +274,8 @@ class EngineState:
         lines += [self.shared_line] if self.shared_line is not None else []
         lines += [r.line for r in self.replicas if r.line is not self.shared_line]
         for line in lines:
+            if self.timeout_s is not None:
+                self.expire(line)
             line.close(now)
-            for request in line:
-                if self.timeout_s is not None and now - self.arrival_s[request] > self.timeout_s:
-                    self.status[request] = TIMED_OUT
-                    self.finish_s[request] = self.arrival_s[request] + self.timeout_s
         for replica in self.replicas:
             replica.close_books()

@@ -9,13 +9,12 @@ last token.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 from typing import TYPE_CHECKING
 
 import simpy
 
-from sim.request_log import COMPLETED, DROPPED, TIMED_OUT
+from sim.request_log import COMPLETED, DROPPED
 from sim.service_time import RooflineModel
 
 if TYPE_CHECKING:
@@ -69,10 +68,7 @@ class Replica:
 
     def _life(self, cold_start_s: float):
         if cold_start_s > 0:
-            try:
-                yield self.env.timeout(cold_start_s)
-            except simpy.Interrupt:  # cancelled before it was ready
-                return self._stop()
+            yield self.env.timeout(cold_start_s)
         self.ready_s = self.env.now
         self.status = IDLE
         self.state_of_engine.replica_ready(self)
@@ -107,14 +103,18 @@ class Replica:
             return True
         if self.status == FILLING and len(self.line) >= self.state_of_engine.max_batch:
             self.status = BUSY
-            self.process.interrupt()
+            self.env.retarget(self.process, 0.0)  # the batch is full: stop waiting for more
             return True
         return False
 
     def can_take_more(self) -> bool:
-        """Could a new request start here soon (idle, or a decode run with a free slot)."""
-        return self.status == IDLE or (
-            self.status == DECODING and self.running < self.state_of_engine.max_batch
+        """Would new work start here soon: idle, a decode run with a free slot, or a
+        static batch waiting to fill whose line now holds a full batch."""
+        max_batch = self.state_of_engine.max_batch
+        return (
+            self.status == IDLE
+            or (self.status == DECODING and self.running < max_batch)
+            or (self.status == FILLING and self.line.size >= max_batch)
         )
 
     def _idle(self):
@@ -141,18 +141,10 @@ class Replica:
         """The next waiting request that has not timed out (left in the line), or None."""
         if self.draining:
             return None
-        state = self.state_of_engine
         line = self.line
-        timeout_s = state.timeout_s
-        arrival = state.arrival_s
-        while line:
-            request = line.head()
-            if timeout_s is not None and now - arrival[request] > timeout_s:
-                line.pop(now)
-                state.end_request(request, TIMED_OUT, arrival[request] + timeout_s)
-                continue
-            return request
-        return None
+        if self.state_of_engine.timeout_s is not None:
+            self.state_of_engine.expire(line)
+        return line.head() if line.size else None
 
     # ----------------------------------------------------------- static / none
 
@@ -182,8 +174,7 @@ class Replica:
                 fill_deadline = arrival[head] + max_wait_s
                 if now < fill_deadline:
                     self.status = FILLING
-                    with contextlib.suppress(simpy.Interrupt):  # the batch filled up early
-                        yield timeout(fill_deadline - now)
+                    yield timeout(fill_deadline - now)  # or less, if the batch fills up
                     continue
             yield timeout(self._start_batch(now))
 
@@ -344,6 +335,12 @@ class Replica:
         self.status = STOPPED
         self.stopped_s = self.env.now
         return lost
+
+    def cancel(self) -> None:
+        """Stop during the cold start, having served nothing (scaled down before ready)."""
+        self.env.abandon(self.process)
+        self.draining = True
+        self._stop()
 
     def drain(self) -> None:
         """Stop taking new work; stop once what is held has finished."""

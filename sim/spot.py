@@ -42,6 +42,7 @@ def _reclaim(state: EngineState, replica: Replica, spot: Spot, rng: np.random.Ge
         yield env.timeout(notice_at_s - env.now)
     if replica.status == STOPPED or replica.draining:
         return  # scaled down before the provider wanted it back
+    state.counters["interruptions"] += 1
     state.drain_replica(replica)
     state.launch(launch_market("spot", spot, rng))
     reclaim_at_s = replica.started_s + lifetime_s

@@ -48,6 +48,23 @@ class WaitingLine:
         self.size -= 1
         return self._items.popleft()
 
+    def drop_expired(self, now_s: float, arrival_s: list[float], timeout_s: float) -> list[int]:
+        """Remove from the head the requests that waited longer than `timeout_s`.
+
+        Each left at arrival + timeout, so the length integral counts it only until
+        then. (A retried request pushed to the front is older than those behind it,
+        so the head is always the first to expire.)
+        """
+        self._account(now_s)
+        gone = []
+        items = self._items
+        while items and now_s - arrival_s[items[0]] > timeout_s:
+            request = items.popleft()
+            self.size -= 1
+            self.length_area -= now_s - (arrival_s[request] + timeout_s)
+            gone.append(request)
+        return gone
+
     def drain(self, now_s: float) -> list[int]:
         """Remove and return everything waiting."""
         self._account(now_s)
