@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from distributions.tokens import dist_mean_cv
 from sim.catalog import find_price, gpu_spec
 from sim.errors import CapsimError
-from sim.scenario import Empirical, Exponential, Fixed, Gamma, LogNormal, Scenario, Uniform
+from sim.scenario import DistSpec, Scenario
 from sim.service_time import kv_bytes_per_token
 from sim.units import SECONDS_PER_DAY
 
@@ -41,34 +42,9 @@ BITS_PER_MBIT = 1e6
 SEED_SCALING_REQUESTS_PER_DAY = (500.0, 1000.0, 2500.0, 4500.0, 10000.0, 50000.0, 100000.0)
 
 
-def dist_mean(spec: Any) -> float:
-    """The mean of a scenario distribution."""
-    if isinstance(spec, Fixed):
-        return spec.value
-    if isinstance(spec, Exponential | LogNormal | Gamma):
-        return spec.mean
-    if isinstance(spec, Uniform):
-        return (spec.low + spec.high) / 2.0
-    if isinstance(spec, Empirical):
-        if spec.values is not None:
-            weights = spec.weights or [1.0] * len(spec.values)
-            return sum(v * w for v, w in zip(spec.values, weights, strict=True)) / sum(weights)
-        return _file_mean(spec)
-    raise CapsimError(f"cannot take the mean of distribution {spec!r}")
-
-
-def _file_mean(spec: Empirical) -> float:
-    import pandas as pd
-
-    frame = pd.read_csv(spec.file)
-    if spec.column is not None:
-        return float(frame[spec.column].mean())
-    if {"value", "cdf"} <= set(frame.columns):
-        values = frame["value"].to_numpy(dtype=float)
-        cdf = frame["cdf"].to_numpy(dtype=float)
-        probs = [cdf[0]] + [cdf[i] - cdf[i - 1] for i in range(1, len(cdf))]
-        return float(sum(v * p for v, p in zip(values, probs, strict=True)) / cdf[-1])
-    raise CapsimError(f"{spec.file}: an empirical table needs columns 'value' and 'cdf'")
+def dist_mean(spec: DistSpec) -> float:
+    """The mean of a scenario distribution (exact, before any rounding to tokens)."""
+    return dist_mean_cv(spec)[0]
 
 
 def _trace_column_mean(scenario: Scenario, column: str | None) -> float | None:

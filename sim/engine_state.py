@@ -194,10 +194,7 @@ class EngineState:
             if limit is not None and len(self.shared_line) >= limit:
                 self.end_request(request, DROPPED, now)
                 return
-            if front:
-                self.shared_line.push_front(request, now)
-            else:
-                self.shared_line.push(request, now)
+            self.shared_line.push(request, now, front)
             if self.on_arrival is not None:
                 self.on_arrival()
             if self.idle_replicas:
@@ -221,10 +218,7 @@ class EngineState:
         if self.max_queue is not None and len(replica.line) >= self.max_queue:
             self.end_request(request, DROPPED, now)
             return
-        if front:
-            replica.line.push_front(request, now)
-        else:
-            replica.line.push(request, now)
+        replica.line.push(request, now, front)
         replica.notify()
 
     def expire(self, line: WaitingLine) -> None:

@@ -33,14 +33,13 @@ class WaitingLine:
     def head(self) -> int:
         return self._items[0]
 
-    def push(self, request: int, now_s: float) -> None:
+    def push(self, request: int, now_s: float, front: bool = False) -> None:
+        """Join the line at the back, or at the front (a retry that was being served)."""
         self._account(now_s)
-        self._items.append(request)
-        self.size += 1
-
-    def push_front(self, request: int, now_s: float) -> None:
-        self._account(now_s)
-        self._items.appendleft(request)
+        if front:
+            self._items.appendleft(request)
+        else:
+            self._items.append(request)
         self.size += 1
 
     def pop(self, now_s: float) -> int:

@@ -7,36 +7,15 @@ import math
 import re
 
 import pytest
+from botec_helpers import month, row, run
 from rich.console import Console
 
-from reports.botec_table import SEED_FIGURES, botec_tables, lookup, seed_rows
-from sim.botec import batch_stretch, botec
+from reports.botec_table import SEED_FIGURES, botec_tables, seed_rows
+from sim.botec import batch_stretch
 from sim.scenario_file import load_scenario
 from sim.service_time import LatencyModel, build_service_model
 
 BUNDLED = ("smartpal", "redai-1k", "redai-10k", "redai-100k")
-
-
-def run(name: str, *overrides: str) -> dict:
-    return botec(load_scenario(name, list(overrides)))
-
-
-@pytest.fixture(scope="module")
-def smartpal() -> dict:
-    return run("smartpal")
-
-
-@pytest.fixture(scope="module")
-def redai() -> dict:
-    return run("redai-1k")
-
-
-def row(result: dict, requests_per_day: float) -> dict:
-    return lookup(result, f"scaling.rows[requests_per_day={requests_per_day}]")
-
-
-def month(result: dict, number: int) -> dict:
-    return lookup(result, f"growth.months[month_number={number}]")
 
 
 # ---------------------------------------------------------------- scenarios

@@ -10,37 +10,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from botec_helpers import month, row, run
 
 from reports.botec_table import lookup
-from sim.botec import botec
-from sim.scenario_file import load_scenario
-
-
-def run(name: str, *overrides: str) -> dict:
-    return botec(load_scenario(name, list(overrides)))
-
-
-@pytest.fixture(scope="module")
-def smartpal() -> dict:
-    return run("smartpal")
-
-
-@pytest.fixture(scope="module")
-def redai() -> dict:
-    return run("redai-1k")
-
-
-@pytest.fixture(scope="module")
-def redai100k() -> dict:
-    return run("redai-100k")
-
-
-def row(result: dict, requests_per_day: float) -> dict:
-    return lookup(result, f"scaling.rows[requests_per_day={requests_per_day}]")
-
-
-def month(result: dict, number: int) -> dict:
-    return lookup(result, f"growth.months[month_number={number}]")
 
 
 def differs(capsim: str, seed: str) -> None:
