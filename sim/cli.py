@@ -203,17 +203,13 @@ def run_command(
 ) -> None:
     """Simulate N replications; print latency, requests, cost and risk next to the BOTEC."""
     from reports.run_table import run_report
-    from sim.run_plan import plan_run, run_and_aggregate
+    from sim.run_plan import check_plan, plan_run, run_and_aggregate
 
     loaded = _load(scenario, sets, seed, replications)
     plan = plan_run(loaded, workers)
     if not json_output:
         stderr.print(plan.describe(), highlight=False)
-    if plan.wall_s > 3600 and not yes:
-        raise CapsimError(
-            f"this run would take about {plan.wall_s / 3600:.1f} h; pass --yes to run it anyway, "
-            "or shorten the horizon or lower -n"
-        )
+    check_plan(plan, yes)
     summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
     if out is not None:
         from sim.run_output import write_run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sim.aggregate import aggregate
 from sim.baseline import botec_headline
 from sim.botec import botec
+from sim.errors import CapsimError
 from sim.montecarlo import run_replications
 from sim.results import ReplicationResult
 from sim.scenario import Scenario
@@ -17,6 +19,9 @@ from sim.traffic import expected_request_count
 # Simulated requests per wall-second on one core of the reference 2-core machine,
 # measured by benchmarks/bench_engine.py; conservative, for the estimate only.
 REQUESTS_PER_S = {"static": 150_000.0, "continuous": 50_000.0}
+# Memory the exact engine holds per request of a replication (its per-request lists,
+# log arrays and SimPy events), measured as peak RSS over 1e6-request runs.
+BYTES_PER_REQUEST = 300.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class RunPlan:
     replications: int
     workers: int
     wall_s: float
+    memory_bytes: float  # peak, all workers together
 
     def describe(self) -> str:
         return (
@@ -48,7 +54,35 @@ def plan_run(scenario: Scenario, workers: int) -> RunPlan:
     speed = REQUESTS_PER_S["continuous" if continuous else "static"]
     parallel = max(1, min(workers, scenario.replications))
     wall_s = per_replication * scenario.replications / (speed * parallel)
-    return RunPlan(per_replication * scenario.replications, scenario.replications, parallel, wall_s)
+    memory = per_replication * BYTES_PER_REQUEST * parallel
+    return RunPlan(
+        per_replication * scenario.replications, scenario.replications, parallel, wall_s, memory
+    )
+
+
+def machine_memory_bytes() -> float:
+    """Physical memory of this machine (0 if the platform will not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+def check_plan(plan: RunPlan, yes: bool) -> None:
+    """Refuse a run that cannot fit in memory, and one over an hour unless `yes`."""
+    memory = machine_memory_bytes()
+    if memory and plan.memory_bytes > 0.6 * memory:
+        raise CapsimError(
+            f"one replication holds about {plan.requests / plan.replications:,.0f} requests, "
+            f"about {plan.memory_bytes / 1e9:,.0f} GB across {plan.workers} worker(s), more than "
+            f"this machine's {memory / 1e9:,.0f} GB allows; shorten the horizon "
+            "(--set horizon=...), scale the traffic down, or use fewer workers"
+        )
+    if plan.wall_s > 3600 and not yes:
+        raise CapsimError(
+            f"this run would take about {plan.wall_s / 3600:.1f} h; pass --yes to run it "
+            "anyway, or shorten the horizon or lower -n"
+        )
 
 
 def run_and_aggregate(
