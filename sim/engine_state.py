@@ -73,12 +73,17 @@ class EngineState:
         self.prompt_tokens = self.workload.prompt_tokens
         self.output_tokens = self.workload.output_tokens
         self.max_batch = self.batching.max_batch if self.batching.policy != "none" else 1
+        # KV-cache tokens a replica holds (unbounded for a given per-request latency).
+        self.kv_capacity_tokens = getattr(self.service, "kv_capacity_tokens", math.inf)
         self.start_s = [math.nan] * n
         self.first_token_s = [math.nan] * n
         self.finish_s = [math.nan] * n
         self.status = [PENDING] * n
         self.retries = [0] * n
         self.served_by = [-1] * n  # replica that served the request last
+        # When each client gives up waiting: arrival + timeout, restarted on a retry.
+        patience_s = math.inf if self.timeout_s is None else self.timeout_s
+        self.deadline_s = [a + patience_s for a in self.arrival_s]
         self.shared_line = WaitingLine() if self.router is None else None
         self.holding_line = WaitingLine()  # requests that found no replica yet
         self.accepting: list[Replica] = []
@@ -150,10 +155,12 @@ class EngineState:
         self.fleet_events.append(FleetEvent(now, replica.index, "interrupt"))
         self.fleet_events.append(FleetEvent(now, replica.index, "stop"))
         for request in in_service:
-            self.retries[request] += 1
             self.start_s[request] = math.nan
             self.first_token_s[request] = math.nan
             if retry:
+                self.retries[request] += 1
+                if self.timeout_s is not None:
+                    self.deadline_s[request] = now + self.timeout_s
                 self.route(request, front=True)
             else:
                 self.end_request(request, LOST, now)
@@ -198,17 +205,18 @@ class EngineState:
             if self.on_arrival is not None:
                 self.on_arrival()
             if self.idle_replicas:
-                self.idle_replicas[0].notify()
+                # The replica that went idle last: warm containers stay busy, and the
+                # ones idle longest can reach their idle timeout.
+                self.idle_replicas[-1].notify()
             elif self.max_batch > 1:
                 for replica in self.accepting:
                     if replica.can_take_more():
                         replica.notify()
                         break
             return
-        candidates = self.accepting or [
-            r for r in self.replicas if r.status == STARTING and not r.draining
-        ]
+        candidates = self.accepting
         if not candidates:
+            # Nobody serves yet: wait in one line for whichever replica is ready first.
             if self.max_queue is not None and len(self.holding_line) >= self.max_queue:
                 self.end_request(request, DROPPED, now)
             else:
@@ -223,10 +231,9 @@ class EngineState:
 
     def expire(self, line: WaitingLine) -> None:
         """End the requests at the head of `line` whose clients gave up waiting."""
-        timeout_s = self.timeout_s
-        arrival = self.arrival_s
-        for request in line.drop_expired(self.env.now, arrival, timeout_s):
-            self.end_request(request, TIMED_OUT, arrival[request] + timeout_s)
+        deadline_s = self.deadline_s
+        for request in line.drop_expired(self.env.now, deadline_s):
+            self.end_request(request, TIMED_OUT, deadline_s[request])
 
     def _expire_everywhere(self) -> None:
         """Clients who gave up leave every line, so they hold no queue place or router load."""

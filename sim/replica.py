@@ -70,8 +70,10 @@ class Replica:
         if cold_start_s > 0:
             yield self.env.timeout(cold_start_s)
         self.ready_s = self.env.now
-        self.status = IDLE
+        # Requests held while nobody served are routed now; this replica takes its
+        # share from its line as soon as its serve loop starts, just below.
         self.state_of_engine.replica_ready(self)
+        self.status = BUSY
         if self._static:
             yield from self._serve_static()
         else:
@@ -142,9 +144,17 @@ class Replica:
         if self.draining:
             return None
         line = self.line
-        if self.state_of_engine.timeout_s is not None:
-            self.state_of_engine.expire(line)
-        return line.head() if line.size else None
+        state = self.state_of_engine
+        if state.timeout_s is not None:
+            state.expire(line)
+        capacity = state.kv_capacity_tokens
+        while line.size:
+            request = line.head()
+            if state.prompt_tokens[request] + state.output_tokens[request] <= capacity:
+                return request
+            line.pop(now)  # its context can never fit in this replica's KV memory
+            state.end_request(request, DROPPED, now)
+        return None
 
     # ----------------------------------------------------------- static / none
 
@@ -189,8 +199,15 @@ class Replica:
         """Admit up to max_batch waiting requests as one batch; return its duration."""
         state = self.state_of_engine
         line = self.line
+        capacity = state.kv_capacity_tokens
+        prompt, output = state.prompt_tokens, state.output_tokens
         batch = self._batch = [line.pop(now)]
-        while len(batch) < state.max_batch and self._next_admissible(now) is not None:
+        reserved = prompt[batch[0]] + output[batch[0]]
+        while len(batch) < state.max_batch:
+            request = self._next_admissible(now)
+            if request is None or reserved + prompt[request] + output[request] > capacity:
+                break  # a static batch holds every member's whole context until it ends
+            reserved += prompt[request] + output[request]
             batch.append(line.pop(now))
         self.status = BUSY
         self.running = len(batch)
@@ -250,10 +267,6 @@ class Replica:
                 if request is None:
                     break
                 need = prompt[request] + output[request]
-                if need > kv_capacity:
-                    line.pop(now)
-                    end_request(request, DROPPED, now)
-                    continue
                 if self.kv_reserved_tokens + need > kv_capacity:
                     break
                 line.pop(now)

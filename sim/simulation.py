@@ -94,7 +94,10 @@ def simulate(
     end_s = scenario.horizon + drain_limit_s(scenario)
     env.run_arrivals(state.arrival_s, state.route)
     state.arrivals_done = True
-    if state.resolved < len(state.arrival_s) and env.now < end_s:
+    if env.now < scenario.horizon:
+        env.run(until=scenario.horizon)  # the fleet keeps scaling and billing to the end
+    if state.resolved < len(state.arrival_s):
+        # Let admitted requests finish, up to the drain limit.
         env.run(until=env.any_of([env.timeout(end_s - env.now), state.all_resolved]))
     state.finish_run()
     result = _summarize(scenario, state, replication)
@@ -164,7 +167,7 @@ def _summarize(
         latency_s=stats,
         latency_histograms=histograms,
         latency_sums_s=sums,
-        throughput_per_s=counts["completed"] / end_s if end_s > 0 else 0.0,
+        throughput_per_s=counts["completed"] / scenario.horizon,
         utilization=busy_s / replica_seconds if replica_seconds > 0 else 0.0,
         mean_running_per_replica=running_area / replica_seconds if replica_seconds > 0 else 0.0,
         mean_queue_length=queue_area / end_s if end_s > 0 else 0.0,

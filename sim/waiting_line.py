@@ -6,17 +6,19 @@ from collections import deque
 
 
 class WaitingLine:
-    """Requests waiting for admission, in arrival order.
+    """Requests waiting for admission, in the order they joined.
 
     `length_area` is the time integral of the number waiting, so the mean queue
     length over a run is `length_area / duration`, independent of per-request waits
-    (the two sides of Little's law).
+    (the two sides of Little's law). Each entry remembers when it joined this line,
+    so a client who gives up is counted only until it left.
     """
 
-    __slots__ = ("_items", "_last_change_s", "length_area", "size")
+    __slots__ = ("_items", "_joined_s", "_last_change_s", "length_area", "size")
 
     def __init__(self) -> None:
         self._items: deque[int] = deque()
+        self._joined_s: deque[float] = deque()
         self.size = 0  # len(self), as a plain attribute for the routers' hot loop
         self._last_change_s = 0.0
         self.length_area = 0.0
@@ -38,29 +40,34 @@ class WaitingLine:
         self._account(now_s)
         if front:
             self._items.appendleft(request)
+            self._joined_s.appendleft(now_s)
         else:
             self._items.append(request)
+            self._joined_s.append(now_s)
         self.size += 1
 
     def pop(self, now_s: float) -> int:
         self._account(now_s)
         self.size -= 1
+        self._joined_s.popleft()
         return self._items.popleft()
 
-    def drop_expired(self, now_s: float, arrival_s: list[float], timeout_s: float) -> list[int]:
-        """Remove from the head the requests that waited longer than `timeout_s`.
+    def drop_expired(self, now_s: float, deadline_s: list[float]) -> list[int]:
+        """Remove from the head the requests whose patience ran out (deadline before now).
 
-        Each left at arrival + timeout, so the length integral counts it only until
-        then. (A retried request pushed to the front is older than those behind it,
-        so the head is always the first to expire.)
+        Each left at its deadline, so the length integral counts it only until then,
+        or not at all if it joined this line after its deadline. The head expires
+        first, except behind a retry put at the front: that one is checked when it
+        reaches the head.
         """
         self._account(now_s)
         gone = []
-        items = self._items
-        while items and now_s - arrival_s[items[0]] > timeout_s:
+        items, joined = self._items, self._joined_s
+        while items and deadline_s[items[0]] < now_s:
             request = items.popleft()
+            joined_s = joined.popleft()
             self.size -= 1
-            self.length_area -= now_s - (arrival_s[request] + timeout_s)
+            self.length_area -= now_s - max(joined_s, deadline_s[request])
             gone.append(request)
         return gone
 
@@ -69,16 +76,17 @@ class WaitingLine:
         self._account(now_s)
         items = list(self._items)
         self._items.clear()
+        self._joined_s.clear()
         self.size = 0
         return items
-
-    def _account(self, now_s: float) -> None:
-        self.length_area += len(self._items) * (now_s - self._last_change_s)
-        self._last_change_s = now_s
 
     def length_area_until(self, now_s: float) -> float:
         """The length integral up to `now_s`, without changing the line."""
         return self.length_area + self.size * (now_s - self._last_change_s)
+
+    def _account(self, now_s: float) -> None:
+        self.length_area += self.size * (now_s - self._last_change_s)
+        self._last_change_s = now_s
 
     def close(self, now_s: float) -> None:
         """Bring the length integral up to `now_s` (end of the run)."""
