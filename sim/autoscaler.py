@@ -76,7 +76,9 @@ def limit_step(current: int, desired: int, config: Autoscaling) -> int:
 def target_tracking_desired(observation: Observation, config: Autoscaling) -> int:
     """HPA on batch-slot utilisation or on in-flight requests per replica."""
     current = observation.replicas
-    per_replica = max(1, current)
+    if current == 0:
+        return 1 if observation.in_flight > 0 else 0  # wake from zero when work waits
+    per_replica = current
     if config.metric == "utilization":
         metric = observation.busy_slots / (per_replica * observation.slots_per_replica)
     else:
@@ -151,22 +153,15 @@ class FleetMeter:
         )
 
 
-def active_replicas(state: EngineState) -> list:
-    """Replicas up and not draining, newest first (the first to go on scale-down)."""
-    from sim.replica import STOPPED
-
-    return [r for r in reversed(state.replicas) if r.status != STOPPED and not r.draining]
-
-
-def resize(state: EngineState, desired: int, market_for) -> None:
+def resize(state: EngineState, desired: int, next_market) -> None:
     """Start or drain replicas so that `desired` are up; cold starts are cancelled first."""
     from sim.replica import STARTING
 
-    active = active_replicas(state)
+    active = state.active_replicas()
     if desired > len(active):
         state.counters["scale_ups"] += 1
-        for index in range(len(active), desired):
-            state.launch(market_for(index))
+        for _ in range(len(active), desired):
+            state.launch(next_market())
     elif desired < len(active):
         state.counters["scale_downs"] += 1
         starting = [r for r in active if r.status == STARTING]
@@ -177,24 +172,27 @@ def resize(state: EngineState, desired: int, market_for) -> None:
             state.drain_replica(replica)
 
 
-def autoscaler(state: EngineState, scenario: Scenario, capacity_per_s: float, forecast, market_for):
+def autoscaler(
+    state: EngineState, scenario: Scenario, capacity_per_s: float, forecast, next_market
+):
     """The periodic autoscaler process for every policy but fixed and serverless."""
     config = scenario.autoscaling
     env = state.env
     meter = FleetMeter(state)
     stabilizer = Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
     last_scale_s = -math.inf
-    if config.policy == "scheduled":
-        resize(state, limit_step(0, scheduled_desired(0.0, config.schedule), config), market_for)
+    while config.policy == "scheduled":
+        current = len(state.active_replicas())
+        # A scheduled action sets the size outright (step limits pace the reactive policies).
+        scheduled = scheduled_desired(env.now, config.schedule)
+        desired = max(config.min_replicas, min(config.max_replicas, scheduled))
+        if desired != current:
+            resize(state, desired, next_market)
+        yield env.timeout(next_schedule_change_s(env.now, config.schedule))
     while True:
-        if config.policy == "scheduled":
-            yield env.timeout(next_schedule_change_s(env.now, config.schedule))
-            desired = scheduled_desired(env.now, config.schedule)
-            resize(state, max(config.min_replicas, min(config.max_replicas, desired)), market_for)
-            continue
         period = config.polling_interval if config.policy == "queue-depth" else config.sync_period
         yield env.timeout(period)
-        current = len(active_replicas(state))
+        current = len(state.active_replicas())
         observation = meter.observe(current)
         if config.policy == "target-tracking":
             desired = target_tracking_desired(observation, config)
@@ -209,4 +207,4 @@ def autoscaler(state: EngineState, scenario: Scenario, capacity_per_s: float, fo
         desired = limit_step(current, desired, config)
         if desired != current:
             last_scale_s = env.now
-            resize(state, desired, market_for)
+            resize(state, desired, next_market)

@@ -60,8 +60,6 @@ def resolve_rates(scenario: Scenario) -> Rates:
             per_gpu_hour[market] = find_price(fleet.gpu, fleet.provider, market).usd_per_gpu_hour
         except CapsimError:
             continue
-    if "spot" not in per_gpu_hour and "on-demand" in per_gpu_hour and pricing.gpu_usd_per_hour:
-        per_gpu_hour["spot"] = per_gpu_hour["on-demand"]
     return Rates(
         usd_per_replica_s={m: p * gpus / 3600.0 for m, p in per_gpu_hour.items()},
         granularity_s=pricing.billing_granularity,

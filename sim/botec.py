@@ -47,6 +47,17 @@ def dist_mean(spec: DistSpec) -> float:
     return dist_mean_cv(spec)[0]
 
 
+def profile_peak_to_mean(scenario: Scenario) -> float:
+    """The traffic profile's peak rate over its mean (bursts aside, as a BOTEC does)."""
+    traffic = scenario.traffic
+    if traffic.profile == "constant":
+        return 1.0
+    if traffic.profile == "hourly" and traffic.hourly_weights:
+        weights = traffic.hourly_weights
+        return max(weights) / (sum(weights) / len(weights))
+    return traffic.peak_to_mean  # diurnal: exact by construction; trace: as the file states
+
+
 def _trace_column_mean(scenario: Scenario, column: str | None) -> float | None:
     trace = scenario.traffic.trace
     if trace is None or column is None or scenario.traffic.profile != "trace":
@@ -141,7 +152,7 @@ def batch_stretch(batch: int, overhead: float, overhead_at: int) -> float:
 
 
 def _traffic(scenario: Scenario, requests_per_day: float) -> dict[str, Any]:
-    peak_to_mean = scenario.traffic.peak_to_mean
+    peak_to_mean = profile_peak_to_mean(scenario)
     rate = requests_per_day / SECONDS_PER_DAY
     out: dict[str, Any] = {
         "requests_per_day": requests_per_day,
@@ -203,7 +214,7 @@ def _storage(scenario: Scenario, requests_per_day: float) -> dict[str, Any]:
 
 def _bandwidth(scenario: Scenario, rate: float) -> dict[str, Any]:
     requests = scenario.requests
-    peak = rate * scenario.traffic.peak_to_mean
+    peak = rate * profile_peak_to_mean(scenario)
     ingress = rate * requests.request_bytes
     egress = rate * requests.response_bytes
     egress_gb_per_month = egress * SECONDS_PER_DAY * DAYS_PER_MONTH / BYTES_PER_GB
@@ -235,7 +246,7 @@ def _inference_seed(scenario: Scenario, rate: float) -> dict[str, Any]:
         "queries_per_s_per_gpu": qps,
         "gpus_exact_count": rate / qps,
         "gpus_needed": math.ceil(rate / qps),
-        "capsim_gpus_needed_at_peak": math.ceil(rate * scenario.traffic.peak_to_mean / qps),
+        "capsim_gpus_needed_at_peak": math.ceil(rate * profile_peak_to_mean(scenario) / qps),
     }
 
 
@@ -245,7 +256,7 @@ def _inference_roofline(scenario: Scenario, rate: float, seed_time_s: float) -> 
     n_gpus = scenario.fleet.gpus_per_replica
     model = scenario.model
     service = scenario.service
-    peak = rate * scenario.traffic.peak_to_mean
+    peak = rate * profile_peak_to_mean(scenario)
     prompt = prompt_tokens_mean(scenario)
     output = output_tokens_mean(scenario)
     flops = gpu.peak_flops_per_s * n_gpus
@@ -406,7 +417,7 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
     latency_s = dist_mean(scenario.service.latency)
     requests_per_day = _requests_per_day(scenario)
     requests_per_month = requests_per_day * DAYS_PER_MONTH
-    peak_to_mean = scenario.traffic.peak_to_mean
+    peak_to_mean = profile_peak_to_mean(scenario)
     sls_per_s = serverless_usd_per_s(scenario)
     ded_per_hour = dedicated_usd_per_gpu_hour(scenario)
     ded_per_month = None if ded_per_hour is None else ded_per_hour * HOURS_PER_MONTH

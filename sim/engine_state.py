@@ -172,6 +172,10 @@ class EngineState:
             return []
         return replica.line.drain(self.env.now)
 
+    def active_replicas(self) -> list[Replica]:
+        """Replicas up and not draining (serving or in their cold start), newest first."""
+        return [r for r in reversed(self.replicas) if r.status != STOPPED and not r.draining]
+
     def launch(self, market: str) -> Replica:
         """Start one more replica after a cold start drawn from the scenario's distribution."""
         cold_start_s = float(self.cold_start_sampler())
@@ -181,10 +185,6 @@ class EngineState:
 
     def replica_stopped(self, replica: Replica) -> None:
         self.fleet_events.append(FleetEvent(self.env.now, replica.index, "stop"))
-
-    @property
-    def live_replicas(self) -> list[Replica]:
-        return [r for r in self.replicas if r.status != STOPPED]
 
     # ----------------------------------------------------------- requests
 

@@ -13,13 +13,6 @@ class ServingEnvironment(simpy.Environment):
     the arrival and routes it. No event is scheduled per arrival.
     """
 
-    def jump_to(self, time_s: float) -> None:
-        """Move the clock forward to `time_s`; no scheduled event may be skipped."""
-        if time_s > self._now:
-            if time_s > self.peek():
-                raise RuntimeError("jump_to would skip a scheduled event")
-            self._now = time_s
-
     def retarget(self, process: simpy.Process, delay_s: float) -> None:
         """Resume `process` after `delay_s` instead of when the event it waits for fires.
 

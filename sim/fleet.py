@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from distributions.tokens import dist_mean_cv, sample
@@ -15,20 +17,27 @@ from sim.spot import launch_market, watch_spot_replicas
 from sim.traffic import traffic_profile
 
 
-def replica_market(scenario: Scenario, index: int) -> str:
-    """How replica number `index` is bought: spot replicas come first up to spot_fraction."""
+def replica_market(scenario: Scenario, markets_up: list[str]) -> str:
+    """How the next replica is bought, given the markets of those up.
+
+    With `spot_fraction`, spot while the fleet's spot share stays at the fraction
+    (rounded half up), so the mix holds as the fleet grows, shrinks and loses spot.
+    """
     fleet = scenario.fleet
     if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
         return "serverless"
     if fleet.spot_fraction is not None:
-        size = max(1, fleet.replicas)
-        return "spot" if index % size < round(fleet.spot_fraction * size) else "on-demand"
+        spot_wanted = math.floor(fleet.spot_fraction * (len(markets_up) + 1) + 0.5)
+        return "spot" if markets_up.count("spot") < spot_wanted else "on-demand"
     return fleet.market
 
 
 def initial_markets(scenario: Scenario) -> list[str]:
     """Markets of the replicas that are up and warm when the run starts."""
-    return [replica_market(scenario, i) for i in range(scenario.fleet.replicas)]
+    markets: list[str] = []
+    for _ in range(scenario.fleet.replicas):
+        markets.append(replica_market(scenario, markets))
+    return markets
 
 
 def uses_spot(scenario: Scenario) -> bool:
@@ -60,8 +69,9 @@ def start_fleet(
         attach_serverless_scaler(state, config)
         return
 
-    def market_for(index: int) -> str:
-        return launch_market(replica_market(scenario, index), scenario.spot, spot_rng)
+    def next_market() -> str:
+        markets_up = [replica.market for replica in state.active_replicas()]
+        return launch_market(replica_market(scenario, markets_up), scenario.spot, spot_rng)
 
     profile = traffic_profile(scenario)
     lead_s, _ = dist_mean_cv(config.cold_start)
@@ -72,4 +82,4 @@ def start_fleet(
         return float(profile.integral(start, start + config.sync_period)) / config.sync_period
 
     capacity = replica_capacity_per_s(scenario, service)
-    state.env.process(autoscaler(state, scenario, capacity, forecast_rate_per_s, market_for))
+    state.env.process(autoscaler(state, scenario, capacity, forecast_rate_per_s, next_market))

@@ -84,10 +84,6 @@ class Replica:
         """Requests queued here plus running here (the least-loaded router's measure)."""
         return len(self.line) + self.running
 
-    @property
-    def accepting(self) -> bool:
-        return not self.draining and self.status not in (STARTING, STOPPED)
-
     def notify(self) -> bool:
         """Work arrived: wake if idle, or rejoin a decode run at the next step. True if woken."""
         if self.status == IDLE:

@@ -19,7 +19,7 @@ class ReplicationResult:
     """Figures of one simulated horizon; everything the Monte Carlo aggregate needs."""
 
     replication: int
-    seed_entropy: int
+    seed: int
     horizon_s: float
     end_s: float
     requests: dict[str, int]

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scenarios import bundled_scenario_names, bundled_scenario_path
+from sim.billing import resolve_rates
 from sim.catalog import find_price, gpu_spec, load_catalog
 from sim.errors import CapsimError
 from sim.scenario import (
@@ -328,25 +329,47 @@ def _check_catalog(scenario: Scenario, source: str) -> None:
             f"{source}: fleet.provider: unknown provider {fleet.provider!r}.{suggestion} "
             f"Allowed: {', '.join(catalog.providers)}"
         )
-    if scenario.pricing.gpu_usd_per_hour is None and not scenario.api.use:
-        for market in _markets_used(scenario):
-            try:
-                find_price(fleet.gpu, fleet.provider, market)
-            except CapsimError as exc:
-                key = "fleet.market" if market == fleet.market else "fleet.spot_fraction"
-                raise CapsimError(f"{source}: {key}: {exc}") from None
+    rates = resolve_rates(scenario)
+    for market in markets_needed(scenario):
+        if market in rates.usd_per_replica_s:
+            continue
+        try:
+            find_price(fleet.gpu, fleet.provider, market)
+        except CapsimError as exc:
+            key = (
+                "fleet.spot_fraction"
+                if fleet.spot_fraction and market != fleet.market
+                else ("fleet.market")
+            )
+            override = PRICE_OVERRIDES[market]
+            raise CapsimError(
+                f"{source}: {key}: {str(exc).split(' (or set')[0]}; set pricing.{override}"
+            ) from None
 
 
-def _markets_used(scenario: Scenario) -> list[str]:
+PRICE_OVERRIDES = {
+    "on-demand": "gpu_usd_per_hour",
+    "spot": "spot_usd_per_hour",
+    "reserved": "reserved_usd_per_hour",
+    "serverless": "serverless_usd_per_s",
+}
+
+
+def markets_needed(scenario: Scenario) -> list[str]:
+    """The markets whose prices a run of this scenario bills."""
     fleet = scenario.fleet
     if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
-        return [] if scenario.pricing.serverless_usd_per_s is not None else ["serverless"]
-    markets = [fleet.market]
-    if fleet.spot_fraction is not None and 0 < fleet.spot_fraction < 1:
-        markets = ["on-demand", "spot"]
-    if fleet.market == "reserved" and scenario.pricing.reserved_usd_per_hour is not None:
-        markets = []
-    return markets
+        return ["serverless"]
+    markets = {fleet.market}
+    if fleet.spot_fraction is not None:
+        markets = {"on-demand", "spot"} - ({"spot"} if fleet.spot_fraction == 0 else set())
+        if fleet.spot_fraction == 1:
+            markets = {"spot"}
+    if "spot" in markets and scenario.spot.capacity_shortage_probability > 0:
+        markets.add("on-demand")
+    if scenario.pricing.reserved_replicas:
+        markets.add("reserved")
+    return sorted(markets)
 
 
 def _resolve_files(data: dict[str, Any], base_dir: Path, source: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from sim.engine_state import EngineState
-from sim.replica import IDLE, STARTING, Replica
+from sim.replica import DECODING, FILLING, IDLE, STARTING, Replica
 from sim.scenario import Autoscaling
 
 
@@ -19,17 +19,11 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
     """Hook the scaler to arrivals and to idle containers."""
     env = state.env
 
-    def active() -> list[Replica]:
-        return [r for r in state.replicas if r.status != "stopped" and not r.draining]
-
     def on_arrival() -> None:
         if state.idle_replicas:
             return
-        containers = active()
-        spare = sum(
-            state.max_batch if r.status == STARTING else state.max_batch - r.running
-            for r in containers
-        )
+        containers = state.active_replicas()
+        spare = sum(_room(r, state.max_batch) for r in containers)
         waiting = state.shared_line.size
         if waiting <= spare:
             return
@@ -45,7 +39,7 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
             env.process(_retire_after_timeout(replica, replica.idle_since_s))
 
     def _retire(replica: Replica) -> None:
-        if len(active()) > config.min_replicas and not state.shared_line:
+        if len(state.active_replicas()) > config.min_replicas and not state.shared_line:
             state.drain_replica(replica)
 
     def _retire_after_timeout(replica: Replica, idle_since_s: float):
@@ -55,3 +49,13 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
 
     state.on_arrival = on_arrival
     state.on_idle = on_idle
+
+
+def _room(container: Replica, slots: int) -> int:
+    """Requests a container will take soon: all its slots if starting or filling a batch,
+    the free slots of a decode run, none while a static batch runs."""
+    if container.status in (STARTING, FILLING):
+        return slots
+    if container.status == DECODING:
+        return slots - container.running
+    return 0

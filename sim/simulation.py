@@ -160,7 +160,7 @@ def _summarize(
     )
     return ReplicationResult(
         replication=replication,
-        seed_entropy=scenario.seed,
+        seed=scenario.seed,
         horizon_s=scenario.horizon,
         end_s=end_s,
         requests=counts,

@@ -111,7 +111,9 @@ def test_concurrency_lets_a_container_take_several_inputs() -> None:
         log = result.log
         _, per_batch = np.unique(np.stack([log.replica, log.start_s]), axis=1, return_counts=True)
         assert per_batch.max() == limit  # never more at once than the concurrency
-    assert quad.events["launches"] < 0.7 * single.events["launches"]
+    # Fewer containers start: a batch of four absorbs what would have needed four.
+    # (A running static batch takes nothing more, so arrivals during it still launch.)
+    assert quad.events["launches"] < single.events["launches"]
     assert quad.replicas["max"] < single.replicas["max"]
     assert quad.cost_usd["horizon_serverless"] < single.cost_usd["horizon_serverless"]
 
