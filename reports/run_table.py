@@ -137,21 +137,33 @@ def fleet_and_cost_table(summary: dict[str, Any]) -> Table:
 def risk_table(summary: dict[str, Any]) -> Table:
     """Chance of missing the SLO or the budget, with 95% intervals."""
     found = summary["risk"]
-    table = Table(title=f"Risk over {summary['replications']} replications")
+    horizon = format_duration(summary["horizon_s"])
+    table = Table(title=f"Risk over {summary['replications']} replications of {horizon}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("95% interval", justify="right")
-    for key, label in (
-        ("p_slo_violation", "chance a day misses the p99 SLO"),
-        ("p_over_budget", "chance a month goes over budget"),
-    ):
+    slo = found.get("slo_e2e_p99_s")
+    ttft = found.get("slo_ttft_p99_s")
+    budget = found.get("budget_monthly_usd")
+    rows = (
+        ("p_slo_violation", f"chance a replication misses p99 end to end <= {_seconds(slo)}"),
+        ("p_ttft_slo_violation", f"chance a replication misses p99 TTFT <= {_seconds(ttft)}"),
+        ("p_over_budget", f"chance the month costs over {_usd(budget)}"),
+    )
+    for key, label in rows:
         value = found.get(key)
         if value is None:
-            table.add_row(label, "no target set", "")
+            if key != "p_ttft_slo_violation":
+                table.add_row(label.split(" <=")[0].split(" over")[0], "no target set", "")
             continue
         low, high = found.get(f"{key}_ci95", (math.nan, math.nan))
         table.add_row(label, _share(value), f"{_share(low)} - {_share(high)}")
     table.add_row("CVaR95 of monthly cost", _usd(found.get("cvar95_monthly_usd")), "")
+    table.add_row("share of requests completed", _share(found.get("share_completed")), "")
+    table.caption = (
+        "a replication misses the SLO if its own p99 is over the target or it fails more than "
+        "1% of its requests; a month is one horizon's bill scaled to 30 days"
+    )
     return table
 
 

@@ -193,6 +193,12 @@ def cost_summary(
     out["horizon_total"] = total
     out["monthly_total"] = total * scale
     out["per_1k_requests"] = total / completed * 1000 if completed else math.nan
-    out["billed_replica_hours"] = replica_lines["_billed_replica_s"] / 3600.0
-    out["busy_replica_hours"] = replica_lines["_busy_replica_s"] / 3600.0
     return out
+
+
+def replica_hours(replica_lines: dict[str, float]) -> dict[str, float]:
+    """Replica-hours billed and busy over the horizon (their ratio is the paid utilisation)."""
+    return {
+        "billed_replica_hours": replica_lines["_billed_replica_s"] / 3600.0,
+        "busy_replica_hours": replica_lines["_busy_replica_s"] / 3600.0,
+    }

@@ -55,6 +55,7 @@ class ReplicationResult:
             out.update({f"{metric}_{k}_s": v for k, v in stats.items()})
         out.update({f"replicas_{k}": v for k, v in self.replicas.items()})
         out.update({f"cost_{k}_usd": v for k, v in self.cost_usd.items()})
+        out.update(self.billing)
         out.update({f"events_{k}": v for k, v in self.events.items()})
         return out
 

@@ -42,7 +42,7 @@ def write_run(
     latency_path = out_dir / "latency_by_hour.png"
     plot_latency_over_time(
         [r.latency_series for r in results],
-        summary.get("risk", {}).get("slo_latency_p99_s"),
+        summary.get("risk", {}).get("slo_e2e_p99_s"),
         f"{summary['scenario']}: p99 end to end by hour, each replication",
         latency_path,
     )

@@ -91,9 +91,10 @@ def run_and_aggregate(
     """Run the replications (with a progress bar on a terminal) and summarise them."""
     show_progress = show_progress and sys.stderr.isatty()
     if show_progress:
+        from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(transient=True) as progress:
+        with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("replications", total=scenario.replications)
             results = run_replications(
                 scenario, workers=workers, on_result=lambda _: progress.advance(task)

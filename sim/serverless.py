@@ -3,7 +3,9 @@
 Requests wait in one shared line. When more wait than the warm and starting
 containers can take, new containers start (each after its cold start, billed
 from its start). A container idle for `idle_timeout` stops, down to
-`min_replicas`. Billing is per container-second, as Modal and RunPod bill.
+`min_replicas`. Billing is per container-second from start to stop, cold start and
+idle time included, as Modal and RunPod bill; `billed_only_busy` keeps the seeds'
+idealisation of paying for busy seconds only.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from sim.billing import (
     ReplicaLifetime,
     cost_summary,
     replica_cost_usd,
+    replica_hours,
     request_cost_usd,
     resolve_rates,
 )
@@ -147,8 +148,9 @@ def _summarize(
         ReplicaLifetime(r.market, r.started_s, r.stopped_s, r.busy_s) for r in state.replicas
     ]
     completed_mask = log.status == COMPLETED
+    replica_lines = replica_cost_usd(lifetimes, resolve_rates(scenario), scenario.horizon)
     cost = cost_summary(
-        replica_cost_usd(lifetimes, resolve_rates(scenario), scenario.horizon),
+        replica_lines,
         request_cost_usd(
             scenario,
             counts["completed"],
@@ -177,5 +179,6 @@ def _summarize(
         fleet_series=series,
         latency_series=latency_over_time(log, scenario.horizon),
         cost_usd=cost,
+        billing=replica_hours(replica_lines),
         log=log,
     )

@@ -208,7 +208,7 @@ def test_target_tracking_costs_less_than_a_fleet_sized_for_the_peak(
     assert target_tracking.requests["completed"] == target_tracking.requests["arrived"]
     # Billed replica-hours are the time-mean fleet over the day (per-second billing).
     mean_up = target_tracking.replicas["mean"]
-    assert target_tracking.cost_usd["billed_replica_hours"] == pytest.approx(24 * mean_up, rel=2e-3)
+    assert target_tracking.billing["billed_replica_hours"] == pytest.approx(24 * mean_up, rel=2e-3)
 
 
 def test_replicas_follow_the_arrival_rate(target_tracking) -> None:
@@ -304,7 +304,7 @@ def test_cold_started_replicas_are_billed_from_their_start() -> None:
     result = run_once(sets, base="mmc", seed=SEED)
     events = result.events
     assert events["launches"] == 2 and events["cold_starts"] == 2
-    billed_h = result.cost_usd["billed_replica_hours"]
+    billed_h = result.billing["billed_replica_hours"]
     # Drained replicas finish their request (exponential, mean 1 s) before they stop.
     assert 116.0 <= billed_h < 116.0 + 30 / 3600, billed_h
     price_per_h = 0.526  # T4, AWS on-demand (catalog)

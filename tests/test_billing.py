@@ -23,6 +23,7 @@ from sim.billing import (
     billed_seconds,
     cost_summary,
     replica_cost_usd,
+    replica_hours,
     request_cost_usd,
 )
 from sim.scenario_file import load_scenario
@@ -137,8 +138,9 @@ def test_cost_summary_lines_add_up_and_scale_to_a_month() -> None:
     assert summary["monthly_total"] == pytest.approx(5.25 * 360)  # 30 days / 2 h
     assert summary["monthly_gpu_spot"] == pytest.approx(1.5 * 360)
     assert summary["per_1k_requests"] == pytest.approx(5.25 / 500 * 1000)
-    assert summary["billed_replica_hours"] == pytest.approx(2.0)
-    assert summary["busy_replica_hours"] == pytest.approx(1.0)
+    hours = replica_hours(replica_lines)
+    assert hours["billed_replica_hours"] == pytest.approx(2.0)
+    assert hours["busy_replica_hours"] == pytest.approx(1.0)
     assert math.isnan(cost_summary(replica_lines, {}, 7200.0, 0)["per_1k_requests"])
 
 
@@ -187,7 +189,7 @@ def test_fixed_fleet_costs_n_times_horizon_times_catalog_price() -> None:
     expected = 4 * 7200 / 3600 * price
     assert result.cost_usd["horizon_gpu_on-demand"] == pytest.approx(expected, rel=1e-12)
     assert result.cost_usd["monthly_gpu_on-demand"] == pytest.approx(expected * 360, rel=1e-12)
-    assert result.cost_usd["billed_replica_hours"] == pytest.approx(8.0)
+    assert result.billing["billed_replica_hours"] == pytest.approx(8.0)
 
 
 def test_fixed_fleet_with_a_price_override_and_multi_gpu_replicas() -> None:
@@ -259,8 +261,7 @@ def test_every_replica_is_billed_at_least_its_busy_time(monkeypatch, case) -> No
         assert billed >= lifetime.busy_s - 1e-6, lifetime
     lines = seen["lines"]
     assert lines["_billed_replica_s"] >= lines["_busy_replica_s"] > 0
-    cost = result.cost_usd
-    assert cost["billed_replica_hours"] >= cost["busy_replica_hours"]
+    assert result.billing["billed_replica_hours"] >= result.billing["busy_replica_hours"]
 
 
 @pytest.mark.parametrize("case", sorted(INVARIANT_RUNS))

@@ -133,7 +133,7 @@ def test_a_spot_shortage_makes_every_replacement_on_demand() -> None:
     assert result.events["launches"] == 6
     on_demand_price = catalog_usd_per_gpu_hour("T4", "aws", "on-demand")
     spot_price = catalog_usd_per_gpu_hour("T4", "aws", "spot")
-    billed_h = cost["billed_replica_hours"]
+    billed_h = result.billing["billed_replica_hours"]
     gpu = cost["horizon_gpu_on-demand"] + cost["horizon_gpu_spot"]
     assert billed_h * spot_price < gpu < billed_h * on_demand_price
     assert result.requests["completed"] == result.requests["arrived"]
