@@ -10,6 +10,7 @@ last token.
 from __future__ import annotations
 
 import heapq
+import math
 from typing import TYPE_CHECKING
 
 import simpy
@@ -88,7 +89,11 @@ class Replica:
         """Work arrived: wake if idle, or rejoin a decode run at the next step. True if woken."""
         if self.status == IDLE:
             self.status = BUSY
-            self.state_of_engine.idle_replicas.remove(self)
+            idle = self.state_of_engine.idle_replicas
+            if idle[-1] is self:
+                idle.pop()  # the usual case: the router wakes the replica idle last
+            else:
+                idle.remove(self)
             if self._static and not self.draining and self._can_start_batch_now():
                 # Start now and sleep to the batch's end: one event instead of two.
                 self.env.retarget(self.process, self._start_batch(self.env.now))
@@ -146,6 +151,8 @@ class Replica:
         capacity = state.kv_capacity_tokens
         while line.size:
             request = line.head()
+            if capacity == math.inf:
+                return request
             if state.prompt_tokens[request] + state.output_tokens[request] <= capacity:
                 return request
             line.pop(now)  # its context can never fit in this replica's KV memory
