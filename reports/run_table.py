@@ -47,6 +47,8 @@ def latency_table(summary: dict[str, Any]) -> Table:
     }
     for metric, label in names.items():
         stats = summary["latency_s"][metric]
+        if stats["mean"] is None or math.isnan(stats["mean"]):
+            continue  # e.g. no token timing under a given per-request latency
         table.add_row(label, *(_seconds(stats[c]) for c in ("mean", "p50", "p90", "p99")))
     spread = summary["replication_p99_e2e_s"]
     table.caption = (
