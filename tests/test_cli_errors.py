@@ -14,33 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from classic_queue import CLASSIC_SHORT as CLASSIC
 from typer.testing import CliRunner
 
 from scenarios import bundled_scenario_names
 from sim.cli import app
-
-CLASSIC = """\
-horizon = "10m"
-replications = 1
-
-[traffic]
-rate_per_s = 3.2
-profile = "constant"
-arrival = "poisson"
-
-[service]
-model = "latency"
-latency = { dist = "exponential", mean = 1.0 }
-
-[fleet]
-replicas = 4
-
-[batching]
-policy = "none"
-
-[autoscaling]
-policy = "fixed"
-"""
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,33 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from classic_queue import CLASSIC
 
 from scenarios import bundled_scenario_descriptions, bundled_scenario_names
 from sim.errors import CapsimError
 from sim.scenario import Exponential, Fixed
 from sim.scenario_file import load_scenario, parse_override_value
 from sim.service_time import build_service_model
-
-# Only the keys of DESIGN.md's classic-queue example: an M/M/c queue with c = 4.
-CLASSIC = """\
-[traffic]
-rate_per_s = 3.2
-profile = "constant"
-arrival = "poisson"
-
-[service]
-model = "latency"
-latency = { dist = "exponential", mean = 1.0 }
-
-[fleet]
-replicas = 4
-
-[batching]
-policy = "none"
-
-[autoscaling]
-policy = "fixed"
-"""
 
 # Words a user should never have to read: pydantic's phrasing and Python reprs.
 JARGON = ("Input should", "Field required", "Extra inputs", "Value error", "Traceback", "{'")
