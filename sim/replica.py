@@ -80,11 +80,6 @@ class Replica:
         else:
             yield from self._serve_continuous()
 
-    @property
-    def outstanding(self) -> int:
-        """Requests queued here plus running here (the least-loaded router's measure)."""
-        return len(self.line) + self.running
-
     def notify(self) -> bool:
         """Work arrived: wake if idle, or rejoin a decode run at the next step. True if woken."""
         if self.status == IDLE:
