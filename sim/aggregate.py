@@ -128,6 +128,7 @@ def aggregate(scenario: Scenario, results: list[ReplicationResult]) -> dict[str,
         "cost_usd": {
             "horizon": costs.get("horizon_total", spread([])),
             "monthly": costs.get("monthly_total", spread([])),
+            "per_request": costs.get("per_request", spread([])),
             "per_1k_requests": costs.get("per_1k_requests", spread([])),
             "lines_monthly": {
                 key.removeprefix("monthly_"): value

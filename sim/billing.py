@@ -183,7 +183,7 @@ def cost_summary(
     horizon_s: float,
     completed: int,
 ) -> dict[str, float]:
-    """Line items and totals per horizon and per 30-day month, and per 1k completed requests."""
+    """Line items and totals per horizon and per 30-day month, per request and per 1k."""
     lines = {k: v for k, v in replica_lines.items() if not k.startswith("_")}
     lines.update(request_lines)
     total = sum(lines.values())
@@ -192,7 +192,8 @@ def cost_summary(
     out.update({f"monthly_{k}": v * scale for k, v in lines.items()})
     out["horizon_total"] = total
     out["monthly_total"] = total * scale
-    out["per_1k_requests"] = total / completed * 1000 if completed else math.nan
+    out["per_request"] = total / completed if completed else math.nan
+    out["per_1k_requests"] = out["per_request"] * 1000
     return out
 
 

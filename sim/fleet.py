@@ -13,7 +13,7 @@ from sim.engine_state import EngineState
 from sim.scenario import Scenario
 from sim.serverless import attach_serverless_scaler
 from sim.service_time import ServiceModel
-from sim.spot import launch_market, watch_spot_replicas
+from sim.spot import launch_market, spot_terms, watch_spot_replicas
 from sim.traffic import traffic_profile
 
 
@@ -62,7 +62,7 @@ def start_fleet(
     for market in initial_markets(scenario):
         state.add_replica(cold_start_s=0.0, market=market)
     if uses_spot(scenario):
-        watch_spot_replicas(state, scenario.spot, spot_rng)
+        watch_spot_replicas(state, spot_terms(scenario), scenario.spot, spot_rng)
     if config.policy == "fixed":
         return
     if config.policy == "serverless":

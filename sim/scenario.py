@@ -338,8 +338,10 @@ class Autoscaling(Section):
 
 
 class Spot(Section):
-    interruptions_per_hour: Annotated[float, Field(ge=0)] = 0.05
-    notice: DurationS = 120.0
+    """Spot reclaims; rate and notice default to the catalog's figures for the provider."""
+
+    interruptions_per_hour: Annotated[float, Field(ge=0)] | None = None
+    notice: DurationS | None = None
     retry: bool = True
     capacity_shortage_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
 

@@ -149,3 +149,20 @@ def test_zero_notice_reclaims_during_cold_starts_do_not_crash() -> None:
     ]
     result = run_once(sets, base="mmc", seed=7)
     assert conserved(result)
+
+
+def test_spot_defaults_come_from_the_catalog_for_the_provider() -> None:
+    from sim.catalog import load_catalog
+    from sim.scenario_file import load_scenario
+    from sim.spot import FALLBACK_INTERRUPTIONS_PER_HOUR, spot_terms
+
+    listed = load_catalog().spot
+    aws = spot_terms(load_scenario("mmc", ['fleet.market="spot"']))
+    assert aws.notice_s == listed["aws"].notice_s == 120.0
+    assert aws.interruptions_per_hour == listed["aws"].interruptions_per_hour
+    gcp = spot_terms(load_scenario("mmc", ['fleet.provider="gcp"', 'fleet.market="spot"']))
+    assert gcp.notice_s == 30.0
+    given = spot_terms(load_scenario("mmc", ["spot.notice=5", "spot.interruptions_per_hour=2"]))
+    assert (given.notice_s, given.interruptions_per_hour) == (5.0, 2.0)
+    modal = spot_terms(load_scenario("redai-1k"))  # no spot figures for modal
+    assert modal.interruptions_per_hour == FALLBACK_INTERRUPTIONS_PER_HOUR
