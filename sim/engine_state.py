@@ -68,7 +68,7 @@ class EngineState:
     resolved: int = 0
 
     def __post_init__(self) -> None:
-        n = len(self.workload.arrival_s)
+        n = self.request_count = len(self.workload.arrival_s)
         self.arrival_s = self.workload.arrival_s
         self.prompt_tokens = self.workload.prompt_tokens
         self.output_tokens = self.workload.output_tokens
@@ -248,8 +248,8 @@ class EngineState:
         self.status[request] = status
         self.finish_s[request] = time_s
         self.resolved += 1
-        done = self.arrivals_done and self.resolved == len(self.status)
-        if done and not self.all_resolved.triggered:
+        everyone = self.resolved == self.request_count and self.arrivals_done
+        if everyone and not self.all_resolved.triggered:
             self.all_resolved.succeed()
 
     def static_batch_times(self, batch: list[int]) -> tuple[float, float]:

@@ -65,20 +65,18 @@ class Replica:
 
     def start(self, cold_start_s: float) -> None:
         """Begin the cold start; serve once it is over."""
-        self.process = self.env.process(self._life(cold_start_s))
+        serve = self._serve_static if self._static else self._serve_continuous
+        self.process = self.env.process(serve(cold_start_s))
 
-    def _life(self, cold_start_s: float):
+    def _warm_up(self, cold_start_s: float):
+        """The cold start, then join the fleet (the first steps of every serve loop)."""
         if cold_start_s > 0:
             yield self.env.timeout(cold_start_s)
         self.ready_s = self.env.now
         # Requests held while nobody served are routed now; this replica takes its
-        # share from its line as soon as its serve loop starts, just below.
+        # share from its line as soon as its serve loop starts.
         self.state_of_engine.replica_ready(self)
         self.status = BUSY
-        if self._static:
-            yield from self._serve_static()
-        else:
-            yield from self._serve_continuous()
 
     def notify(self) -> bool:
         """Work arrived: wake if idle, or rejoin a decode run at the next step. True if woken."""
@@ -156,7 +154,7 @@ class Replica:
 
     # ----------------------------------------------------------- static / none
 
-    def _serve_static(self):
+    def _serve_static(self, cold_start_s: float):
         """Take up to max_batch waiting requests, run them as one batch, repeat.
 
         An idle replica that is handed work starts its batch at once from `notify`
@@ -168,6 +166,7 @@ class Replica:
         max_wait_s = self.state_of_engine.batching.max_wait
         arrival = self.state_of_engine.arrival_s
         timeout = env.timeout
+        yield from self._warm_up(cold_start_s)
         while True:
             if self._batch:
                 self._finish_batch()
@@ -229,7 +228,7 @@ class Replica:
 
     # ----------------------------------------------------------- continuous
 
-    def _serve_continuous(self):
+    def _serve_continuous(self, cold_start_s: float):
         """Iteration-level batching: admit at step boundaries, run decode steps in between.
 
         Each pass admits what fits, then plans one prefill step (if anyone was
@@ -256,6 +255,7 @@ class Replica:
         heappush, heappop = heapq.heappush, heapq.heappop
         steps = 0  # steps completed
         context_tokens = 0  # sum over running requests of prompt + generated tokens
+        yield from self._warm_up(cold_start_s)
         while True:
             now = env.now
             admitted = []
