@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from sim.engine_state import EngineState
+from sim.replica import STARTING
 from sim.scenario import Autoscaling, Scenario
 from sim.units import SECONDS_PER_DAY
 
@@ -155,8 +156,6 @@ class FleetMeter:
 
 def resize(state: EngineState, desired: int, next_market) -> None:
     """Start or drain replicas so that `desired` are up; cold starts are cancelled first."""
-    from sim.replica import STARTING
-
     active = state.active_replicas()
     if desired > len(active):
         state.counters["scale_ups"] += 1
