@@ -20,7 +20,7 @@ import argparse
 import time
 
 from sim.scenario_file import load_scenario
-from sim.simulation import Requests, replication_streams, simulate
+from sim.simulation import replication_streams, simulate
 from sim.traffic import generate_requests
 
 CASES = {
@@ -59,8 +59,7 @@ def run_case(case: str, requests: float, router: str | None) -> None:
         sets.append(f'fleet.router="{router}"')
     scenario = load_scenario("mmc", sets)
     streams = replication_streams(scenario.seed, 0)
-    chunk = generate_requests(scenario, streams["traffic"])
-    arrivals = Requests(chunk.arrival_s, chunk.prompt_tokens, chunk.output_tokens)
+    arrivals = generate_requests(scenario, streams["traffic"])
     started, cpu_started = time.perf_counter(), time.process_time()
     result = simulate(scenario, arrivals, streams)
     wall_s = time.perf_counter() - started

@@ -93,7 +93,24 @@ def risk(scenario: Scenario, results: list[ReplicationResult]) -> dict[str, obje
         out[key] = missed / n
         out[f"{key}_ci95"] = wilson_interval(missed, n)
         out[f"slo_{metric}_p99_s"] = target
+    out["classes"] = {}
+    for request_class in scenario.requests.classes:
+        target = request_class.latency_slo_p99
+        if target is None:
+            continue
+        missed = sum(1 for r in results if _class_missed(r.classes[request_class.name], target))
+        out["classes"][request_class.name] = {
+            "p_slo_violation": missed / n,
+            "p_slo_violation_ci95": wilson_interval(missed, n),
+            "slo_e2e_p99_s": target,
+        }
     return out
+
+
+def _class_missed(figures: dict[str, float], target_s: float) -> bool:
+    """A class misses its SLO on a replication like the whole service does (see `risk`)."""
+    slow = not (figures["e2e_p99_s"] <= target_s)
+    return slow or figures["failed"] > 0.01 * max(1, figures["arrived"])
 
 
 def _lost_any(result: ReplicationResult) -> bool:
@@ -137,6 +154,16 @@ def aggregate(scenario: Scenario, results: list[ReplicationResult]) -> dict[str,
             },
         },
         "requests": requests,
+        "classes": {
+            name: {
+                "arrived": sum(r.classes[name]["arrived"] for r in results),
+                "completed": sum(r.classes[name]["completed"] for r in results),
+                "failed": sum(r.classes[name]["failed"] for r in results),
+                "e2e_p99_s": spread([r.classes[name]["e2e_p99_s"] for r in results]),
+                "ttft_p99_s": spread([r.classes[name]["ttft_p99_s"] for r in results]),
+            }
+            for name in (results[0].classes if results else {})
+        },
         "throughput_per_s": spread([r.throughput_per_s for r in results]),
         "utilization": spread([r.utilization for r in results]),
         "mean_running_per_replica": spread([r.mean_running_per_replica for r in results]),

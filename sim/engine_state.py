@@ -28,6 +28,7 @@ class Workload:
     prompt_tokens: list[int]
     output_tokens: list[int]
     latency_s: list[float] | None = None  # per-request latency for the latency model
+    patience_s: list[float] | None = None  # longest wait for admission; None: no limit
 
     @classmethod
     def from_arrays(
@@ -36,12 +37,14 @@ class Workload:
         prompt_tokens: np.ndarray,
         output_tokens: np.ndarray,
         latency_s: np.ndarray | None = None,
+        patience_s: np.ndarray | None = None,
     ) -> Workload:
         return cls(
             arrival_s=np.asarray(arrival_s, dtype=float).tolist(),
             prompt_tokens=np.asarray(prompt_tokens, dtype=np.int64).tolist(),
             output_tokens=np.asarray(output_tokens, dtype=np.int64).tolist(),
             latency_s=None if latency_s is None else np.asarray(latency_s, dtype=float).tolist(),
+            patience_s=None if patience_s is None else np.asarray(patience_s, float).tolist(),
         )
 
 
@@ -62,7 +65,6 @@ class EngineState:
     batching: Batching
     router: Router | None  # None: one shared line
     max_queue: int | None
-    timeout_s: float | None
     replicas: list[Replica] = field(default_factory=list)
     fleet_events: list[FleetEvent] = field(default_factory=list)
     resolved: int = 0
@@ -81,9 +83,14 @@ class EngineState:
         self.status = [PENDING] * n
         self.retries = [0] * n
         self.served_by = [-1] * n  # replica that served the request last
-        # When each client gives up waiting: arrival + timeout, restarted on a retry.
-        patience_s = math.inf if self.timeout_s is None else self.timeout_s
-        self.deadline_s = [a + patience_s for a in self.arrival_s]
+        # When each client gives up waiting: arrival + patience, restarted on a retry.
+        self.patience_s = self.workload.patience_s
+        self.expires = self.patience_s is not None
+        self.deadline_s = (
+            [a + p for a, p in zip(self.arrival_s, self.patience_s, strict=True)]
+            if self.expires
+            else [math.inf] * n
+        )
         self.shared_line = WaitingLine() if self.router is None else None
         self.holding_line = WaitingLine()  # requests that found no replica yet
         self.accepting: list[Replica] = []
@@ -159,8 +166,8 @@ class EngineState:
             self.first_token_s[request] = math.nan
             if retry:
                 self.retries[request] += 1
-                if self.timeout_s is not None:
-                    self.deadline_s[request] = now + self.timeout_s
+                if self.expires:
+                    self.deadline_s[request] = now + self.patience_s[request]
                 self.route(request, front=True)
             else:
                 self.end_request(request, LOST, now)
@@ -194,7 +201,7 @@ class EngineState:
         `front` puts a retried request ahead of those waiting: it had been served.
         """
         now = self.env.now
-        if self.timeout_s is not None:
+        if self.expires:
             self._expire_everywhere()
         if self.shared_line is not None:
             limit = None if self.max_queue is None else self.max_queue * max(1, len(self.accepting))
@@ -275,7 +282,7 @@ class EngineState:
         lines += [self.shared_line] if self.shared_line is not None else []
         lines += [r.line for r in self.replicas if r.line is not self.shared_line]
         for line in lines:
-            if self.timeout_s is not None:
+            if self.expires:
                 self.expire(line)
             line.close(now)
         for replica in self.replicas:

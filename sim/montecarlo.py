@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from sim.results import ReplicationResult
 from sim.scenario import Scenario
-from sim.simulation import Requests, replication_streams, simulate
+from sim.simulation import replication_streams, simulate
 from sim.traffic import generate_requests
 
 ProgressCallback = Callable[[ReplicationResult], None]
@@ -22,9 +22,7 @@ ProgressCallback = Callable[[ReplicationResult], None]
 def run_replication(scenario: Scenario, replication: int) -> ReplicationResult:
     """Generate replication `replication`'s traffic and simulate it."""
     streams = replication_streams(scenario.seed, replication)
-    chunk = generate_requests(scenario, streams["traffic"])
-    requests = Requests(chunk.arrival_s, chunk.prompt_tokens, chunk.output_tokens)
-    return simulate(scenario, requests, streams, replication)
+    return simulate(scenario, generate_requests(scenario, streams["traffic"]), streams, replication)
 
 
 def run_replications(

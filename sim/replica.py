@@ -139,7 +139,7 @@ class Replica:
             return None
         line = self.line
         state = self.state_of_engine
-        if state.timeout_s is not None:
+        if state.expires:
             state.expire(line)
         capacity = state.kv_capacity_tokens
         while line.size:

@@ -37,6 +37,7 @@ class ReplicationResult:
     billing: dict[str, float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     latency_series: dict[str, list[float]] = field(default_factory=dict)
+    classes: dict[str, dict[str, float]] = field(default_factory=dict)
     log: RequestLog | None = None
 
     def row(self) -> dict[str, float]:

@@ -238,7 +238,6 @@ class Model(Section):
     hidden_size: PositiveInt | None = None
     kv_heads: PositiveInt | None = None
     head_dim: PositiveInt | None = None
-    attention_heads: PositiveInt | None = None
     kv_bytes_per_token: PositiveFloat | None = None  # overrides the architecture estimate
     kv_bytes_per_element: PositiveFloat = 2.0
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import numpy as np
 
+from distributions.request_classes import class_names
 from sim.billing import (
     ReplicaLifetime,
     cost_summary,
@@ -18,7 +19,7 @@ from sim.engine_state import EngineState, Workload
 from sim.environment import ServingEnvironment
 from sim.fleet import start_fleet
 from sim.fleet_series import fleet_series, replica_counts
-from sim.request_log import COMPLETED, RequestLog
+from sim.request_log import COMPLETED, DROPPED, RequestLog
 from sim.results import (
     ReplicationResult,
     latency_over_time,
@@ -28,17 +29,9 @@ from sim.results import (
 from sim.router import make_router
 from sim.scenario import Scenario
 from sim.service_time import LatencyModel, ServiceModel, build_service_model
+from sim.traffic import RequestChunk
 
 STREAMS = ("traffic", "service", "routing", "fleet", "spot")
-
-
-@dataclass(frozen=True)
-class Requests:
-    """One replication's requests: sorted arrival times and token counts."""
-
-    arrival_s: np.ndarray
-    prompt_tokens: np.ndarray
-    output_tokens: np.ndarray
 
 
 def replication_streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
@@ -54,6 +47,21 @@ def replication_streams(seed: int, replication: int) -> dict[str, np.random.Gene
     }
 
 
+def request_patience_s(scenario: Scenario, class_index: np.ndarray) -> np.ndarray | None:
+    """How long each request waits for admission before its client leaves (None: forever).
+
+    A request class's own `timeout` (a batch job's looser deadline) overrides
+    `admission.timeout`.
+    """
+    default = scenario.admission.timeout
+    classes = scenario.requests.classes
+    by_class = [c.timeout if c.timeout is not None else default for c in classes] or [default]
+    if all(t is None for t in by_class):
+        return None
+    table = np.array([math.inf if t is None else t for t in by_class])
+    return table[np.asarray(class_index, dtype=np.int64)]
+
+
 def drain_limit_s(scenario: Scenario) -> float:
     """How long after the horizon the run continues so that admitted requests can finish."""
     return 0.25 * scenario.horizon + (scenario.admission.timeout or 0.0)
@@ -61,7 +69,7 @@ def drain_limit_s(scenario: Scenario) -> float:
 
 def simulate(
     scenario: Scenario,
-    requests: Requests,
+    requests: RequestChunk,
     streams: dict[str, np.random.Generator],
     replication: int = 0,
     service: ServiceModel | None = None,
@@ -78,7 +86,11 @@ def simulate(
 
         latency_s = sample(scenario.service.latency, len(requests.arrival_s), streams["service"])
     workload = Workload.from_arrays(
-        requests.arrival_s, requests.prompt_tokens, requests.output_tokens, latency_s
+        requests.arrival_s,
+        requests.prompt_tokens,
+        requests.output_tokens,
+        latency_s,
+        patience_s=request_patience_s(scenario, requests.class_index),
     )
     env = ServingEnvironment()
     serverless = scenario.autoscaling.policy == "serverless"  # one shared line of requests
@@ -89,7 +101,6 @@ def simulate(
         batching=scenario.batching,
         router=None if serverless else make_router(scenario.fleet.router, streams["routing"]),
         max_queue=scenario.admission.max_queue,
-        timeout_s=scenario.admission.timeout,
     )
     start_fleet(state, scenario, service, streams)
     end_s = scenario.horizon + drain_limit_s(scenario)
@@ -102,9 +113,31 @@ def simulate(
         env.run(until=env.any_of([env.timeout(end_s - env.now), state.all_resolved]))
     state.finish_run()
     result = _summarize(scenario, state, replication)
+    result.classes = class_summary(scenario, result.log, requests.class_index)
     if not keep_log:
         result.log = None
     return result
+
+
+def class_summary(
+    scenario: Scenario, log: RequestLog, class_index: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Per request class: arrivals, completions, failures and tail latency."""
+    out = {}
+    done = log.status == COMPLETED
+    for index, name in enumerate(class_names(scenario.requests)):
+        members = class_index == index
+        finished = members & done
+        e2e = (log.finish_s - log.arrival_s)[finished]
+        ttft = (log.first_token_s - log.arrival_s)[finished]
+        out[name] = {
+            "arrived": int(members.sum()),
+            "completed": int(finished.sum()),
+            "failed": int((members & (log.status >= DROPPED)).sum()),
+            "e2e_p99_s": float(np.percentile(e2e, 99)) if len(e2e) else math.nan,
+            "ttft_p99_s": float(np.percentile(ttft, 99)) if len(ttft) else math.nan,
+        }
+    return out
 
 
 def _summarize(

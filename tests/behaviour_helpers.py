@@ -18,7 +18,8 @@ from sim.request_log import COMPLETED, DROPPED, LOST, PENDING, TIMED_OUT
 from sim.results import ReplicationResult
 from sim.scenario_file import load_scenario
 from sim.service_time import RooflineModel
-from sim.simulation import Requests, replication_streams, simulate
+from sim.simulation import replication_streams, simulate
+from sim.traffic import RequestChunk
 
 # Llama-3.1-8B on one A100-40GB, fixed 200-token prompts and 300-token answers.
 LLAMA_8B_A100 = [
@@ -53,7 +54,9 @@ def run_requests(
     n = len(arrival)
     prompt = np.full(n, 200) if prompt_tokens is None else np.asarray(prompt_tokens)
     output = np.full(n, 300) if output_tokens is None else np.asarray(output_tokens)
-    requests = Requests(arrival, prompt.astype(np.int64), output.astype(np.int64))
+    requests = RequestChunk(
+        arrival, prompt.astype(np.int64), output.astype(np.int64), np.zeros(len(arrival), np.int16)
+    )
     return simulate(scenario, requests, replication_streams(seed, 0), keep_log=True)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.results import ReplicationResult
 from sim.scenario_file import load_scenario
-from sim.simulation import Requests, replication_streams, simulate
+from sim.simulation import replication_streams, simulate
 from sim.traffic import generate_requests
 
 
@@ -16,8 +16,7 @@ def run_once(
     """One replication of a bundled scenario with overrides, keeping the per-request log."""
     scenario = load_scenario(base, sets)
     streams = replication_streams(seed, replication)
-    chunk = generate_requests(scenario, streams["traffic"])
-    requests = Requests(chunk.arrival_s, chunk.prompt_tokens, chunk.output_tokens)
+    requests = generate_requests(scenario, streams["traffic"])
     return simulate(scenario, requests, streams, keep_log=True)
 
 
