@@ -445,7 +445,7 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
         per_request = latency_s * sls_per_s
         lam = rate
         idle_timeout = scenario.autoscaling.idle_timeout
-        cold_start = dist_mean(scenario.autoscaling.cold_start)
+        cold_start = dist_mean(scenario.autoscaling.cold_start_dist)
         # One container at low load (rate x latency << 1): after each request it idles
         # min(gap, idle_timeout), and a request arriving after the timeout pays a cold start.
         p_warm = 1.0 - math.exp(-lam * idle_timeout) if lam > 0 else 0.0

@@ -55,7 +55,8 @@ def start_fleet(
     config = scenario.autoscaling
     fleet_rng = streams["fleet"]
     spot_rng = streams["spot"]
-    state.cold_start_sampler = lambda: float(sample(config.cold_start, 1, fleet_rng)[0])
+    cold_start = config.cold_start_dist
+    state.cold_start_sampler = lambda: float(sample(cold_start, 1, fleet_rng)[0])
     concurrency = config.concurrency_per_replica
     if config.policy == "serverless" and concurrency and scenario.batching.policy != "none":
         state.max_batch = concurrency  # a container takes this many inputs at once
@@ -74,7 +75,7 @@ def start_fleet(
         return launch_market(replica_market(scenario, markets_up), scenario.spot, spot_rng)
 
     profile = traffic_profile(scenario)
-    lead_s, _ = dist_mean_cv(config.cold_start)
+    lead_s, _ = dist_mean_cv(cold_start)
 
     def forecast_rate_per_s(now_s: float) -> float:
         """The profile's mean rate over the next period, one cold start ahead."""

@@ -305,7 +305,9 @@ class Autoscaling(Section):
     ] = "fixed"
     min_replicas: Annotated[int, Field(ge=0)] = 1
     max_replicas: PositiveInt = 1000
-    cold_start: DistSpec = _fixed(180.0)
+    # None: minutes for a dedicated replica, seconds for a serverless container
+    # (see `Autoscaling.cold_start_dist`).
+    cold_start: DistSpec | None = None
     metric: Literal["utilization", "in-flight"] = "in-flight"
     target: PositiveFloat = 0.7
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
@@ -324,6 +326,20 @@ class Autoscaling(Section):
     concurrency_per_replica: PositiveInt | None = None
     idle_timeout: DurationS = 60.0
     billed_only_busy: bool = False  # the seeds' serverless idealisation: bill busy seconds only
+
+    @property
+    def cold_start_dist(self) -> DistSpec:
+        """The cold start's distribution: the given one, else the policy's default.
+
+        A dedicated replica provisions a VM, pulls the image and loads the weights
+        (lognormal, mean 180 s, cv 0.3); a serverless container starts on a warm host
+        and loads the weights (lognormal, mean 10 s, cv 0.5).
+        """
+        if self.cold_start is not None:
+            return self.cold_start
+        if self.policy == "serverless":
+            return LogNormal(dist="lognormal", mean=10.0, cv=0.5)
+        return LogNormal(dist="lognormal", mean=180.0, cv=0.3)
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
