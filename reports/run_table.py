@@ -160,6 +160,13 @@ def risk_table(summary: dict[str, Any]) -> Table:
             continue
         low, high = found.get(f"{key}_ci95", (math.nan, math.nan))
         table.add_row(label, _share(value), f"{_share(low)} - {_share(high)}")
+    for name, figures in found.get("classes", {}).items():
+        low, high = figures["p_slo_violation_ci95"]
+        table.add_row(
+            f"  class {name}: misses p99 <= {_seconds(figures['slo_e2e_p99_s'])}",
+            _share(figures["p_slo_violation"]),
+            f"{_share(low)} - {_share(high)}",
+        )
     table.add_row("CVaR95 of monthly cost", _usd(found.get("cvar95_monthly_usd")), "")
     table.add_row("share of requests completed", _share(found.get("share_completed")), "")
     table.caption = (
