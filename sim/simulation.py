@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from distributions.request_classes import class_names
+from distributions.tokens import sample
 from sim.billing import (
     ReplicaLifetime,
     cost_summary,
@@ -63,8 +64,9 @@ def request_patience_s(scenario: Scenario, class_index: np.ndarray) -> np.ndarra
 
 
 def drain_limit_s(scenario: Scenario) -> float:
-    """How long after the horizon the run continues so that admitted requests can finish."""
-    return 0.25 * scenario.horizon + (scenario.admission.timeout or 0.0)
+    """How long after the horizon the run continues so that waiting requests can finish."""
+    timeouts = [scenario.admission.timeout] + [c.timeout for c in scenario.requests.classes]
+    return 0.25 * scenario.horizon + max((t for t in timeouts if t is not None), default=0.0)
 
 
 def simulate(
@@ -82,8 +84,6 @@ def simulate(
     service = service or build_service_model(scenario)
     latency_s = None
     if isinstance(service, LatencyModel):
-        from distributions.tokens import sample
-
         latency_s = sample(scenario.service.latency, len(requests.arrival_s), streams["service"])
     workload = Workload.from_arrays(
         requests.arrival_s,
