@@ -308,7 +308,7 @@ class Autoscaling(Section):
     # None: minutes for a dedicated replica, seconds for a serverless container
     # (see `Autoscaling.cold_start_dist`).
     cold_start: DistSpec | None = None
-    metric: Literal["utilization", "in-flight"] = "in-flight"
+    metric: Literal["utilization", "in-flight"] = "utilization"
     target: PositiveFloat = 0.7
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
     sync_period: PositiveDurationS = 15.0
