@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from sim.json_output import write_atomically
+from reports.figure_file import save_png
 
 
 def plot_fleet(series: dict[str, list[float]], title: str, path: Path) -> None:
     """Replicas up and serving (left axis) and arrivals per second (right axis) over time."""
     hours = [t / 3600.0 for t in series["time_s"]]
-    figure, replicas_axis = plt.subplots(figsize=(9, 4))
+    figure = Figure(figsize=(9, 4))
+    replicas_axis = figure.subplots()
     replicas_axis.step(hours, series["replicas_up"], where="post", label="replicas up (billed)")
     replicas_axis.step(
         hours, series["replicas_serving"], where="post", label="replicas serving", linestyle="--"
@@ -34,9 +32,4 @@ def plot_fleet(series: dict[str, list[float]], title: str, path: Path) -> None:
     replicas_axis.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
     replicas_axis.set_title(title)
     figure.tight_layout()
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=100)
-    plt.close(figure)
-    write_atomically(path, temporary.read_bytes())
-    temporary.unlink()
+    save_png(figure, path)

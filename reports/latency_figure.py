@@ -6,7 +6,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from sim.json_output import write_atomically
+from reports.figure_file import save_png
 
 
 def plot_latency_over_time(
@@ -29,7 +29,4 @@ def plot_latency_over_time(
     axis.set_ylim(bottom=0)
     axis.set_title(title)
     figure.tight_layout()
-    temporary = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    figure.savefig(temporary, dpi=100)
-    write_atomically(Path(path), temporary.read_bytes())
-    temporary.unlink()
+    save_png(figure, path)
