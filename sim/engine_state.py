@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from sim.billing import ReplicaLifetime
+from sim.engine_outcome import EngineOutcome, FleetEvent
 from sim.replica import STARTING, STOPPED, Replica
-from sim.request_log import DROPPED, LOST, PENDING, TIMED_OUT
+from sim.request_log import DROPPED, LOST, PENDING, TIMED_OUT, RequestLog
 from sim.router import Router
 from sim.scenario import Batching
 from sim.service_time import LatencyModel, ServiceModel
@@ -46,15 +48,6 @@ class Workload:
             latency_s=None if latency_s is None else np.asarray(latency_s, dtype=float).tolist(),
             patience_s=None if patience_s is None else np.asarray(patience_s, float).tolist(),
         )
-
-
-@dataclass
-class FleetEvent:
-    """A change in the fleet, for the fleet time series and billing."""
-
-    time_s: float
-    replica: int
-    kind: str  # "start", "ready", "drain", "stop", "interrupt"
 
 
 @dataclass
@@ -229,7 +222,7 @@ class EngineState:
             else:
                 self.holding_line.push(request, now)
             return
-        replica = self.router(candidates)
+        replica = candidates[self.router([r.line.size + r.running for r in candidates])]
         if self.max_queue is not None and len(replica.line) >= self.max_queue:
             self.end_request(request, DROPPED, now)
             return
@@ -287,3 +280,30 @@ class EngineState:
             line.close(now)
         for replica in self.replicas:
             replica.close_books()
+
+    def outcome(self) -> EngineOutcome:
+        """The run's results, once `finish_run` has closed the books."""
+        lines = {id(r.line): r.line for r in self.replicas}
+        return EngineOutcome(
+            log=RequestLog(
+                arrival_s=np.asarray(self.arrival_s, dtype=float),
+                start_s=np.asarray(self.start_s, dtype=float),
+                first_token_s=np.asarray(self.first_token_s, dtype=float),
+                finish_s=np.asarray(self.finish_s, dtype=float),
+                status=np.asarray(self.status, dtype=np.int8),
+                retries=np.asarray(self.retries, dtype=np.int16),
+                replica=np.asarray(self.served_by, dtype=np.int32),
+            ),
+            prompt_tokens=np.asarray(self.prompt_tokens),
+            output_tokens=np.asarray(self.output_tokens),
+            lifetimes=[
+                ReplicaLifetime(r.market, r.started_s, r.stopped_s, r.busy_s) for r in self.replicas
+            ],
+            ready_s=[r.ready_s for r in self.replicas],
+            running_area=sum(r.running_area for r in self.replicas),
+            queue_area=sum(line.length_area for line in lines.values())
+            + self.holding_line.length_area,
+            fleet_events=self.fleet_events,
+            counters=dict(self.counters),
+            end_s=self.env.now,
+        )

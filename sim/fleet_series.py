@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine_state import FleetEvent
+from sim.engine_outcome import FleetEvent
 
 SERIES_BINS = 288  # five-minute bins over a day
 

@@ -1,21 +1,19 @@
 """Routers: which replica a new request joins.
 
-Each router is a function from the replicas that accept work to the chosen one.
-`shared-queue` is not a choice at arrival: every replica pulls from one FIFO
-line when it has room, which is the M/M/c discipline.
+Each router is a function from the loads (queued plus running requests) of the
+replicas that accept work to the index of the chosen one, so the SimPy engine
+and the fixed-fleet loop share it. `shared-queue` is not a choice at arrival:
+every replica pulls from one FIFO line when it has room, which is the M/M/c
+discipline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from sim.replica import Replica
-
-Router = Callable[[Sequence["Replica"]], "Replica"]
+Router = Callable[[list[int]], int]  # loads of the candidate replicas -> index of the chosen
 
 _DRAWS_PER_REFILL = 4096
 
@@ -37,10 +35,10 @@ def round_robin() -> Router:
     """Each replica in turn."""
     counter = 0
 
-    def choose(replicas: Sequence[Replica]) -> Replica:
+    def choose(loads: list[int]) -> int:
         nonlocal counter
         counter += 1
-        return replicas[counter % len(replicas)]
+        return counter % len(loads)
 
     return choose
 
@@ -49,8 +47,8 @@ def uniform_random(rng: np.random.Generator) -> Router:
     """A replica chosen uniformly at random."""
     draw = _UniformDraws(rng)
 
-    def choose(replicas: Sequence[Replica]) -> Replica:
-        return replicas[int(draw() * len(replicas))]
+    def choose(loads: list[int]) -> int:
+        return int(draw() * len(loads))
 
     return choose
 
@@ -59,14 +57,13 @@ def least_loaded(rng: np.random.Generator) -> Router:
     """The replica with the fewest queued plus running requests; ties broken at random."""
     draw = _UniformDraws(rng)
 
-    def choose(replicas: Sequence[Replica]) -> Replica:
-        loads = [replica.line.size + replica.running for replica in replicas]
+    def choose(loads: list[int]) -> int:
         best = min(loads)
         tied = loads.count(best)
         index = loads.index(best)
         for _ in range(int(draw() * tied) if tied > 1 else 0):
             index = loads.index(best, index + 1)
-        return replicas[index]
+        return index
 
     return choose
 

@@ -9,13 +9,13 @@ import numpy as np
 from distributions.request_classes import class_names
 from distributions.tokens import sample
 from sim.billing import (
-    ReplicaLifetime,
     cost_summary,
     replica_cost_usd,
     replica_hours,
     request_cost_usd,
     resolve_rates,
 )
+from sim.engine_outcome import EngineOutcome
 from sim.engine_state import EngineState, Workload
 from sim.environment import ServingEnvironment
 from sim.fleet import start_fleet
@@ -112,7 +112,7 @@ def simulate(
         # Let admitted requests finish, up to the drain limit.
         env.run(until=env.any_of([env.timeout(end_s - env.now), state.all_resolved]))
     state.finish_run()
-    result = _summarize(scenario, state, replication)
+    result = _summarize(scenario, state.outcome(), service, state.arrival_s, replication)
     result.classes = class_summary(scenario, result.log, requests.class_index)
     if not keep_log:
         result.log = None
@@ -142,53 +142,41 @@ def class_summary(
 
 def _summarize(
     scenario: Scenario,
-    state: EngineState,
+    outcome: EngineOutcome,
+    service: ServiceModel,
+    arrival_s: list[float],
     replication: int,
 ) -> ReplicationResult:
-    log = RequestLog(
-        arrival_s=np.asarray(state.arrival_s, dtype=float),
-        start_s=np.asarray(state.start_s, dtype=float),
-        first_token_s=np.asarray(state.first_token_s, dtype=float),
-        finish_s=np.asarray(state.finish_s, dtype=float),
-        status=np.asarray(state.status, dtype=np.int8),
-        retries=np.asarray(state.retries, dtype=np.int16),
-        replica=np.asarray(state.served_by, dtype=np.int32),
-    )
+    log = outcome.log
     latencies = request_latencies(log)
     done = log.status == COMPLETED
-    output = np.asarray(state.output_tokens)[done]
+    output = outcome.output_tokens[done]
     decoded = output > 1
-    if isinstance(state.service, LatencyModel):
+    if isinstance(service, LatencyModel):
         latencies["tpot"] = np.empty(0)  # a given per-request latency has no token timing
     else:
         latencies["tpot"] = (log.finish_s[done][decoded] - log.first_token_s[done][decoded]) / (
             output[decoded] - 1
         )
     stats, histograms, sums = summarize_latencies(latencies)
-    end_s = state.env.now
+    end_s = outcome.end_s
+    lifetimes = outcome.lifetimes
     replica_seconds = sum(
-        (r.stopped_s if r.stopped_s is not None else end_s) - r.ready_s
-        for r in state.replicas
-        if r.ready_s is not None
+        (life.stopped_s if life.stopped_s is not None else end_s) - ready_s
+        for life, ready_s in zip(lifetimes, outcome.ready_s, strict=True)
+        if ready_s is not None
     )
-    busy_s = sum(r.busy_s for r in state.replicas)
-    running_area = sum(r.running_area for r in state.replicas)
-    lines = {id(r.line): r.line for r in state.replicas}
-    queue_area = sum(line.length_area for line in lines.values()) + state.holding_line.length_area
+    busy_s = sum(life.busy_s for life in lifetimes)
     counts = log.counts()
-    series = fleet_series(state.fleet_events, state.arrival_s, scenario.horizon)
-    lifetimes = [
-        ReplicaLifetime(r.market, r.started_s, r.stopped_s, r.busy_s) for r in state.replicas
-    ]
-    completed_mask = log.status == COMPLETED
+    series = fleet_series(outcome.fleet_events, arrival_s, scenario.horizon)
     replica_lines = replica_cost_usd(lifetimes, resolve_rates(scenario), scenario.horizon)
     cost = cost_summary(
         replica_lines,
         request_cost_usd(
             scenario,
             counts["completed"],
-            np.asarray(state.prompt_tokens)[completed_mask],
-            np.asarray(state.output_tokens)[completed_mask],
+            outcome.prompt_tokens[done],
+            outcome.output_tokens[done],
         ),
         scenario.horizon,
         counts["completed"],
@@ -204,11 +192,13 @@ def _summarize(
         latency_sums_s=sums,
         throughput_per_s=counts["completed"] / scenario.horizon,
         utilization=busy_s / replica_seconds if replica_seconds > 0 else 0.0,
-        mean_running_per_replica=running_area / replica_seconds if replica_seconds > 0 else 0.0,
-        mean_queue_length=queue_area / end_s if end_s > 0 else 0.0,
+        mean_running_per_replica=(
+            outcome.running_area / replica_seconds if replica_seconds > 0 else 0.0
+        ),
+        mean_queue_length=outcome.queue_area / end_s if end_s > 0 else 0.0,
         replica_seconds=replica_seconds,
-        replicas=replica_counts(state.fleet_events, scenario.horizon),
-        events=dict(state.counters),
+        replicas=replica_counts(outcome.fleet_events, scenario.horizon),
+        events=dict(outcome.counters),
         fleet_series=series,
         latency_series=latency_over_time(log, scenario.horizon),
         cost_usd=cost,

@@ -1,0 +1,37 @@
+"""What one run of the engine hands to the summary: the request log, replica books, fleet changes.
+
+Both ways of running a replication (the SimPy engine and the fixed-fleet loop)
+end in an `EngineOutcome`, so everything downstream is one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.billing import ReplicaLifetime
+from sim.request_log import RequestLog
+
+
+@dataclass
+class FleetEvent:
+    """A change in the fleet, for the fleet time series and billing."""
+
+    time_s: float
+    replica: int
+    kind: str  # "start", "ready", "drain", "stop", "interrupt"
+
+
+@dataclass
+class EngineOutcome:
+    log: RequestLog
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    lifetimes: list[ReplicaLifetime]  # one per replica ever started, for billing
+    ready_s: list[float | None]  # when each replica began serving (None: never)
+    running_area: float  # integral over time of requests in service, summed over replicas
+    queue_area: float  # integral over time of requests waiting, summed over lines
+    fleet_events: list[FleetEvent]
+    counters: dict[str, int]  # launches, cold starts, interruptions, scale-ups and -downs
+    end_s: float  # when the run stopped (the horizon, or later while requests drained)
