@@ -13,6 +13,9 @@ import numpy as np
 from sim.billing import ReplicaLifetime
 from sim.request_log import RequestLog
 
+# What the fleet did in a run, counted: the keys of `EngineOutcome.counters`.
+FLEET_COUNTERS = ("launches", "cold_starts", "interruptions", "scale_ups", "scale_downs")
+
 
 @dataclass
 class FleetEvent:

@@ -13,12 +13,12 @@ import numpy as np
 import simpy
 
 from sim.billing import ReplicaLifetime
-from sim.engine_outcome import EngineOutcome, FleetEvent
+from sim.engine_outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent
 from sim.replica import STARTING, STOPPED, Replica
 from sim.request_log import DROPPED, LOST, PENDING, TIMED_OUT, RequestLog
 from sim.router import Router
 from sim.scenario import Batching
-from sim.service_time import LatencyModel, ServiceModel
+from sim.service_time import ServiceModel
 from sim.waiting_line import WaitingLine
 
 
@@ -94,13 +94,7 @@ class EngineState:
         self.on_arrival = None  # a hook for the serverless scaler: called after each routing
         self.on_idle = None  # a hook for the serverless scaler: called when a replica idles
         self.on_start = None  # a hook for the spot market: called when a replica starts
-        self.counters = {
-            "launches": 0,
-            "cold_starts": 0,
-            "interruptions": 0,
-            "scale_ups": 0,
-            "scale_downs": 0,
-        }
+        self.counters = dict.fromkeys(FLEET_COUNTERS, 0)
 
     # ----------------------------------------------------------- fleet
 
@@ -251,22 +245,6 @@ class EngineState:
         everyone = self.resolved == self.request_count and self.arrivals_done
         if everyone and not self.all_resolved.triggered:
             self.all_resolved.succeed()
-
-    def static_batch_times(self, batch: list[int]) -> tuple[float, float]:
-        """(time to first token, batch duration) of a batch run as one unit."""
-        service = self.service
-        if isinstance(service, LatencyModel):
-            latency = self.workload.latency_s
-            if len(batch) == 1:
-                duration_s = latency[batch[0]] + service.step_overhead_s
-            else:
-                duration_s = service.batch_s([latency[r] for r in batch])
-            return duration_s, duration_s
-        n = len(batch)
-        prompt_sum = sum(self.prompt_tokens[r] for r in batch)
-        longest = max(self.output_tokens[r] for r in batch)
-        first_s = service.step_s(prompt_sum, 0, 0.0)
-        return first_s, first_s + service.decode_span_s(longest - 1, n, prompt_sum + n)
 
     def finish_run(self) -> None:
         """Close the books at the end of the run: waiting requests time out or stay in flight."""

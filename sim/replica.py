@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.request_log import COMPLETED, DROPPED
-from sim.service_time import RooflineModel
+from sim.service_time import RooflineModel, batch_times_s
 
 if TYPE_CHECKING:
     from sim.engine_state import EngineState
@@ -209,7 +209,9 @@ class Replica:
         self.status = BUSY
         self.running = len(batch)
         self._last_change_s = now
-        first_s, duration_s = state.static_batch_times(batch)
+        first_s, duration_s = batch_times_s(
+            state.service, batch, prompt, output, state.workload.latency_s
+        )
         first_token = now + first_s
         for request in batch:
             state.served_by[request] = self.index

@@ -31,6 +31,13 @@ class _UniformDraws:
         return self._block.pop()
 
 
+def uniform_draws(rng: np.random.Generator, count: int) -> np.ndarray:
+    """The first `count` numbers a `_UniformDraws` on `rng` returns, as one array."""
+    blocks = -(-count // _DRAWS_PER_REFILL)
+    drawn = [rng.random(_DRAWS_PER_REFILL)[::-1] for _ in range(blocks)]
+    return np.concatenate(drawn)[:count] if drawn else np.empty(0)
+
+
 def round_robin() -> Router:
     """Each replica in turn."""
     counter = 0

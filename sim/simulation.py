@@ -18,6 +18,7 @@ from sim.billing import (
 from sim.engine_outcome import EngineOutcome
 from sim.engine_state import EngineState, Workload
 from sim.environment import ServingEnvironment
+from sim.fixed_fleet import run_fixed_fleet, runs_as_fixed_fleet
 from sim.fleet import start_fleet
 from sim.fleet_series import fleet_series, replica_counts
 from sim.request_log import COMPLETED, DROPPED, RequestLog
@@ -76,34 +77,55 @@ def simulate(
     replication: int = 0,
     service: ServiceModel | None = None,
     keep_log: bool = False,
+    use_simpy: bool = False,
 ) -> ReplicationResult:
     """Run the fleet on the given requests and summarise what happened.
 
-    With `keep_log` the result carries the per-request log (for tests and traces).
+    A fixed fleet runs in `fixed_fleet`'s plain event loop, which gives the SimPy
+    engine's results faster; `use_simpy` forces the SimPy engine (tests compare
+    the two). With `keep_log` the result carries the per-request log.
     """
     service = service or build_service_model(scenario)
     latency_s = None
     if isinstance(service, LatencyModel):
         latency_s = sample(scenario.service.latency, len(requests.arrival_s), streams["service"])
-    workload = Workload.from_arrays(
-        requests.arrival_s,
-        requests.prompt_tokens,
-        requests.output_tokens,
-        latency_s,
-        patience_s=request_patience_s(scenario, requests.class_index),
-    )
+    patience_s = request_patience_s(scenario, requests.class_index)
+    end_s = scenario.horizon + drain_limit_s(scenario)
+    if runs_as_fixed_fleet(scenario) and not use_simpy:
+        outcome = run_fixed_fleet(
+            scenario, service, requests, latency_s, patience_s, streams["routing"], end_s
+        )
+    else:
+        tokens = (requests.prompt_tokens, requests.output_tokens)
+        workload = Workload.from_arrays(requests.arrival_s, *tokens, latency_s, patience_s)
+        outcome = _run_simpy(scenario, workload, service, streams, end_s)
+    result = _summarize(scenario, outcome, service, requests.arrival_s, replication)
+    result.classes = class_summary(scenario, result.log, requests.class_index)
+    if not keep_log:
+        result.log = None
+    return result
+
+
+def _run_simpy(
+    scenario: Scenario,
+    workload: Workload,
+    service: ServiceModel,
+    streams: dict[str, np.random.Generator],
+    end_s: float,
+) -> EngineOutcome:
+    """The SimPy engine: replicas, autoscaler and spot market as processes."""
     env = ServingEnvironment()
     serverless = scenario.autoscaling.policy == "serverless"  # one shared line of requests
+    router = None if serverless else make_router(scenario.fleet.router, streams["routing"])
     state = EngineState(
         env=env,
         workload=workload,
         service=service,
         batching=scenario.batching,
-        router=None if serverless else make_router(scenario.fleet.router, streams["routing"]),
+        router=router,
         max_queue=scenario.admission.max_queue,
     )
     start_fleet(state, scenario, service, streams)
-    end_s = scenario.horizon + drain_limit_s(scenario)
     env.run_arrivals(state.arrival_s, state.route)
     state.arrivals_done = True
     if env.now < scenario.horizon:
@@ -112,11 +134,7 @@ def simulate(
         # Let admitted requests finish, up to the drain limit.
         env.run(until=env.any_of([env.timeout(end_s - env.now), state.all_resolved]))
     state.finish_run()
-    result = _summarize(scenario, state.outcome(), service, state.arrival_s, replication)
-    result.classes = class_summary(scenario, result.log, requests.class_index)
-    if not keep_log:
-        result.log = None
-    return result
+    return state.outcome()
 
 
 def class_summary(
@@ -144,7 +162,7 @@ def _summarize(
     scenario: Scenario,
     outcome: EngineOutcome,
     service: ServiceModel,
-    arrival_s: list[float],
+    arrival_s: np.ndarray,
     replication: int,
 ) -> ReplicationResult:
     log = outcome.log

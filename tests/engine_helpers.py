@@ -11,13 +11,20 @@ from sim.traffic import generate_requests
 
 
 def run_once(
-    sets: list[str], base: str = "mmc", seed: int = 2024, replication: int = 0
+    sets: list[str],
+    base: str = "mmc",
+    seed: int = 2024,
+    replication: int = 0,
+    use_simpy: bool = False,
 ) -> ReplicationResult:
-    """One replication of a bundled scenario with overrides, keeping the per-request log."""
+    """One replication of a bundled scenario with overrides, keeping the per-request log.
+
+    `use_simpy` runs a fixed fleet on the SimPy engine instead of the compiled kernel.
+    """
     scenario = load_scenario(base, sets)
     streams = replication_streams(seed, replication)
     requests = generate_requests(scenario, streams["traffic"])
-    return simulate(scenario, requests, streams, keep_log=True)
+    return simulate(scenario, requests, streams, keep_log=True, use_simpy=use_simpy)
 
 
 def steady_state(result: ReplicationResult, warmup_share: float = 0.1) -> np.ndarray:
