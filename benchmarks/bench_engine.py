@@ -6,17 +6,22 @@
     A100-80GB, prompts of 500 and outputs of about 200 tokens, least-loaded router,
     at about 70% of the fleet's token throughput.
 
-Each case times `simulate` alone (traffic is generated before the clock starts)
-and prints requests, wall and CPU seconds and requests per second (CPU time is
-the steadier figure on a shared machine); --router changes
-the router of both cases.
+Both are fixed fleets, so `simulate` runs them in the compiled kernel
+(sim/fixed_fleet.py); --engine simpy times the SimPy engine on the same draws, and
+both checks that the two give the same p99. Each case times `simulate` alone
+(traffic is generated first) after a small warm-up run that loads or compiles the
+kernel, whose time is printed. CPU time is the steadier figure on a shared
+machine. --memory adds an untimed run of each case that reports the peak RSS
+above the warm-up's, per request.
 
-    python benchmarks/bench_engine.py [--requests 1e6] [--case a|b|both] [--router NAME]
+    python benchmarks/bench_engine.py [--requests 1e6] [--case a|b|both]
+                                      [--engine kernel|simpy|both] [--router NAME] [--memory]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 
 from sim.scenario_file import load_scenario
@@ -52,36 +57,88 @@ CASES = {
 }
 
 
-def run_case(case: str, requests: float, router: str | None) -> None:
-    title, sets, rate = CASES[case]
+def scenario_for(case: str, requests: float, router: str | None):
+    _, sets, rate = CASES[case]
     sets = [*sets, f"horizon={requests / rate}"]
     if router is not None:
         sets.append(f'fleet.router="{router}"')
-    scenario = load_scenario("mmc", sets)
+    return load_scenario("mmc", sets)
+
+
+def timed_run(case: str, requests: float, router: str | None, use_simpy: bool):
+    scenario = scenario_for(case, requests, router)
     streams = replication_streams(scenario.seed, 0)
     arrivals = generate_requests(scenario, streams["traffic"])
     started, cpu_started = time.perf_counter(), time.process_time()
-    result = simulate(scenario, arrivals, streams)
-    wall_s = time.perf_counter() - started
-    cpu_s = time.process_time() - cpu_started
-    n = result.requests["arrived"]
-    print(f"({case}) {title}, router {scenario.fleet.router}")
-    print(f"    requests        {n:,}")
-    print(f"    wall            {wall_s:.2f} s")
-    print(f"    cpu             {cpu_s:.2f} s")
-    print(f"    requests / s    {n / wall_s:,.0f} (wall), {n / cpu_s:,.0f} (cpu)")
-    print(f"    utilisation     {result.utilization:.3f}")
-    print(f"    e2e p99         {result.latency_s['e2e']['p99']:.3f} s")
+    result = simulate(scenario, arrivals, streams, use_simpy=use_simpy)
+    return result, time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def _peak_rss_bytes() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def _measure_rss(queue, case: str, requests: float, router: str | None, use_simpy: bool) -> None:
+    timed_run(case, 1e3, router, use_simpy)
+    before = _peak_rss_bytes()
+    result, _, _ = timed_run(case, requests, router, use_simpy)
+    queue.put((_peak_rss_bytes() - before) / result.requests["arrived"])
+
+
+def peak_rss_per_request(case: str, requests: float, router: str | None, use_simpy: bool):
+    """Peak RSS above a warmed-up fresh process's, per request (traffic included)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_measure_rss, args=(queue, case, requests, router, use_simpy))
+    process.start()
+    value = queue.get()
+    process.join()
+    return value
+
+
+def run_case(case: str, requests: float, engines: list[str], router: str | None, memory: bool):
+    p99 = {}
+    for engine in engines:
+        use_simpy = engine == "simpy"
+        started = time.perf_counter()
+        timed_run(case, 1e3, router, use_simpy)  # loads (or compiles) the kernel
+        warm_up_s = time.perf_counter() - started
+        result, wall_s, cpu_s = timed_run(case, requests, router, use_simpy)
+        n = result.requests["arrived"]
+        p99[engine] = result.latency_s["e2e"]["p99"]
+        name = scenario_for(case, 1e3, router).fleet.router
+        print(f"({case}) {CASES[case][0]}, router {name}, engine {engine}")
+        print(f"    warm-up         {warm_up_s:.2f} s (the kernel: compile once, then load)")
+        print(f"    requests        {n:,}")
+        print(f"    wall            {wall_s:.2f} s")
+        print(f"    cpu             {cpu_s:.2f} s")
+        print(f"    requests / s    {n / wall_s:,.0f} (wall), {n / cpu_s:,.0f} (cpu)")
+        print(f"    utilisation     {result.utilization:.3f}")
+        print(f"    e2e p99         {p99[engine]:.3f} s")
+        if memory:
+            per_request = peak_rss_per_request(case, requests, router, use_simpy)
+            print(f"    peak RSS        {per_request:,.0f} B per request")
+    if len(p99) == 2:
+        same = p99["kernel"] == p99["simpy"]
+        print(f"    kernel and SimPy p99 {'identical' if same else 'DIFFER'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=float, default=1e6)
     parser.add_argument("--case", choices=["a", "b", "both"], default="both")
+    parser.add_argument("--engine", choices=["kernel", "simpy", "both"], default="kernel")
     parser.add_argument("--router", default=None)
+    parser.add_argument("--memory", action="store_true")
     args = parser.parse_args()
+    engines = ["kernel", "simpy"] if args.engine == "both" else [args.engine]
     for case in ("a", "b") if args.case == "both" else (args.case,):
-        run_case(case, args.requests, args.router)
+        run_case(case, args.requests, engines, args.router, args.memory)
 
 
 if __name__ == "__main__":

@@ -51,15 +51,19 @@ ROUTERS = {
 
 
 def runs_as_fixed_fleet(scenario: Scenario) -> bool:
-    """True if the kernel can run the scenario: a fixed fleet, no spot, no static batches.
+    """True if the kernel can run the scenario: a fixed fleet, no spot, no static
+    batches, and a router and service model the kernel knows.
 
-    Fleets that change and static batching run on the SimPy engine. (Validation
-    already ensures a fixed fleet has a replica and continuous batching a roofline.)
+    Everything else runs on the SimPy engine, which is where a new router, batching
+    policy or service model goes first. (Validation already ensures a fixed fleet
+    has a replica and continuous batching a roofline.)
     """
     return (
         scenario.autoscaling.policy == "fixed"
         and not uses_spot(scenario)
         and scenario.batching.policy in ("none", "continuous")
+        and scenario.fleet.router in ROUTERS
+        and scenario.service.model in ("latency", "roofline")
     )
 
 

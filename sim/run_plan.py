@@ -11,17 +11,21 @@ from sim.aggregate import aggregate
 from sim.baseline import botec_headline
 from sim.botec import botec
 from sim.errors import CapsimError
+from sim.fixed_fleet import runs_as_fixed_fleet
 from sim.montecarlo import run_replications
 from sim.results import ReplicationResult
 from sim.scenario import Scenario
 from sim.traffic import expected_request_count
 
 # Simulated requests per wall-second on one core of the reference 2-core machine,
-# measured by benchmarks/bench_engine.py; conservative, for the estimate only.
-REQUESTS_PER_S = {"static": 150_000.0, "continuous": 50_000.0}
-# Memory the exact engine holds per request of a replication (its per-request lists,
-# log arrays and SimPy events), measured as peak RSS over 1e6-request runs.
-BYTES_PER_REQUEST = 300.0
+# traffic and summary included, measured by benchmarks/bench_engine.py (the kernel
+# runs 1.4-1.7 million a second, the SimPy engine 80-190 thousand); conservative,
+# for the estimate only.
+REQUESTS_PER_S = {"kernel": 500_000.0, "static": 150_000.0, "continuous": 50_000.0}
+# Memory each engine holds per request of a replication, measured as peak RSS above
+# a warm process's (bench_engine.py --memory): 153-155 B for the kernel's arrays,
+# 411-429 B for the SimPy engine's per-request lists; rounded up.
+BYTES_PER_REQUEST = {"kernel": 200.0, "simpy": 450.0}
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,15 @@ def _human(seconds: float) -> str:
 def plan_run(scenario: Scenario, workers: int) -> RunPlan:
     """Expected request count and wall time of a run, from the traffic integral."""
     per_replication = expected_request_count(scenario)
-    continuous = scenario.batching.policy == "continuous"
-    speed = REQUESTS_PER_S["continuous" if continuous else "static"]
+    if runs_as_fixed_fleet(scenario):
+        speed, bytes_per_request = REQUESTS_PER_S["kernel"], BYTES_PER_REQUEST["kernel"]
+    else:
+        continuous = scenario.batching.policy == "continuous"
+        speed = REQUESTS_PER_S["continuous" if continuous else "static"]
+        bytes_per_request = BYTES_PER_REQUEST["simpy"]
     parallel = max(1, min(workers, scenario.replications))
     wall_s = per_replication * scenario.replications / (speed * parallel)
-    memory = per_replication * BYTES_PER_REQUEST * parallel
+    memory = per_replication * bytes_per_request * parallel
     return RunPlan(
         per_replication * scenario.replications, scenario.replications, parallel, wall_s, memory
     )

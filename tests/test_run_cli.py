@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import CapsimError
-from sim.run_plan import RunPlan, check_plan, plan_run
+from sim.run_plan import BYTES_PER_REQUEST, REQUESTS_PER_S, RunPlan, check_plan, plan_run
 from sim.scenario_file import load_scenario
 
 SMALL = ["--set", 'horizon="2h"', "-n", "2"]
@@ -77,6 +77,17 @@ def test_the_plan_counts_requests_from_the_traffic_integral() -> None:
     scenario = load_scenario("redai-1k")
     plan = plan_run(scenario, workers=1)
     assert plan.requests == pytest.approx(1000 * scenario.replications)
+
+
+def test_the_plan_prices_each_run_at_the_speed_and_memory_of_its_engine() -> None:
+    fixed = plan_run(load_scenario("mmc"), workers=1)  # the compiled kernel
+    scaling = plan_run(load_scenario("mmc", ['autoscaling={policy="target-tracking"}']), 1)
+    assert fixed.requests == pytest.approx(scaling.requests)
+    assert fixed.wall_s == pytest.approx(fixed.requests / REQUESTS_PER_S["kernel"])
+    assert scaling.wall_s == pytest.approx(scaling.requests / REQUESTS_PER_S["static"])
+    per_replication = fixed.requests / fixed.replications  # one worker holds one at a time
+    assert fixed.memory_bytes == pytest.approx(per_replication * BYTES_PER_REQUEST["kernel"])
+    assert scaling.memory_bytes == pytest.approx(per_replication * BYTES_PER_REQUEST["simpy"])
 
 
 def test_compare_runs_every_policy_on_the_same_traffic(runner: CliRunner) -> None:
