@@ -3,11 +3,16 @@
 When nothing changes the fleet during a run (the `fixed` policy, no spot market,
 every replica warm at t = 0) and replicas serve one request at a time or batch
 continuously on the roofline, every event is a replica finishing work or
-reaching a step boundary. This kernel keeps those events in one heap of
-(time, order, replica) and applies the rules of `replica.py` and
-`engine_state.py` in the same order, so it reproduces the SimPy engine's request
-log exactly (`tests/test_fixed_fleet.py` runs both on the same draws). Compiled
-by numba, it runs millions of requests a second.
+reaching a step boundary. This kernel keeps each replica's one pending event in
+a heap ordered by (time, order scheduled), as SimPy orders its queue, and applies
+the rules of `replica.py` and `engine_state.py` in the same order, so it
+reproduces the SimPy engine's request log exactly (`tests/test_fixed_fleet.py`
+runs both on the same draws). Compiled by numba, it runs over a million
+requests a second.
+
+numba caches the compiled kernel in `sim/__pycache__` and checks that cache
+against this file only: after changing the roofline functions it calls in
+`service_time.py`, delete `sim/__pycache__/*.nb*` (the tests catch a stale one).
 """
 
 from __future__ import annotations
@@ -107,28 +112,23 @@ def run_fixed_fleet(
         queue_limit = -1
     else:
         queue_limit = max_queue * (replicas if router == SHARED_QUEUE else 1)
-    k = _kernel(
-        requests=(
-            arrival_s,
-            prompt,
-            output,
-            np.ascontiguousarray(first_s, dtype=np.float64),
-            np.ascontiguousarray(duration_s, dtype=np.float64),
-            np.ascontiguousarray(deadline_s, dtype=np.float64),
-            draws,
-        ),
-        settings=(
-            expires,
-            replicas,
-            router,
-            queue_limit,
-            continuous,
-            scenario.batching.max_batch if continuous else 1,
-            kv_capacity,
-            constants,
-        ),
+    max_batch = scenario.batching.max_batch if continuous else 1
+    k = _new_kernel(
+        arrival_s,
+        prompt,
+        output,
+        first_s,
+        duration_s,
+        deadline_s,
+        draws,
+        expires=expires,
         replicas=replicas,
-        max_batch=scenario.batching.max_batch if continuous else 1,
+        router=router,
+        queue_limit=queue_limit,
+        continuous=continuous,
+        max_batch=max_batch,
+        kv_capacity=kv_capacity,
+        constants=constants,
     )
     end_s = float(_serve(k, float(scenario.horizon), float(drain_end_s)))
     log = RequestLog(
@@ -223,7 +223,9 @@ class Kernel(NamedTuple):
     kv_reserved: np.ndarray
     steps_done: np.ndarray
     context: np.ndarray
-    finish_keys: np.ndarray  # (replica, slot): a min-heap of step x n + request per replica
+    # (replica, slot): a min-heap per replica of finish step x n + request, which orders
+    # like (step, request) while step x n stays below 2**63 (steps x requests < 9e18)
+    finish_keys: np.ndarray
     finishing: np.ndarray
     plan_start_s: np.ndarray
     plan_first_step_s: np.ndarray
@@ -243,20 +245,45 @@ class Kernel(NamedTuple):
 TALLY_IDLE, TALLY_RESOLVED, TALLY_SCHEDULED, TALLY_DRAWS, TALLY_TURN, TALLY_EVENTS = range(6)
 
 
-def _kernel(
-    requests: tuple[np.ndarray, ...],
-    settings: tuple,
+def _new_kernel(
+    arrival_s: np.ndarray,
+    prompt: np.ndarray,
+    output: np.ndarray,
+    first_s: np.ndarray,
+    duration_s: np.ndarray,
+    deadline_s: np.ndarray,
+    draws: np.ndarray,
+    *,
+    expires: bool,
     replicas: int,
+    router: int,
+    queue_limit: int,
+    continuous: bool,
     max_batch: int,
+    kv_capacity: float,
+    constants: tuple[float, float, float, float],
 ) -> Kernel:
-    arrival_s = requests[0]
+    """A kernel for these requests and settings, every replica idle at t = 0."""
     n = len(arrival_s)
-    lines = 1 if settings[2] == SHARED_QUEUE else replicas
+    lines = 1 if router == SHARED_QUEUE else replicas
     tally = np.zeros(6, np.int64)
     tally[TALLY_IDLE] = replicas
     return Kernel(
-        *settings,
-        *requests,
+        expires=expires,
+        replicas=replicas,
+        router=router,
+        queue_limit=queue_limit,
+        continuous=continuous,
+        max_batch=max_batch,
+        kv_capacity=kv_capacity,
+        constants=constants,
+        arrival_s=arrival_s,
+        prompt=prompt,
+        output=output,
+        first_s=np.ascontiguousarray(first_s, dtype=np.float64),
+        duration_s=np.ascontiguousarray(duration_s, dtype=np.float64),
+        deadline_s=np.ascontiguousarray(deadline_s, dtype=np.float64),
+        draws=draws,
         start_s=np.full(n, np.nan),
         first_token_s=np.full(n, np.nan),
         finish_s=np.full(n, np.nan),
@@ -362,8 +389,9 @@ ARRIVING, TO_HORIZON, DRAINING = 0, 1, 2
 def _serve(k, horizon_s, drain_end_s):
     """Arrivals merged with replica events, then to the horizon, then the drain; the end time.
 
-    The helpers are closures, which numba inlines where they are called; each big
-    one is called from one place, so the compiled kernel stays small.
+    The state is unpacked into local arrays that the helpers below close over;
+    numba inlines each helper where it is called, and each big one is called from
+    one place, so the compiled kernel stays small (about 12 s to compile, once).
     """
     (
         expires,
@@ -417,7 +445,7 @@ def _serve(k, horizon_s, drain_end_s):
     n = arrival_s.shape[0]
     # ---------------------------------------------------------------- events
 
-    def _schedule(replica, time_s):
+    def schedule(replica, time_s):
         """Wake `replica` at `time_s`, in place of any event it had pending."""
         tally[TALLY_SCHEDULED] += 1
         event_s[replica] = time_s
@@ -429,7 +457,7 @@ def _serve(k, horizon_s, drain_end_s):
             event_heap[slot] = replica
         _sift_event(event_s, event_order, event_heap, event_slot, tally[TALLY_EVENTS], slot)
 
-    def _pop_event():
+    def pop_event():
         """Remove and return the replica whose event is next."""
         heap = event_heap
         replica = heap[0]
@@ -443,15 +471,15 @@ def _serve(k, horizon_s, drain_end_s):
 
     # ---------------------------------------------------------------- requests and lines
 
-    def _end(request, outcome, time_s):
+    def end(request, outcome, time_s):
         status[request] = outcome
         finish_s[request] = time_s
         tally[TALLY_RESOLVED] += 1
 
-    def _line_of(replica):
+    def line_of(replica):
         return 0 if router == SHARED_QUEUE else replica
 
-    def _push(line, request):
+    def push(line, request):
         if line_size[line] == 0:
             line_head[line] = request
         else:
@@ -459,33 +487,33 @@ def _serve(k, horizon_s, drain_end_s):
         line_tail[line] = request
         line_size[line] += 1
 
-    def _pop(line):
+    def pop(line):
         request = line_head[line]
         line_head[line] = next_in_line[request]
         line_size[line] -= 1
         return request
 
-    def _expire(line, now):
+    def expire(line, now):
         """Clients at the head of the line who gave up leave it, at their deadlines."""
         while line_size[line] > 0 and deadline_s[line_head[line]] < now:
-            request = _pop(line)
-            _end(request, TIMED_OUT, deadline_s[request])
+            request = pop(line)
+            end(request, TIMED_OUT, deadline_s[request])
 
-    def _next_admissible(line, now):
+    def next_admissible(line, now):
         """The head once timed-out clients and contexts that never fit are gone; -1: none."""
         if expires:
-            _expire(line, now)
+            expire(line, now)
         while line_size[line] > 0:
             request = line_head[line]
             if prompt[request] + output[request] <= kv_capacity:
                 return request
-            _pop(line)
-            _end(request, DROPPED, now)
+            pop(line)
+            end(request, DROPPED, now)
         return -1
 
     # ---------------------------------------------------------------- replicas
 
-    def _account(replica, now):
+    def account(replica, now):
         count = running[replica]
         if count:
             span_s = now - last_change_s[replica]
@@ -493,12 +521,12 @@ def _serve(k, horizon_s, drain_end_s):
             running_area[replica] += count * span_s
         last_change_s[replica] = now
 
-    def _go_idle(replica):
+    def go_idle(replica):
         activity[replica] = IDLE
         idle[tally[TALLY_IDLE]] = replica
         tally[TALLY_IDLE] += 1
 
-    def _leave_idle(replica):
+    def leave_idle(replica):
         activity[replica] = BUSY
         last = tally[TALLY_IDLE] - 1
         if idle[last] != replica:
@@ -508,9 +536,9 @@ def _serve(k, horizon_s, drain_end_s):
             idle[at:last] = idle[at + 1 : last + 1].copy()
         tally[TALLY_IDLE] = last
 
-    def _start_one(replica, request, now):
+    def start_one(replica, request, now):
         """One at a time: take the head of the line and serve it alone."""
-        _pop(_line_of(replica))
+        pop(line_of(replica))
         activity[replica] = BUSY
         running[replica] = 1
         last_change_s[replica] = now
@@ -518,45 +546,45 @@ def _serve(k, horizon_s, drain_end_s):
         start_s[request] = now
         first_token_s[request] = now + first_s[request]
         in_service[replica] = request
-        _schedule(replica, now + duration_s[request])
+        schedule(replica, now + duration_s[request])
 
-    def _start_next_or_idle(replica, now):
-        request = _next_admissible(_line_of(replica), now)
+    def start_next_or_idle(replica, now):
+        request = next_admissible(line_of(replica), now)
         if request < 0:
-            _go_idle(replica)
+            go_idle(replica)
         else:
-            _start_one(replica, request, now)
+            start_one(replica, request, now)
 
-    def _finish_one(replica, now):
-        _account(replica, now)
+    def finish_one(replica, now):
+        account(replica, now)
         running[replica] = 0
-        _end(in_service[replica], COMPLETED, now)
-        _start_next_or_idle(replica, now)
+        end(in_service[replica], COMPLETED, now)
+        start_next_or_idle(replica, now)
 
-    def _admit_and_plan(replica, now):
+    def admit_and_plan(replica, now):
         """Continuous: admit what fits at this step boundary, then run to the next finish."""
-        line = _line_of(replica)
+        line = line_of(replica)
         count = running[replica]
         joining = 0
         prefill_tokens = 0
         reserved = kv_reserved[replica]
         while count + joining < max_batch:
-            request = _next_admissible(line, now)
+            request = next_admissible(line, now)
             if request < 0:
                 break
             need = prompt[request] + output[request]
             if reserved + need > kv_capacity:
                 break
-            _pop(line)
+            pop(line)
             reserved += need
             admitted[joining] = request
             joining += 1
             prefill_tokens += prompt[request]
         kv_reserved[replica] = reserved
         if joining == 0 and count == 0:
-            _go_idle(replica)
+            go_idle(replica)
             return
-        _account(replica, now)
+        account(replica, now)
         tokens = context[replica]
         steps = steps_done[replica]
         first_step_s = 0.0
@@ -584,14 +612,14 @@ def _serve(k, horizon_s, drain_end_s):
         plan_context[replica] = tokens
         cut_steps[replica] = -1
         activity[replica] = DECODING if count < max_batch else BUSY
-        _schedule(replica, now + span_s)
+        schedule(replica, now + span_s)
 
-    def _finish_steps(replica, now):
+    def finish_steps(replica, now):
         """Continuous: the planned steps (or those up to a cut) are done; retire who finished."""
         decode_steps = cut_steps[replica]
         if decode_steps < 0:
             decode_steps = plan_decode_steps[replica]
-        _account(replica, now)
+        account(replica, now)
         count = running[replica]
         steps = steps_done[replica] + decode_steps
         steps_done[replica] = steps
@@ -604,13 +632,13 @@ def _serve(k, horizon_s, drain_end_s):
             reserved -= need
             tokens -= need
             count -= 1
-            _end(request, COMPLETED, now)
+            end(request, COMPLETED, now)
         kv_reserved[replica] = reserved
         context[replica] = tokens
         running[replica] = count
-        _admit_and_plan(replica, now)
+        admit_and_plan(replica, now)
 
-    def _cut_at_next_step(replica, now):
+    def cut_at_next_step(replica, now):
         """Continuous: end the decode run at the next step boundary, so newcomers join there."""
         first_step_s = plan_first_step_s[replica]
         decode_steps = plan_decode_steps[replica]
@@ -627,33 +655,33 @@ def _serve(k, horizon_s, drain_end_s):
             return  # the run already ends at the next boundary
         boundary_s = first_step_s + roofline_decode_span_s(constants, done, count, tokens)
         cut_steps[replica] = done
-        _schedule(replica, now + max(0.0, boundary_s - elapsed_s))
+        schedule(replica, now + max(0.0, boundary_s - elapsed_s))
 
-    def _wake(replica, now):
+    def wake(replica, now):
         """The replica's event: its request finished, or its steps reached the planned point."""
         if continuous:
-            _finish_steps(replica, now)
+            finish_steps(replica, now)
         else:
-            _finish_one(replica, now)
+            finish_one(replica, now)
 
-    def _notify(replica, now):
+    def notify(replica, now):
         """Work arrived: an idle replica starts; a decode run stops at the next step to admit it."""
         if activity[replica] == IDLE:
-            _leave_idle(replica)
+            leave_idle(replica)
             if continuous:
                 # Resume at `now`, after what is already due then, as SimPy's wake event
                 # does; zero steps to finish, so the wake goes straight to admission.
                 cut_steps[replica] = 0
-                _schedule(replica, now)
+                schedule(replica, now)
             else:
-                _start_next_or_idle(replica, now)
+                start_next_or_idle(replica, now)
         elif activity[replica] == DECODING:
             activity[replica] = BUSY
-            _cut_at_next_step(replica, now)
+            cut_at_next_step(replica, now)
 
     # ---------------------------------------------------------------- routing
 
-    def _choose():
+    def choose():
         """The replica a new request joins: the rules of `router.py`, on the same draws."""
         if router == ROUND_ROBIN:
             tally[TALLY_TURN] += 1
@@ -681,17 +709,17 @@ def _serve(k, horizon_s, drain_end_s):
                 skip -= 1
         return -1
 
-    def _route(request, now):
+    def route(request, now):
         """A new request joins a line (waking a replica that can take it), or is dropped."""
         if expires:
             for line in range(line_size.shape[0]):
-                _expire(line, now)
+                expire(line, now)
         target = -1
         if router == SHARED_QUEUE:
             if 0 <= queue_limit <= line_size[0]:
-                _end(request, DROPPED, now)
+                end(request, DROPPED, now)
                 return
-            _push(0, request)
+            push(0, request)
             if tally[TALLY_IDLE] > 0:
                 target = idle[tally[TALLY_IDLE] - 1]
             elif max_batch > 1:
@@ -700,13 +728,13 @@ def _serve(k, horizon_s, drain_end_s):
                         target = replica
                         break
         else:
-            target = _choose()
+            target = choose()
             if 0 <= queue_limit <= line_size[target]:
-                _end(request, DROPPED, now)
+                end(request, DROPPED, now)
                 return
-            _push(target, request)
+            push(target, request)
         if target >= 0:
-            _notify(target, now)
+            notify(target, now)
 
     # ------------------------------------------------------------ the run
     stage = ARRIVING
@@ -730,13 +758,13 @@ def _serve(k, horizon_s, drain_end_s):
         if tally[TALLY_EVENTS] > 0:
             time_s = event_s[event_heap[0]]
             if time_s < limit_s or (inclusive and time_s == limit_s):
-                _wake(_pop_event(), time_s)
+                wake(pop_event(), time_s)
                 if stage == DRAINING and tally[TALLY_RESOLVED] == n:
                     now = time_s
                     break
                 continue
         if stage == ARRIVING:
-            _route(request, limit_s)
+            route(request, limit_s)
             request += 1
         elif stage == TO_HORIZON and tally[TALLY_RESOLVED] < n:
             stage = DRAINING
@@ -747,7 +775,7 @@ def _serve(k, horizon_s, drain_end_s):
             break
     if expires:
         for line in range(line_size.shape[0]):
-            _expire(line, now)
+            expire(line, now)
     for replica in range(replicas):
-        _account(replica, now)
+        account(replica, now)
     return now
