@@ -137,6 +137,55 @@ def test_kernel_reproduces_the_simpy_engine_exactly(name: str) -> None:
     assert_identical(run_once(sets, seed=7), run_once(sets, seed=7, use_simpy=True))
 
 
+def random_fixed_fleet(rng: np.random.Generator) -> list[str]:
+    """A random fixed fleet: router, service model, batch, load from light to overload,
+    timeouts and queue caps, sometimes KV memory too small for the longer contexts."""
+    replicas = int(rng.integers(1, 6))
+    router = rng.choice(["least-loaded", "round-robin", "random", "shared-queue"])
+    sets = [f"fleet.replicas={replicas}", f'fleet.router="{router}"']
+    if rng.random() < 0.5:
+        max_batch = int(rng.integers(1, 17))
+        output_mean, output_cv = int(rng.integers(20, 300)), rng.uniform(0.2, 1.5)
+        sets += [
+            *ROOFLINE,
+            'fleet.gpu="A100-80GB"',
+            f'batching={{policy="continuous", max_batch={max_batch}}}',
+            f'requests.output_tokens={{dist="lognormal", mean={output_mean}, cv={output_cv:.2f}}}',
+            f'requests.prompt_tokens={{dist="lognormal", mean={rng.integers(50, 2000)}, cv=0.8}}',
+        ]
+        if rng.random() < 0.3:
+            sets.append(f"model.kv_bytes_per_token={rng.uniform(5e6, 4e7):.3g}")
+        capacity_per_s = replicas * max_batch * 0.3
+    else:
+        latency = rng.choice(
+            [
+                'dist="exponential", mean=1.0',
+                'dist="fixed", value=1.0',
+                'dist="lognormal", mean=1.0, cv=2.0',
+            ]
+        )
+        sets.append(f"service.latency={{{latency}}}")
+        capacity_per_s = replicas
+    sets.append(f"traffic.rate_per_s={capacity_per_s * rng.uniform(0.3, 1.6):.4g}")
+    if rng.random() < 0.4:
+        sets.append(f"admission.timeout={rng.uniform(0.5, 10):.3g}")
+    if rng.random() < 0.4:
+        sets.append(f"admission.max_queue={rng.integers(1, 20)}")
+    return [*sets, f"horizon={rng.uniform(100, 600):.4g}"]
+
+
+def test_kernel_reproduces_the_simpy_engine_on_random_fleets() -> None:
+    """40 random fixed fleets (seeded): identical logs and summaries from both engines."""
+    rng = np.random.default_rng(20261123)
+    for case in range(40):
+        sets = random_fixed_fleet(rng)
+        kernel, simpy = run_once(sets, seed=case), run_once(sets, seed=case, use_simpy=True)
+        try:
+            assert_identical(kernel, simpy)
+        except AssertionError as error:
+            raise AssertionError(f"random case {case}: {sets}") from error
+
+
 def test_the_cases_reach_every_outcome() -> None:
     """The comparison means something only where requests time out, drop and stay in flight."""
     seen = set()
