@@ -742,6 +742,12 @@ def _serve(k, horizon_s, drain_end_s):
     now = 0.0
     limit_s = 0.0
     inclusive = True  # fire events at exactly limit_s too
+    # The drain ends as SimPy's run(until=any_of([timeout, ...])) does. At the limit
+    # the timeout fires after the events scheduled before the drain began; the
+    # condition it triggers then fires after every event scheduled by that moment,
+    # and the run stops. Events scheduled later, even for that instant, never fire.
+    drain_order = 0  # the last order scheduled before the drain's timeout
+    stop_order = -1  # the last order scheduled before its condition; -1: not yet
     while True:
         if stage == ARRIVING:
             if request < n:
@@ -756,8 +762,14 @@ def _serve(k, horizon_s, drain_end_s):
                     limit_s = now
                     inclusive = False
         if tally[TALLY_EVENTS] > 0:
-            time_s = event_s[event_heap[0]]
-            if time_s < limit_s or (inclusive and time_s == limit_s):
+            next_replica = event_heap[0]
+            time_s = event_s[next_replica]
+            due = time_s < limit_s or (inclusive and time_s == limit_s)
+            if due and stage == DRAINING and time_s == limit_s:
+                if event_order[next_replica] > drain_order and stop_order < 0:
+                    stop_order = tally[TALLY_SCHEDULED]  # the drain's timeout fires now
+                due = stop_order < 0 or event_order[next_replica] <= stop_order
+            if due:
                 wake(pop_event(), time_s)
                 if stage == DRAINING and tally[TALLY_RESOLVED] == n:
                     now = time_s
@@ -771,6 +783,7 @@ def _serve(k, horizon_s, drain_end_s):
             now += drain_end_s - now
             limit_s = now
             inclusive = True
+            drain_order = tally[TALLY_SCHEDULED]
         else:
             break
     if expires:

@@ -137,6 +137,24 @@ def test_kernel_reproduces_the_simpy_engine_exactly(name: str) -> None:
     assert_identical(run_once(sets, seed=7), run_once(sets, seed=7, use_simpy=True))
 
 
+def test_ties_at_the_drain_limit_resolve_as_in_simpy(tmp_path) -> None:
+    """Arrivals on whole seconds and services of 0 or 10 s tie with each other and with
+    the drain limit. There SimPy fires what was scheduled before its stop condition,
+    and not a zero-length service that an event at the limit itself starts."""
+    trace = tmp_path / "ticks.csv"
+    trace.write_text("TIMESTAMP\n" + "".join(f"{t}\n" for t in range(400)))
+    sets = [
+        "horizon=400",
+        "fleet.replicas=1",
+        f'traffic={{profile="trace", arrival="trace", trace={{file="{trace}", loop=false}}}}',
+        'service.latency={dist="empirical", values=[0, 10], weights=[1, 1]}',
+    ]
+    kernel, simpy = run_once(sets, seed=7), run_once(sets, seed=7, use_simpy=True)
+    assert_identical(kernel, simpy)
+    at_the_limit = kernel.log.start_s == kernel.end_s
+    assert at_the_limit.any() and (kernel.log.status[at_the_limit] == PENDING).all()
+
+
 def random_fixed_fleet(rng: np.random.Generator) -> list[str]:
     """A random fixed fleet: router, service model, batch, load from light to overload,
     timeouts and queue caps, sometimes KV memory too small for the longer contexts."""
