@@ -2,8 +2,9 @@
 
 When nothing changes the fleet during a run (the `fixed` policy, no spot market,
 every replica warm at t = 0) and replicas serve one request at a time or batch
-continuously on the roofline, every event is a replica finishing work or
-reaching a step boundary. This kernel keeps each replica's one pending event in
+continuously on the roofline, every event is a replica finishing work,
+reaching a step boundary (or waking from idle, which continuous batching does as
+an event, as SimPy does). This kernel keeps each replica's one pending event in
 a heap ordered by (time, order scheduled), as SimPy orders its queue, and applies
 the rules of `replica.py` and `engine_state.py` in the same order, so it
 reproduces the SimPy engine's request log exactly (`tests/test_fixed_fleet.py`
@@ -11,20 +12,24 @@ runs both on the same draws). Compiled by numba, it runs over a million
 requests a second.
 
 numba caches the compiled kernel in `sim/__pycache__` and checks that cache
-against this file only: after changing the roofline functions it calls in
-`service_time.py`, delete `sim/__pycache__/*.nb*` (the tests catch a stale one).
+against this file only, though the kernel has the roofline functions of
+`service_time.py` compiled in; `drop_stale_kernel_cache` covers that file too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from sim import service_time
 from sim.billing import ReplicaLifetime
 from sim.engine_outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent
+from sim.errors import CapsimError
 from sim.fleet import initial_markets, uses_spot
 from sim.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT, RequestLog
 from sim.router import uniform_draws
@@ -53,6 +58,28 @@ ROUTERS = {
     "random": RANDOM,
     "least-loaded": LEAST_LOADED,
 }
+
+
+def drop_stale_kernel_cache(cache_dir: Path, dependency: Path) -> None:
+    """Delete this module's compiled cache if `dependency` changed since it was built.
+
+    numba checks a cached function against its own source file only, so after a
+    change to `service_time.py` alone (a `git pull`, say) it would load a kernel
+    with the old roofline compiled in. A digest of that file, kept beside the
+    cache, catches it. A read-only cache directory is left alone: numba then
+    caches elsewhere, and an install that changes a file replaces both.
+    """
+    digest = hashlib.sha256(dependency.read_bytes()).hexdigest()
+    stamp = cache_dir / f"{Path(__file__).stem}.{dependency.stem}.sha256"
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for cached in cache_dir.glob(f"{Path(__file__).stem}.*.nb[ic]"):
+            cached.unlink(missing_ok=True)
+        cache_dir.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+    except OSError:
+        pass
 
 
 def runs_as_fixed_fleet(scenario: Scenario) -> bool:
@@ -113,6 +140,8 @@ def run_fixed_fleet(
     else:
         queue_limit = max_queue * (replicas if router == SHARED_QUEUE else 1)
     max_batch = scenario.batching.max_batch if continuous else 1
+    if continuous:
+        _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)
     k = _new_kernel(
         arrival_s,
         prompt,
@@ -157,6 +186,23 @@ def run_fixed_fleet(
         counters=dict.fromkeys(FLEET_COUNTERS, 0),
         end_s=end_s,
     )
+
+
+def _check_finish_keys_fit(
+    service: RooflineModel, requests: int, longest_output: int, drain_end_s: float
+) -> None:
+    """Refuse a run whose finish keys (finish step x requests + request) could pass 2**63.
+
+    A replica runs at most one step per weight read, so steps stay below the run's
+    length over that; no run that fits in memory comes near the bound.
+    """
+    fastest_step_s = service.weights_read_s + service.step_overhead_s
+    steps = drain_end_s / fastest_step_s + longest_output + 1
+    if steps * requests >= 2**62:
+        raise CapsimError(
+            f"{requests:,} requests over {drain_end_s:,.0f} s could take {steps:,.0f} steps "
+            "on one replica, more than the fixed-fleet kernel can count; shorten the horizon"
+        )
 
 
 def _queue_area(log: RequestLog, end_s: float) -> float:
@@ -224,7 +270,7 @@ class Kernel(NamedTuple):
     steps_done: np.ndarray
     context: np.ndarray
     # (replica, slot): a min-heap per replica of finish step x n + request, which orders
-    # like (step, request) while step x n stays below 2**63 (steps x requests < 9e18)
+    # like (step, request) while it stays below 2**63 (see `_check_finish_keys_fit`)
     finish_keys: np.ndarray
     finishing: np.ndarray
     plan_start_s: np.ndarray
@@ -393,55 +439,54 @@ def _serve(k, horizon_s, drain_end_s):
     numba inlines each helper where it is called, and each big one is called from
     one place, so the compiled kernel stays small (about 12 s to compile, once).
     """
-    (
-        expires,
-        replicas,
-        router,
-        queue_limit,
-        continuous,
-        max_batch,
-        kv_capacity,
-        constants,
-        arrival_s,
-        prompt,
-        output,
-        first_s,
-        duration_s,
-        deadline_s,
-        draws,
-        start_s,
-        first_token_s,
-        finish_s,
-        status,
-        served_by,
-        next_in_line,
-        line_head,
-        line_tail,
-        line_size,
-        activity,
-        idle,
-        running,
-        busy_s,
-        running_area,
-        last_change_s,
-        in_service,
-        kv_reserved,
-        steps_done,
-        context,
-        finish_keys,
-        finishing,
-        plan_start_s,
-        plan_first_step_s,
-        plan_decode_steps,
-        plan_context,
-        cut_steps,
-        admitted,
-        event_s,
-        event_order,
-        event_heap,
-        event_slot,
-        tally,
-    ) = k
+    # Each field by name: numba reads them once here, and the helpers close over them.
+    expires = k.expires
+    replicas = k.replicas
+    router = k.router
+    queue_limit = k.queue_limit
+    continuous = k.continuous
+    max_batch = k.max_batch
+    kv_capacity = k.kv_capacity
+    constants = k.constants
+    arrival_s = k.arrival_s
+    prompt = k.prompt
+    output = k.output
+    first_s = k.first_s
+    duration_s = k.duration_s
+    deadline_s = k.deadline_s
+    draws = k.draws
+    start_s = k.start_s
+    first_token_s = k.first_token_s
+    finish_s = k.finish_s
+    status = k.status
+    served_by = k.served_by
+    next_in_line = k.next_in_line
+    line_head = k.line_head
+    line_tail = k.line_tail
+    line_size = k.line_size
+    activity = k.activity
+    idle = k.idle
+    running = k.running
+    busy_s = k.busy_s
+    running_area = k.running_area
+    last_change_s = k.last_change_s
+    in_service = k.in_service
+    kv_reserved = k.kv_reserved
+    steps_done = k.steps_done
+    context = k.context
+    finish_keys = k.finish_keys
+    finishing = k.finishing
+    plan_start_s = k.plan_start_s
+    plan_first_step_s = k.plan_first_step_s
+    plan_decode_steps = k.plan_decode_steps
+    plan_context = k.plan_context
+    cut_steps = k.cut_steps
+    admitted = k.admitted
+    event_s = k.event_s
+    event_order = k.event_order
+    event_heap = k.event_heap
+    event_slot = k.event_slot
+    tally = k.tally
     n = arrival_s.shape[0]
     # ---------------------------------------------------------------- events
 
@@ -792,3 +837,6 @@ def _serve(k, horizon_s, drain_end_s):
     for replica in range(replicas):
         account(replica, now)
     return now
+
+
+drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(service_time.__file__))

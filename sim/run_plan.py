@@ -17,10 +17,10 @@ from sim.results import ReplicationResult
 from sim.scenario import Scenario
 from sim.traffic import expected_request_count
 
-# Simulated requests per wall-second on one core of the reference 2-core machine,
-# traffic and summary included, measured by benchmarks/bench_engine.py (the kernel
-# runs 1.4-1.7 million a second, the SimPy engine 80-190 thousand); conservative,
-# for the estimate only.
+# Simulated requests per wall-second on one core of the reference 2-core machine;
+# conservative, for the estimate only. benchmarks/bench_engine.py times `simulate`
+# at 1.7-3.0 million a second in the kernel and 80-220 thousand in SimPy; a whole
+# `capsim run` of a fixed fleet (traffic, summaries, percentiles) ran 1.8 million.
 REQUESTS_PER_S = {"kernel": 500_000.0, "static": 150_000.0, "continuous": 50_000.0}
 # Memory each engine holds per request of a replication, measured as peak RSS above
 # a warm process's (bench_engine.py --memory): 153-155 B for the kernel's arrays,

@@ -222,6 +222,8 @@ def batch_times_s(
             duration_s = service.batch_s([latency_s[r] for r in batch])
         return duration_s, duration_s
     n = len(batch)
+    if n == 1:
+        return service.alone_times_s(prompt_tokens[batch[0]], output_tokens[batch[0]])
     prompt_sum = sum(prompt_tokens[r] for r in batch)
     longest = max(output_tokens[r] for r in batch)
     first_s = service.step_s(prompt_sum, 0, 0.0)

@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-from sim.fixed_fleet import runs_as_fixed_fleet
+from sim.errors import CapsimError
+from sim.fixed_fleet import _check_finish_keys_fit, drop_stale_kernel_cache, runs_as_fixed_fleet
 from sim.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT
 from sim.results import ReplicationResult
 from sim.scenario_file import load_scenario
+from sim.service_time import build_service_model
 
 ROOFLINE = ['service={model="roofline"}']
 CONTINUOUS = [
@@ -153,6 +155,38 @@ def test_ties_at_the_drain_limit_resolve_as_in_simpy(tmp_path) -> None:
     assert_identical(kernel, simpy)
     at_the_limit = kernel.log.start_s == kernel.end_s
     assert at_the_limit.any() and (kernel.log.status[at_the_limit] == PENDING).all()
+
+
+def test_a_kernel_cache_built_against_another_roofline_is_dropped(tmp_path) -> None:
+    cache, roofline = tmp_path / "__pycache__", tmp_path / "service_time.py"
+    cache.mkdir()
+    roofline.write_text("def step_s(): return 1.0\n")
+    kernel_files = ["fixed_fleet._serve-388.py311.nbi", "fixed_fleet._serve-388.py311.1.nbc"]
+
+    def write_cache() -> None:
+        for name in [*kernel_files, "service_time.roofline_step_s-76.py311.nbi"]:
+            (cache / name).write_bytes(b"compiled")
+
+    def kernel_cached() -> bool:
+        return all((cache / name).exists() for name in kernel_files)
+
+    write_cache()
+    drop_stale_kernel_cache(cache, roofline)  # no digest yet: built against who knows what
+    assert not kernel_cached() and (cache / "service_time.roofline_step_s-76.py311.nbi").exists()
+    write_cache()
+    drop_stale_kernel_cache(cache, roofline)  # the same roofline: keep
+    assert kernel_cached()
+    roofline.write_text("def step_s(): return 2.0\n")
+    drop_stale_kernel_cache(cache, roofline)  # changed: drop
+    assert not kernel_cached()
+
+
+def test_a_run_whose_finish_keys_could_overflow_is_refused() -> None:
+    scenario = load_scenario("mmc", CONTINUOUS)
+    service = build_service_model(scenario)
+    _check_finish_keys_fit(service, requests=10**7, longest_output=5_000, drain_end_s=86_400)
+    with pytest.raises(CapsimError, match="shorten the horizon"):
+        _check_finish_keys_fit(service, requests=10**9, longest_output=5_000, drain_end_s=1e10)
 
 
 def random_fixed_fleet(rng: np.random.Generator) -> list[str]:
