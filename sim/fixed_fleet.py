@@ -150,14 +150,16 @@ def run_fixed_fleet(
         duration_s,
         deadline_s,
         draws,
-        expires=expires,
-        replicas=replicas,
-        router=router,
-        queue_limit=queue_limit,
-        continuous=continuous,
-        max_batch=max_batch,
-        kv_capacity=kv_capacity,
-        constants=constants,
+        settings={
+            "expires": expires,
+            "replicas": replicas,
+            "router": router,
+            "queue_limit": queue_limit,
+            "continuous": continuous,
+            "max_batch": max_batch,
+            "kv_capacity": kv_capacity,
+            "constants": constants,
+        },
     )
     end_s = float(_serve(k, float(scenario.horizon), float(drain_end_s)))
     log = RequestLog(
@@ -299,30 +301,17 @@ def _new_kernel(
     duration_s: np.ndarray,
     deadline_s: np.ndarray,
     draws: np.ndarray,
-    *,
-    expires: bool,
-    replicas: int,
-    router: int,
-    queue_limit: int,
-    continuous: bool,
-    max_batch: int,
-    kv_capacity: float,
-    constants: tuple[float, float, float, float],
+    settings: dict,
 ) -> Kernel:
-    """A kernel for these requests and settings, every replica idle at t = 0."""
+    """A kernel for these requests and settings (the Kernel's first eight fields),
+    every replica idle at t = 0."""
     n = len(arrival_s)
-    lines = 1 if router == SHARED_QUEUE else replicas
+    replicas, max_batch = settings["replicas"], settings["max_batch"]
+    lines = 1 if settings["router"] == SHARED_QUEUE else replicas
     tally = np.zeros(6, np.int64)
     tally[TALLY_IDLE] = replicas
     return Kernel(
-        expires=expires,
-        replicas=replicas,
-        router=router,
-        queue_limit=queue_limit,
-        continuous=continuous,
-        max_batch=max_batch,
-        kv_capacity=kv_capacity,
-        constants=constants,
+        **settings,
         arrival_s=arrival_s,
         prompt=prompt,
         output=output,
