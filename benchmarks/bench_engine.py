@@ -106,14 +106,14 @@ def run_case(case: str, requests: float, engines: list[str], router: str | None,
     for engine in engines:
         use_simpy = engine == "simpy"
         started = time.perf_counter()
-        timed_run(case, 1e3, router, use_simpy)  # loads (or compiles) the kernel
+        timed_run(case, 1e3, router, use_simpy)  # imports; loads (or compiles) the kernel
         warm_up_s = time.perf_counter() - started
         result, wall_s, cpu_s = timed_run(case, requests, router, use_simpy)
         n = result.requests["arrived"]
         p99[engine] = result.latency_s["e2e"]["p99"]
         name = scenario_for(case, 1e3, router).fleet.router
         print(f"({case}) {CASES[case][0]}, router {name}, engine {engine}")
-        print(f"    warm-up         {warm_up_s:.2f} s (the kernel: compile once, then load)")
+        print(f"    warm-up         {warm_up_s:.2f} s (imports; a kernel compile once)")
         print(f"    requests        {n:,}")
         print(f"    wall            {wall_s:.2f} s")
         print(f"    cpu             {cpu_s:.2f} s")

@@ -193,7 +193,8 @@ def run_fixed_fleet(
 def _check_finish_keys_fit(
     service: RooflineModel, requests: int, longest_output: int, drain_end_s: float
 ) -> None:
-    """Refuse a run whose finish keys (finish step x requests + request) could pass 2**63.
+    """Refuse a run whose finish keys (finish step x requests + request) could come
+    within a factor 2 of int64's 2**63.
 
     A replica runs at most one step per weight read, so steps stay below the run's
     length over that; no run that fits in memory comes near the bound.

@@ -9,7 +9,7 @@ rules to the same draws (`uniform_draws`) in `choose` in `sim/fixed_fleet.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -18,24 +18,30 @@ Router = Callable[[list[int]], int]  # loads of the candidate replicas -> index 
 _DRAWS_PER_REFILL = 4096
 
 
+def _draw_block(rng: np.random.Generator) -> np.ndarray:
+    """The next block of uniform [0, 1) numbers, in the order the routers use them."""
+    return rng.random(_DRAWS_PER_REFILL)[::-1]
+
+
 class _UniformDraws:
     """Uniform [0, 1) numbers drawn from the generator in blocks (one draw per call)."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
-        self._block: list[float] = []
+        self._block: Iterator[float] = iter(())
 
     def __call__(self) -> float:
-        if not self._block:
-            self._block = self._rng.random(_DRAWS_PER_REFILL).tolist()
-        return self._block.pop()
+        value = next(self._block, None)
+        if value is None:
+            self._block = iter(_draw_block(self._rng).tolist())
+            value = next(self._block)
+        return value
 
 
 def uniform_draws(rng: np.random.Generator, count: int) -> np.ndarray:
     """The first `count` numbers a `_UniformDraws` on `rng` returns, as one array."""
-    blocks = -(-count // _DRAWS_PER_REFILL)
-    drawn = [rng.random(_DRAWS_PER_REFILL)[::-1] for _ in range(blocks)]
-    return np.concatenate(drawn)[:count] if drawn else np.empty(0)
+    blocks = [_draw_block(rng) for _ in range(-(-count // _DRAWS_PER_REFILL))]
+    return np.concatenate(blocks)[:count] if blocks else np.empty(0)
 
 
 def round_robin() -> Router:
