@@ -7,7 +7,7 @@
     at about 70% of the fleet's token throughput.
 
 Both are fixed fleets, so `simulate` runs them in the compiled kernel
-(sim/fixed_fleet.py); --engine simpy times the SimPy engine on the same draws, and
+(sim/engine/compiled_loop.py); --engine simpy times the SimPy engine on the same draws, and
 both checks that the two give the same p99. Each case times `simulate` alone
 (traffic is generated first) after a small warm-up run that loads or compiles the
 kernel, whose time is printed. CPU time is the steadier figure on a shared
@@ -24,9 +24,9 @@ import argparse
 import multiprocessing
 import time
 
-from sim.scenario_file import load_scenario
-from sim.simulation import replication_streams, simulate
-from sim.traffic import generate_requests
+from distributions.traffic import generate_requests
+from sim.montecarlo.replication import replication_streams, simulate
+from sim.scenario.file import load_scenario
 
 CASES = {
     "a": (

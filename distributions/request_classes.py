@@ -7,14 +7,16 @@ output distribution falls back to the [requests] one.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from distributions.tokens import sample_tokens
-from sim.scenario import DistSpec, Requests
 
 DEFAULT_CLASS = "default"
+
+if TYPE_CHECKING:  # the scenario's sections, read by attribute
+    from sim.scenario.schema import DistSpec, Requests
 
 
 def class_names(requests: Requests) -> tuple[str, ...]:

@@ -21,28 +21,31 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from sim.errors import CapsimError
-from sim.scenario import DistSpec, Empirical, Exponential, Fixed, Gamma, LogNormal, Uniform
+from distributions.errors import WorkloadError
+
+if TYPE_CHECKING:  # a spec is read by attribute, by its `dist` name
+    from sim.scenario.schema import DistSpec, Empirical
 
 
 def sample(spec: DistSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     """n independent float64 draws from a distribution spec."""
-    if isinstance(spec, Fixed):
+    if spec.dist == "fixed":
         return np.full(n, float(spec.value))
-    if isinstance(spec, Exponential):
+    if spec.dist == "exponential":
         return rng.exponential(spec.mean, n)
-    if isinstance(spec, LogNormal):
+    if spec.dist == "lognormal":
         sigma2 = math.log1p(spec.cv**2)
         return rng.lognormal(math.log(spec.mean) - sigma2 / 2, math.sqrt(sigma2), n)
-    if isinstance(spec, Gamma):
+    if spec.dist == "gamma":
         return rng.gamma(1.0 / spec.cv**2, spec.mean * spec.cv**2, n)
-    if isinstance(spec, Uniform):
+    if spec.dist == "uniform":
         return rng.uniform(spec.low, spec.high, n)
-    if isinstance(spec, Empirical):
+    if spec.dist == "empirical":
         return _sample_empirical(spec, n, rng)
     raise TypeError(f"not a distribution spec: {spec!r}")
 
@@ -59,17 +62,17 @@ def sample_tokens(spec: DistSpec, n: int, rng: np.random.Generator, max_tokens: 
 
 def dist_mean_cv(spec: DistSpec) -> tuple[float, float]:
     """The distribution's exact mean and coefficient of variation (before rounding)."""
-    if isinstance(spec, Fixed):
+    if spec.dist == "fixed":
         return float(spec.value), 0.0
-    if isinstance(spec, Exponential):
+    if spec.dist == "exponential":
         return float(spec.mean), 1.0
-    if isinstance(spec, LogNormal | Gamma):
+    if spec.dist in ("lognormal", "gamma"):
         return float(spec.mean), float(spec.cv)
-    if isinstance(spec, Uniform):
+    if spec.dist == "uniform":
         mean = (spec.low + spec.high) / 2
         sd = (spec.high - spec.low) / math.sqrt(12)
         return mean, (sd / mean if mean > 0 else 0.0)
-    if isinstance(spec, Empirical):
+    if spec.dist == "empirical":
         if spec.file is not None and spec.column is None:
             values, cdf = load_cdf_table(spec.file)
             mean, second = _cdf_table_moments(values, cdf)
@@ -154,11 +157,11 @@ def _cdf_table_moments(values: np.ndarray, cdf: np.ndarray) -> tuple[float, floa
 
 
 def load_cdf_table(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """A value,cdf CSV as two arrays, checked; CapsimError naming the file if it is not one."""
+    """A value,cdf CSV as two arrays, checked; WorkloadError naming the file if it is not one."""
     frame = _read_csv(path)
     missing = [c for c in ("value", "cdf") if c not in frame.columns]
     if missing:
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: a CDF table needs columns 'value' and 'cdf' (missing {', '.join(missing)}); "
             f"found {', '.join(map(str, frame.columns))}. To sample a column of a CSV, "
             f"give empirical 'column'"
@@ -166,30 +169,30 @@ def load_cdf_table(path: str) -> tuple[np.ndarray, np.ndarray]:
     values = _numeric(frame["value"], path, "value")
     cdf = _numeric(frame["cdf"], path, "cdf")
     if values.size == 0:
-        raise CapsimError(f"{path}: the CDF table has no rows")
+        raise WorkloadError(f"{path}: the CDF table has no rows")
     if np.any(np.diff(values) < 0) or np.any(np.diff(cdf) < 0):
-        raise CapsimError(f"{path}: columns 'value' and 'cdf' must both be non-decreasing")
+        raise WorkloadError(f"{path}: columns 'value' and 'cdf' must both be non-decreasing")
     if cdf[0] < 0 or not math.isclose(cdf[-1], 1.0, abs_tol=1e-9):
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: column 'cdf' must lie in [0, 1] and end at 1, got {cdf[0]} .. {cdf[-1]}"
         )
     if values[0] < 0:
-        raise CapsimError(f"{path}: column 'value' must be >= 0, got {values[0]}")
+        raise WorkloadError(f"{path}: column 'value' must be >= 0, got {values[0]}")
     return values, cdf
 
 
 def load_column(path: str, column: str) -> np.ndarray:
-    """One numeric column of a CSV, as float64; CapsimError naming file and column if not."""
+    """One numeric column of a CSV, as float64; WorkloadError naming file and column if not."""
     frame = _read_csv(path)
     if column not in frame.columns:
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: no column {column!r} to sample; found {', '.join(map(str, frame.columns))}"
         )
     values = _numeric(frame[column], path, column)
     if values.size == 0:
-        raise CapsimError(f"{path}: column {column!r} has no values")
+        raise WorkloadError(f"{path}: column {column!r} has no values")
     if np.any(values < 0):
-        raise CapsimError(f"{path}: column {column!r} must be >= 0")
+        raise WorkloadError(f"{path}: column {column!r} must be >= 0")
     return values
 
 
@@ -198,7 +201,7 @@ def _read_csv(path: str) -> pd.DataFrame:
     try:
         stat = resolved.stat()
     except OSError as exc:
-        raise CapsimError(f"{path}: cannot read the file ({exc.strerror})") from None
+        raise WorkloadError(f"{path}: cannot read the file ({exc.strerror})") from None
     return _read_csv_cached(str(resolved), stat.st_mtime_ns, stat.st_size)
 
 
@@ -207,7 +210,7 @@ def _read_csv_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise CapsimError(f"{path}: cannot read as CSV ({exc})") from None
+        raise WorkloadError(f"{path}: cannot read as CSV ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -217,7 +220,7 @@ def _numeric(column: pd.Series, path: str, name: str) -> np.ndarray:
     bad = values.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: column {name!r} must hold numbers; line {row + 2} has {column.iloc[row]!r}"
         )
     return values.to_numpy(dtype=np.float64)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.errors import CapsimError
+from distributions.errors import WorkloadError
 
 DEFAULT_CHUNK_SIZE = 1_000_000
 RATE_WINDOW_S = 60.0  # TraceRateProfile.rate_per_s averages over windows this long
@@ -58,7 +58,7 @@ class Trace:
     def period_s(self, time_scale: float = 1.0) -> float:
         """Loop period: span plus one mean gap, times time_scale."""
         if self.n_requests < 2 or self.span_s <= 0:
-            raise CapsimError(
+            raise WorkloadError(
                 f"{self.source}: looping needs at least two requests at different times; "
                 f"set traffic.trace.loop = false"
             )
@@ -82,7 +82,7 @@ def load_trace(
 ) -> Trace:
     """Read a trace CSV; token columns that are absent are skipped unless required.
 
-    Raises CapsimError naming the file and column for an unreadable file, a
+    Raises WorkloadError naming the file and column for an unreadable file, a
     missing timestamp column, unparseable timestamps, non-numeric or negative
     tokens, and a trace with no rows.
     """
@@ -90,7 +90,7 @@ def load_trace(
     try:
         stat = resolved.stat()
     except OSError as exc:
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: cannot read the trace file ({exc.strerror}); expected a CSV file "
             f"with a header row and a {timestamp_column!r} column"
         ) from None
@@ -117,13 +117,13 @@ def _load_trace_cached(
 ) -> Trace:
     frame = _read_trace_csv(path, timestamp_column)
     if timestamp_column not in frame.columns:
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: no timestamp column {timestamp_column!r}; columns found: "
             f"{', '.join(map(str, frame.columns))}. Set traffic.trace.timestamp_column "
             f"to the column holding request times (seconds or ISO date-times)"
         )
     if len(frame) == 0:
-        raise CapsimError(f"{path}: the trace is empty (a header but no requests)")
+        raise WorkloadError(f"{path}: the trace is empty (a header but no requests)")
     seconds = _timestamps_s(frame[timestamp_column], path, timestamp_column)
     order = np.argsort(seconds, kind="stable")
     arrival_s = seconds[order] - seconds[order[0]]
@@ -133,7 +133,7 @@ def _load_trace_cached(
             tokens.append(None)
             continue
         if column not in frame.columns:
-            raise CapsimError(
+            raise WorkloadError(
                 f"{path}: no token column {column!r}; columns found: "
                 f"{', '.join(map(str, frame.columns))}"
             )
@@ -145,11 +145,11 @@ def _read_trace_csv(path: str, timestamp_column: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype={timestamp_column: str})
     except pd.errors.EmptyDataError:
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: the trace file is empty; expected a CSV with a header row"
         ) from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: cannot read the trace as CSV ({exc}); expected a CSV file with a header "
             f"row and a {timestamp_column!r} column"
         ) from None
@@ -169,7 +169,7 @@ def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
         parsed = pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
     if parsed.isna().any():
         bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: column {name!r} must hold seconds (numbers) or date-times such as "
             f"'2023-11-16 18:17:03.9799600'; line {bad + 2} has {column.iloc[bad]!r}"
         )
@@ -182,7 +182,7 @@ def _token_counts(column: pd.Series, path: str, name: str) -> np.ndarray:
     bad = values.isna().to_numpy() | (values.to_numpy(dtype=float, na_value=np.nan) < 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise CapsimError(
+        raise WorkloadError(
             f"{path}: token column {name!r} must hold non-negative numbers; "
             f"line {row + 2} has {column.iloc[row]!r}"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from sim.catalog import Catalog
+from sim.scenario.catalog import Catalog
 
 
 def catalog_tables(catalog: Catalog) -> list[Table]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from sim.units import format_duration
+from sim.scenario.units import format_duration
 
 
 def _fmt(value: Any, kind: str) -> str:

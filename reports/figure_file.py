@@ -7,7 +7,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from sim.json_output import write_atomically
+from sim.montecarlo.json_output import write_atomically
 
 
 def save_png(figure: Figure, path: Path, dpi: int = 100) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from sim.units import format_duration
+from sim.scenario.units import format_duration
 
 
 def _seconds(value: float | None) -> str:

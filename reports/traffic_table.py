@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from sim.units import format_duration
+from sim.scenario.units import format_duration
 
 
 def _clock(seconds: float) -> str:

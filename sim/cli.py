@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from distributions.errors import WorkloadError
 from sim.errors import CapsimError
 
 app = typer.Typer(
@@ -40,13 +41,13 @@ WorkersOption = Annotated[
 
 
 def clean_errors(command):
-    """Show a CapsimError as one line on stderr and exit 2, never a traceback."""
+    """Show bad input (a CapsimError or a WorkloadError) as one line on stderr and exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except CapsimError as exc:
+        except (CapsimError, WorkloadError) as exc:
             message = escape(str(exc))  # square brackets in a message are text, not markup
             stderr.print(f"[bold red]capsim:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -55,7 +56,7 @@ def clean_errors(command):
 
 
 def _load(scenario: str, sets: list[str] | None, seed: int | None = None, n: int | None = None):
-    from sim.scenario_file import load_scenario
+    from sim.scenario.file import load_scenario
 
     loaded = load_scenario(scenario, sets or [])
     update = {}
@@ -67,7 +68,7 @@ def _load(scenario: str, sets: list[str] | None, seed: int | None = None, n: int
 
 
 def _print_json(document) -> None:
-    from sim.json_output import dumps
+    from sim.montecarlo.json_output import dumps
 
     sys.stdout.write(dumps(document) + "\n")
 
@@ -97,7 +98,7 @@ def scenarios_command(json_output: JsonOption = False) -> None:
 def validate_command(scenario: ScenarioArg, sets: SetOption = None) -> None:
     """Check a scenario file against the schema and the catalog."""
     loaded = _load(scenario, sets)
-    from sim.service_time import build_service_model
+    from sim.engine.service_time import build_service_model
 
     build_service_model(loaded)
     stdout.print(f"{scenario}: valid scenario {loaded.name!r}", highlight=False)
@@ -110,7 +111,7 @@ def catalog_command(json_output: JsonOption = False) -> None:
     from dataclasses import asdict
 
     from reports.catalog_table import catalog_tables
-    from sim.catalog import load_catalog
+    from sim.scenario.catalog import load_catalog
 
     catalog = load_catalog()
     if json_output:
@@ -133,7 +134,7 @@ def botec_command(
 ) -> None:
     """The deterministic back-of-the-envelope baseline, with the seeds' figures beside it."""
     from reports.botec_table import botec_tables
-    from sim.botec import botec
+    from sim.baseline.botec import botec
 
     result = botec(_load(scenario, sets))
     if json_output:
@@ -155,10 +156,10 @@ def traffic_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw the rate to a PNG.")] = None,
 ) -> None:
     """Preview one replication's arrivals per bin and its request sizes."""
+    from distributions.traffic import traffic_summary
     from reports.traffic_figure import plot_traffic
     from reports.traffic_table import traffic_table
-    from sim.traffic import traffic_summary
-    from sim.units import parse_duration_s
+    from sim.scenario.units import parse_duration_s
 
     try:
         bin_s = parse_duration_s(bins)
@@ -167,7 +168,7 @@ def traffic_command(
     if bin_s <= 0:
         raise CapsimError("--bins: a bin must be longer than zero")
     loaded = _load(scenario, sets, seed)
-    from sim.simulation import replication_streams
+    from sim.montecarlo.replication import replication_streams
 
     # Replication 0's traffic stream: the same arrivals `capsim run` simulates first.
     streams = replication_streams(loaded.seed, 0)
@@ -203,7 +204,7 @@ def run_command(
 ) -> None:
     """Simulate N replications; print latency, requests, cost and risk next to the BOTEC."""
     from reports.run_table import run_report
-    from sim.run_plan import check_plan, plan_run, run_and_aggregate
+    from sim.montecarlo.run_plan import check_plan, plan_run, run_and_aggregate
 
     loaded = _load(scenario, sets, seed, replications)
     plan = plan_run(loaded, workers)
@@ -212,7 +213,7 @@ def run_command(
     check_plan(plan, yes)
     summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
     if out is not None:
-        from sim.run_output import write_run
+        from reports.run_files import write_run
 
         write_run(out, summary, results)
     if json_output:
@@ -238,7 +239,7 @@ def compare_command(
 ) -> None:
     """Run each autoscaling policy on the same traffic and seeds; one row per policy."""
     from reports.compare_table import compare_table
-    from sim.compare import compare_policies
+    from sim.montecarlo.compare import compare_policies
 
     loaded = _load(scenario, sets, seed, replications)
     names = [p.strip() for p in policies.split(",") if p.strip()]

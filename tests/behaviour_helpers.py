@@ -14,12 +14,12 @@ from collections import deque
 
 import numpy as np
 
-from sim.request_log import COMPLETED, DROPPED, LOST, PENDING, TIMED_OUT
-from sim.results import ReplicationResult
-from sim.scenario_file import load_scenario
-from sim.service_time import RooflineModel
-from sim.simulation import replication_streams, simulate
-from sim.traffic import RequestChunk
+from distributions.traffic import RequestChunk
+from sim.engine.request_log import COMPLETED, DROPPED, LOST, PENDING, TIMED_OUT
+from sim.engine.service_time import RooflineModel
+from sim.montecarlo.replication import replication_streams, simulate
+from sim.montecarlo.results import ReplicationResult
+from sim.scenario.file import load_scenario
 
 # Llama-3.1-8B on one A100-40GB, fixed 200-token prompts and 300-token answers.
 LLAMA_8B_A100 = [

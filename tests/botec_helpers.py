@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reports.botec_table import lookup
-from sim.botec import botec
-from sim.scenario_file import load_scenario
+from sim.baseline.botec import botec
+from sim.scenario.file import load_scenario
 
 
 def run(name: str, *overrides: str) -> dict:

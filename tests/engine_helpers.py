@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.results import ReplicationResult
-from sim.scenario_file import load_scenario
-from sim.simulation import replication_streams, simulate
-from sim.traffic import generate_requests
+from distributions.traffic import generate_requests
+from sim.montecarlo.replication import replication_streams, simulate
+from sim.montecarlo.results import ReplicationResult
+from sim.scenario.file import load_scenario
 
 
 def run_once(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-from sim.autoscaler import (
+from sim.fleet.autoscaler import (
     Observation,
     Stabilizer,
     hpa_desired,
@@ -24,7 +24,7 @@ from sim.autoscaler import (
     scheduled_desired,
     target_tracking_desired,
 )
-from sim.scenario import Autoscaling
+from sim.scenario.schema import Autoscaling
 
 HOUR = 3600.0
 BINS_PER_HOUR = 12  # fleet_series has five-minute bins

@@ -1,7 +1,7 @@
 """Billing: rounding rules, line items and totals, exact fixed-fleet bills, reserved, API tokens.
 
-Prices are read here straight from `sim/data/catalog.toml` (not through
-`sim.catalog`), so a fixed fleet's bill is checked against an independent
+Prices are read here straight from `sim/scenario/data/catalog.toml` (not through
+`sim.scenario.catalog`), so a fixed fleet's bill is checked against an independent
 n x T x price.
 """
 
@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-import sim
-from sim import simulation
-from sim.billing import (
+import sim.scenario
+from sim.money.billing import (
     Rates,
     ReplicaLifetime,
     billed_seconds,
@@ -26,10 +25,11 @@ from sim.billing import (
     replica_hours,
     request_cost_usd,
 )
-from sim.scenario_file import load_scenario
-from sim.units import SECONDS_PER_MONTH
+from sim.montecarlo import replication as simulation
+from sim.scenario.file import load_scenario
+from sim.scenario.units import SECONDS_PER_MONTH
 
-CATALOG = Path(sim.__file__).parent / "data" / "catalog.toml"
+CATALOG = Path(sim.scenario.__file__).parent / "data" / "catalog.toml"
 
 
 def catalog_usd_per_gpu_hour(gpu: str, provider: str, market: str) -> float:

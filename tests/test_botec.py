@@ -11,9 +11,9 @@ from botec_helpers import month, row, run
 from rich.console import Console
 
 from reports.botec_table import SEED_FIGURES, botec_tables, seed_rows
-from sim.botec import batch_stretch
-from sim.scenario_file import load_scenario
-from sim.service_time import LatencyModel, build_service_model
+from sim.baseline.botec import batch_stretch
+from sim.engine.service_time import LatencyModel, build_service_model
+from sim.scenario.file import load_scenario
 
 BUNDLED = ("smartpal", "redai-1k", "redai-10k", "redai-100k")
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from sim.catalog import Catalog, find_price, gpu_spec, load_catalog
 from sim.errors import CapsimError
+from sim.scenario.catalog import Catalog, find_price, gpu_spec, load_catalog
 
 REQUIRED_GPUS = (
     "T4",

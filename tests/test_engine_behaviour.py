@@ -27,13 +27,13 @@ from behaviour_helpers import (
 from engine_helpers import run_once
 from scipy import stats
 
-from sim.capacity import replica_capacity_per_s
-from sim.montecarlo import run_replications
-from sim.request_log import COMPLETED, DROPPED, TIMED_OUT
-from sim.router import least_loaded
-from sim.scenario_file import load_scenario
-from sim.service_time import RooflineModel, build_service_model
-from sim.simulation import drain_limit_s
+from sim.engine.request_log import COMPLETED, DROPPED, TIMED_OUT
+from sim.engine.routers import least_loaded
+from sim.engine.service_time import RooflineModel, build_service_model
+from sim.fleet.capacity import replica_capacity_per_s
+from sim.montecarlo.replication import drain_limit_s
+from sim.montecarlo.replications import run_replications
+from sim.scenario.file import load_scenario
 
 
 def roofline(sets: list[str]) -> RooflineModel:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from engine_helpers import replicated_mean, run_once
 
-from sim.queueing_theory import (
+from sim.baseline.queueing_theory import (
     mmc_mean_wait_s,
     mmc_wait_quantile_s,
     pollaczek_khinchine_mean_wait_s,

@@ -1,6 +1,6 @@
 """The compiled fixed-fleet kernel against the SimPy engine: the same draws, the same numbers.
 
-`sim/fixed_fleet.py` claims to apply the SimPy engine's rules in the same order.
+`sim/engine/compiled_loop.py` claims to apply the SimPy engine's rules in the same order.
 Each case runs one replication through both and demands an identical request log
 (every timestamp, status and replica, bit for bit) and the same summary. The
 cases cover every router, both service models, one-at-a-time and continuous
@@ -14,12 +14,16 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
+from sim.engine.compiled_loop import (
+    _check_finish_keys_fit,
+    drop_stale_kernel_cache,
+    runs_as_fixed_fleet,
+)
+from sim.engine.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT
+from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
-from sim.fixed_fleet import _check_finish_keys_fit, drop_stale_kernel_cache, runs_as_fixed_fleet
-from sim.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT
-from sim.results import ReplicationResult
-from sim.scenario_file import load_scenario
-from sim.service_time import build_service_model
+from sim.montecarlo.results import ReplicationResult
+from sim.scenario.file import load_scenario
 
 ROOFLINE = ['service={model="roofline"}']
 CONTINUOUS = [
@@ -161,7 +165,7 @@ def test_a_kernel_cache_built_against_another_roofline_is_dropped(tmp_path) -> N
     cache, roofline = tmp_path / "__pycache__", tmp_path / "service_time.py"
     cache.mkdir()
     roofline.write_text("def step_s(): return 1.0\n")
-    kernel_files = ["fixed_fleet._serve-388.py311.nbi", "fixed_fleet._serve-388.py311.1.nbc"]
+    kernel_files = ["compiled_loop._serve-388.py311.nbi", "compiled_loop._serve-388.py311.1.nbc"]
 
     def write_cache() -> None:
         for name in [*kernel_files, "service_time.roofline_step_s-76.py311.nbi"]:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-import sim
+import sim.scenario
 
 DEDICATED_A10 = [
     'autoscaling.policy="fixed"',
@@ -38,7 +38,7 @@ def busy_share(log, start_s: float, end_s: float) -> float:
 
 
 def test_the_catalog_price_differs_from_the_seed_which_the_scenario_pins() -> None:
-    path = Path(sim.__file__).parent / "data" / "catalog.toml"
+    path = Path(sim.scenario.__file__).parent / "data" / "catalog.toml"
     rows = tomllib.loads(path.read_text(encoding="utf-8"))["prices"]
     (a10,) = [
         r for r in rows if (r["gpu"], r["provider"], r["market"]) == ("A10", "lambda", "on-demand")

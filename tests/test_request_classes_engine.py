@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-from sim.aggregate import aggregate
-from sim.montecarlo import run_replications
-from sim.request_log import TIMED_OUT
-from sim.scenario_file import load_scenario
-from sim.simulation import replication_streams
-from sim.traffic import generate_requests
+from distributions.traffic import generate_requests
+from sim.engine.request_log import TIMED_OUT
+from sim.montecarlo.aggregate import aggregate
+from sim.montecarlo.replication import replication_streams
+from sim.montecarlo.replications import run_replications
+from sim.scenario.file import load_scenario
 
 CLASSES = (
     'requests.classes=[{name="chat", share=0.7, timeout="5s", latency_slo_p99="5s"}, '

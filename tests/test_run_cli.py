@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import CapsimError
-from sim.run_plan import BYTES_PER_REQUEST, REQUESTS_PER_S, RunPlan, check_plan, plan_run
-from sim.scenario_file import load_scenario
+from sim.montecarlo.run_plan import BYTES_PER_REQUEST, REQUESTS_PER_S, RunPlan, check_plan, plan_run
+from sim.scenario.file import load_scenario
 
 SMALL = ["--set", 'horizon="2h"', "-n", "2"]
 

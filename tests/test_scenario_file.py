@@ -12,10 +12,10 @@ import pytest
 from classic_queue import CLASSIC
 
 from scenarios import bundled_scenario_descriptions, bundled_scenario_names
+from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
-from sim.scenario import Exponential, Fixed
-from sim.scenario_file import load_scenario, parse_override_value
-from sim.service_time import build_service_model
+from sim.scenario.file import load_scenario, parse_override_value
+from sim.scenario.schema import Exponential, Fixed
 
 # Words a user should never have to read: pydantic's phrasing and Python reprs.
 JARGON = ("Input should", "Field required", "Extra inputs", "Value error", "Traceback", "{'")

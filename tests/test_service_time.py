@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.engine.service_time import LatencyModel, RooflineModel, build_service_model
 from sim.errors import CapsimError
-from sim.scenario_file import load_scenario
-from sim.service_time import LatencyModel, RooflineModel, build_service_model
+from sim.scenario.file import load_scenario
 
 LLAMA_8B_A100 = [
     'service={model="roofline"}',

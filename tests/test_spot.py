@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-import sim
+import sim.scenario
 
 FLEET = ['autoscaling.policy="fixed"', "fleet.replicas=6", 'horizon="12h"']
 SPOT = [*FLEET, 'fleet.market="spot"', "spot.interruptions_per_hour=0.5"]
@@ -25,7 +25,7 @@ REPLICA_HOURS = 6 * 12
 
 
 def catalog_usd_per_gpu_hour(gpu: str, provider: str, market: str) -> float:
-    path = Path(sim.__file__).parent / "data" / "catalog.toml"
+    path = Path(sim.scenario.__file__).parent / "data" / "catalog.toml"
     rows = tomllib.loads(path.read_text(encoding="utf-8"))["prices"]
     (row,) = [r for r in rows if (r["gpu"], r["provider"], r["market"]) == (gpu, provider, market)]
     return row["usd_per_gpu_hour"]
@@ -152,9 +152,9 @@ def test_zero_notice_reclaims_during_cold_starts_do_not_crash() -> None:
 
 
 def test_spot_defaults_come_from_the_catalog_for_the_provider() -> None:
-    from sim.catalog import load_catalog
-    from sim.scenario_file import load_scenario
-    from sim.spot import FALLBACK_INTERRUPTIONS_PER_HOUR, spot_terms
+    from sim.fleet.spot import FALLBACK_INTERRUPTIONS_PER_HOUR, spot_terms
+    from sim.scenario.catalog import load_catalog
+    from sim.scenario.file import load_scenario
 
     listed = load_catalog().spot
     aws = spot_terms(load_scenario("mmc", ['fleet.market="spot"']))

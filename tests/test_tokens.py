@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from scipy import stats
 from scipy.special import gammaln
 
+from distributions.errors import WorkloadError
 from distributions.request_classes import (
     assign_classes,
     class_dist,
@@ -24,8 +25,7 @@ from distributions.tokens import (
     summarize_histogram,
     to_token_counts,
 )
-from sim.errors import CapsimError
-from sim.scenario import DistSpec, Requests
+from sim.scenario.schema import DistSpec, Requests
 
 SPEC = TypeAdapter(DistSpec)
 N = 200_000
@@ -132,17 +132,17 @@ def test_empirical_column_of_a_file_is_resampled(tmp_path):
 def test_bad_empirical_files_give_clear_errors(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("value,cdf\n1,0.5\n2,0.4\n")
-    with pytest.raises(CapsimError, match="non-decreasing"):
+    with pytest.raises(WorkloadError, match="non-decreasing"):
         sample(spec(dist="empirical", file=str(bad)), 10, np.random.default_rng(0))
     short = tmp_path / "short.csv"
     short.write_text("value,cdf\n1,0.2\n2,0.8\n")
-    with pytest.raises(CapsimError, match="end at 1"):
+    with pytest.raises(WorkloadError, match="end at 1"):
         sample(spec(dist="empirical", file=str(short)), 10, np.random.default_rng(0))
-    with pytest.raises(CapsimError, match="'Tokens'"):
+    with pytest.raises(WorkloadError, match="'Tokens'"):
         sample(
             spec(dist="empirical", file=str(short), column="Tokens"), 10, np.random.default_rng(0)
         )
-    with pytest.raises(CapsimError, match="cannot read"):
+    with pytest.raises(WorkloadError, match="cannot read"):
         sample(
             spec(dist="empirical", file=str(tmp_path / "nope.csv")), 10, np.random.default_rng(0)
         )

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from distributions.errors import WorkloadError
 from distributions.trace import (
     TraceRateProfile,
     iter_trace_chunks,
     load_trace,
     trace_expected_count,
 )
-from sim.errors import CapsimError
 
 TRACES = Path(__file__).resolve().parent.parent / "scenarios" / "traces"
 CONV = TRACES / "azure_conv.csv"
@@ -117,24 +117,24 @@ def test_token_columns_are_optional_unless_required(tmp_path):
     path.write_text("TIMESTAMP\n0\n1\n2\n")
     trace = load_trace(path)
     assert trace.prompt_tokens is None and trace.output_tokens is None
-    with pytest.raises(CapsimError, match="'ContextTokens'"):
+    with pytest.raises(WorkloadError, match="'ContextTokens'"):
         load_trace(path, require_token_columns=True)
 
 
 def test_unreadable_trace_is_a_clear_error(tmp_path):
     missing = tmp_path / "missing.csv"
-    with pytest.raises(CapsimError, match=r"missing\.csv: cannot read the trace file"):
+    with pytest.raises(WorkloadError, match=r"missing\.csv: cannot read the trace file"):
         load_trace(missing)
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(CapsimError, match=r"binary\.csv: cannot read the trace"):
+    with pytest.raises(WorkloadError, match=r"binary\.csv: cannot read the trace"):
         load_trace(binary)
 
 
 def test_trace_without_timestamp_column_names_it(tmp_path):
     path = tmp_path / "no_time.csv"
     path.write_text("time,ContextTokens\n0,1\n")
-    with pytest.raises(CapsimError) as info:
+    with pytest.raises(WorkloadError) as info:
         load_trace(path)
     message = str(info.value)
     assert (
@@ -145,18 +145,20 @@ def test_trace_without_timestamp_column_names_it(tmp_path):
 def test_non_numeric_tokens_and_bad_timestamps_name_the_column_and_line(tmp_path):
     path = tmp_path / "bad_tokens.csv"
     path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,5\n1,lots,5\n")
-    with pytest.raises(CapsimError, match=r"bad_tokens\.csv: token column 'ContextTokens'.*line 3"):
+    with pytest.raises(
+        WorkloadError, match=r"bad_tokens\.csv: token column 'ContextTokens'.*line 3"
+    ):
         load_trace(path)
     stamps = tmp_path / "bad_time.csv"
     stamps.write_text("TIMESTAMP\n2023-11-16 18:17:03.9799600\nyesterday\n")
-    with pytest.raises(CapsimError, match=r"'TIMESTAMP'.*line 3 has 'yesterday'"):
+    with pytest.raises(WorkloadError, match=r"'TIMESTAMP'.*line 3 has 'yesterday'"):
         load_trace(stamps)
 
 
 def test_empty_trace_is_a_clear_error(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n")
-    with pytest.raises(CapsimError, match=r"empty\.csv: the trace is empty"):
+    with pytest.raises(WorkloadError, match=r"empty\.csv: the trace is empty"):
         load_trace(path)
 
 
@@ -164,7 +166,7 @@ def test_single_request_trace_cannot_loop(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("TIMESTAMP\n5\n")
     trace = load_trace(path)
-    with pytest.raises(CapsimError, match="loop = false"):
+    with pytest.raises(WorkloadError, match="loop = false"):
         replay(trace, 100.0)
     arrival_s, _ = replay(trace, 100.0, loop=False)
     np.testing.assert_array_equal(arrival_s, [0.0])

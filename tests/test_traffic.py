@@ -9,11 +9,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from reports.traffic_figure import plot_traffic
-from reports.traffic_table import traffic_table
-from sim.errors import CapsimError
-from sim.scenario_file import load_scenario, validate_scenario
-from sim.traffic import (
+from distributions.traffic import (
     bin_counts,
     expected_request_count,
     generate_requests,
@@ -21,6 +17,10 @@ from sim.traffic import (
     traffic_profile,
     traffic_summary,
 )
+from reports.traffic_figure import plot_traffic
+from reports.traffic_table import traffic_table
+from sim.errors import CapsimError
+from sim.scenario.file import load_scenario, validate_scenario
 
 DAY = 86400.0
 

@@ -1,0 +1,1 @@
+"""The deterministic baseline: the BOTEC, the seeds' printed figures, and queueing theory."""

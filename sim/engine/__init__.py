@@ -1,0 +1,1 @@
+"""The serving engine: requests, replicas, routers, waiting lines, service time, compiled loop."""

@@ -1,0 +1,94 @@
+"""Routers: which replica a new request joins.
+
+Each router is a function from the loads (queued plus running requests) of the
+replicas that accept work to the index of the chosen one. `shared-queue` is not
+a choice at arrival: every replica pulls from one FIFO line when it has room,
+which is the M/M/c discipline. The compiled fixed-fleet kernel applies the same
+rules to the same draws (`uniform_draws`) in `choose` in `sim/engine/compiled_loop.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+Router = Callable[[list[int]], int]  # loads of the candidate replicas -> index of the chosen
+
+_DRAWS_PER_REFILL = 4096
+
+
+def _draw_block(rng: np.random.Generator) -> np.ndarray:
+    """The next block of uniform [0, 1) numbers, in the order the routers use them."""
+    return rng.random(_DRAWS_PER_REFILL)[::-1]
+
+
+class _UniformDraws:
+    """Uniform [0, 1) numbers drawn from the generator in blocks (one draw per call)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._block: Iterator[float] = iter(())
+
+    def __call__(self) -> float:
+        value = next(self._block, None)
+        if value is None:
+            self._block = iter(_draw_block(self._rng).tolist())
+            value = next(self._block)
+        return value
+
+
+def uniform_draws(rng: np.random.Generator, count: int) -> np.ndarray:
+    """The first `count` numbers a `_UniformDraws` on `rng` returns, as one array."""
+    blocks = [_draw_block(rng) for _ in range(-(-count // _DRAWS_PER_REFILL))]
+    return np.concatenate(blocks)[:count] if blocks else np.empty(0)
+
+
+def round_robin() -> Router:
+    """Each replica in turn."""
+    counter = 0
+
+    def choose(loads: list[int]) -> int:
+        nonlocal counter
+        counter += 1
+        return counter % len(loads)
+
+    return choose
+
+
+def uniform_random(rng: np.random.Generator) -> Router:
+    """A replica chosen uniformly at random."""
+    draw = _UniformDraws(rng)
+
+    def choose(loads: list[int]) -> int:
+        return int(draw() * len(loads))
+
+    return choose
+
+
+def least_loaded(rng: np.random.Generator) -> Router:
+    """The replica with the fewest queued plus running requests; ties broken at random."""
+    draw = _UniformDraws(rng)
+
+    def choose(loads: list[int]) -> int:
+        best = min(loads)
+        tied = loads.count(best)
+        index = loads.index(best)
+        for _ in range(int(draw() * tied) if tied > 1 else 0):
+            index = loads.index(best, index + 1)
+        return index
+
+    return choose
+
+
+def make_router(name: str, rng: np.random.Generator) -> Router | None:
+    """The named router; None for `shared-queue`, where replicas pull from one line."""
+    if name == "round-robin":
+        return round_robin()
+    if name == "random":
+        return uniform_random(rng)
+    if name == "least-loaded":
+        return least_loaded(rng)
+    if name == "shared-queue":
+        return None
+    raise ValueError(f"unknown router {name!r}")

@@ -1,0 +1,1 @@
+"""The fleet in motion: autoscaling policies, cold starts, spot markets, serverless containers."""

@@ -1,0 +1,1 @@
+"""Money: what a replication's replicas, requests, storage and bandwidth cost."""

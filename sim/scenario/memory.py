@@ -1,0 +1,41 @@
+"""What a replica's GPU memory holds: the model's weights, and the KV cache in what is left."""
+
+from __future__ import annotations
+
+from sim.errors import CapsimError
+from sim.scenario.catalog import gpu_spec
+from sim.scenario.schema import Model, Scenario
+
+
+def kv_bytes_per_token(model: Model) -> float:
+    """KV-cache bytes one token of context holds (K and V, every layer).
+
+    From the architecture when given (2 x layers x kv_heads x head_dim x bytes);
+    else from layers x hidden size (multi-head attention); else estimated from the
+    parameter count, assuming params = 12 x layers x hidden^2 and hidden = 128 x
+    layers, which recovers Llama-2-7B's 32 layers x 4096 within 3%.
+    """
+    if model.kv_bytes_per_token is not None:
+        return model.kv_bytes_per_token
+    element = model.kv_bytes_per_element
+    if model.layers and model.kv_heads and model.head_dim:
+        return 2.0 * model.layers * model.kv_heads * model.head_dim * element
+    if model.layers and model.hidden_size:
+        return 2.0 * model.layers * model.hidden_size * element
+    layers = (model.parameters / (12 * 128**2)) ** (1 / 3)
+    return 2.0 * layers * 128 * layers * element
+
+
+def kv_memory_bytes(scenario: Scenario) -> float:
+    """Bytes left for the KV cache on one replica; CapsimError if the weights do not fit."""
+    gpu = gpu_spec(scenario.fleet.gpu)
+    n_gpus = scenario.fleet.gpus_per_replica
+    model = scenario.model
+    free_bytes = gpu.memory_bytes * n_gpus - model.weight_bytes
+    if free_bytes <= 0:
+        raise CapsimError(
+            f"the model's weights ({model.weight_bytes / 1e9:.1f} GB) do not fit in "
+            f"{n_gpus} x {gpu.name} ({gpu.memory_gb * n_gpus:.0f} GB): raise "
+            f"fleet.gpus_per_replica or lower model.bytes_per_param"
+        )
+    return free_bytes

@@ -1,0 +1,76 @@
+"""The prices a scenario bills at: its `[pricing]` overrides, else the catalog's, per market."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.errors import CapsimError
+from sim.scenario.catalog import find_price
+from sim.scenario.schema import Scenario
+
+
+@dataclass(frozen=True)
+class Rates:
+    """USD per replica-second by market, and the billing rules."""
+
+    usd_per_replica_s: dict[str, float]
+    granularity_s: float
+    minimum_billed_s: float
+    reserved_replicas: int
+    billed_only_busy: bool
+
+
+def resolve_rates(scenario: Scenario) -> Rates:
+    """Per-replica prices for the markets this scenario can use, from overrides or the catalog."""
+    fleet = scenario.fleet
+    pricing = scenario.pricing
+    gpus = fleet.gpus_per_replica
+    per_gpu_hour: dict[str, float] = {}
+    for market in ("on-demand", "spot", "reserved", "serverless"):
+        override = {
+            "on-demand": pricing.gpu_usd_per_hour,
+            "spot": pricing.spot_usd_per_hour,
+            "reserved": pricing.reserved_usd_per_hour,
+            "serverless": None
+            if pricing.serverless_usd_per_s is None
+            else pricing.serverless_usd_per_s * 3600.0,
+        }[market]
+        if override is not None:
+            per_gpu_hour[market] = override
+            continue
+        try:
+            per_gpu_hour[market] = find_price(fleet.gpu, fleet.provider, market).usd_per_gpu_hour
+        except CapsimError:
+            continue
+    return Rates(
+        usd_per_replica_s={m: p * gpus / 3600.0 for m, p in per_gpu_hour.items()},
+        granularity_s=pricing.billing_granularity,
+        minimum_billed_s=pricing.minimum_billed,
+        reserved_replicas=pricing.reserved_replicas,
+        billed_only_busy=scenario.autoscaling.billed_only_busy,
+    )
+
+
+PRICE_OVERRIDES = {
+    "on-demand": "gpu_usd_per_hour",
+    "spot": "spot_usd_per_hour",
+    "reserved": "reserved_usd_per_hour",
+    "serverless": "serverless_usd_per_s",
+}
+
+
+def markets_needed(scenario: Scenario) -> list[str]:
+    """The markets whose prices a run of this scenario bills."""
+    fleet = scenario.fleet
+    if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
+        return ["serverless"]
+    markets = {fleet.market}
+    if fleet.spot_fraction is not None:
+        markets = {"on-demand", "spot"} - ({"spot"} if fleet.spot_fraction == 0 else set())
+        if fleet.spot_fraction == 1:
+            markets = {"spot"}
+    if "spot" in markets and scenario.spot.capacity_shortage_probability > 0:
+        markets.add("on-demand")
+    if scenario.pricing.reserved_replicas:
+        markets.add("reserved")
+    return sorted(markets)
