@@ -51,9 +51,12 @@ def parse_time_of_day_s(value: float | int | str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Short human form of a duration, for tables."""
+    """Short human form of a duration, for tables; no wait at all reads "0 s", not "0 us"."""
+    if seconds == 0:
+        return "0 s"
     if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} us"
+        micro = seconds * 1e6
+        return f"{micro:.0f} us" if micro >= 1 else f"{micro:.2g} us"
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     if seconds < 120:
