@@ -248,7 +248,7 @@ def compare_command(
     if json_output:
         _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
         return
-    stdout.print(compare_table(rows, loaded.name))
+    stdout.print(compare_table(rows, loaded.name, loaded.horizon))
 
 
 def main() -> None:
