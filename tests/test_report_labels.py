@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from reports.compare_table import compare_table
+from reports.run_table import latency_table
 from sim.units import format_duration
+
+SHORT_RUN = ["--set", 'horizon="10m"', "-n", "1"]
 
 
 @pytest.mark.parametrize(
@@ -52,3 +56,39 @@ def test_compare_says_slo_days_only_when_a_replication_is_a_day():
     ten_minutes = _text(compare_table([_policy_row("fixed")], "mmc", 600.0))
     assert "SLO days" not in ten_minutes and "median day" not in ten_minutes
     assert "SLO met per 10.0 min" in ten_minutes
+
+
+def _latency_summary(service_model: str, ttft_s: float) -> dict:
+    def stats(value: float) -> dict:
+        return {"mean": value, "p50": value, "p90": value, "p99": value}
+
+    return {
+        "latency_s": {
+            "wait": stats(0.0),
+            "ttft": stats(ttft_s),
+            "tpot": stats(float("nan")),
+            "e2e": stats(2.0),
+        },
+        "replication_p99_e2e_s": {"p5": 2.0, "p50": 2.0, "p95": 2.0},
+        "botec": {"service_model": service_model},
+    }
+
+
+def test_latency_table_leaves_out_ttft_under_a_per_request_latency():
+    text = _text(latency_table(_latency_summary("latency", 2.0)))
+    assert "end to end" in text and "time to first token" not in text
+    assert "0 us" not in text
+    roofline = _text(latency_table(_latency_summary("roofline", 0.05)))
+    assert "time to first token" in roofline and "50.0 ms" in roofline
+
+
+def test_ttft_row_is_shown_for_the_roofline_from_a_real_run():
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["run", "diurnal-chat", *SHORT_RUN])
+    assert result.exit_code == 0, result.output
+    assert "time to first token" in result.stdout
+    per_request = CliRunner().invoke(app, ["run", "diurnal-api", *SHORT_RUN])
+    assert per_request.exit_code == 0, per_request.output
+    assert "time to first token" not in per_request.stdout
+    assert "end to end" in per_request.stdout
