@@ -214,7 +214,7 @@ def run_command(
     if out is not None:
         from sim.run_output import write_run
 
-        write_run(out, summary, results)
+        write_run(out, summary, results, serverless=loaded.autoscaling.policy == "serverless")
     if json_output:
         _print_json(summary)
         return

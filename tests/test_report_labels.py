@@ -7,6 +7,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from reports.compare_table import compare_table
+from reports.fleet_figure import fleet_figure
 from reports.run_table import latency_table
 from sim.units import format_duration
 
@@ -92,3 +93,21 @@ def test_ttft_row_is_shown_for_the_roofline_from_a_real_run():
     assert per_request.exit_code == 0, per_request.output
     assert "time to first token" not in per_request.stdout
     assert "end to end" in per_request.stdout
+
+
+def test_a_serverless_fleet_figure_counts_whole_containers():
+    # redai-1k's one container is up 2 s in each 86 s: its 5-minute means are ~0.02.
+    series = {
+        "time_s": [0.0, 300.0, 600.0],
+        "replicas_up": [0.02, 0.0, 0.007],
+        "replicas_serving": [0.02, 0.0, 0.007],
+        "arrival_rate_per_s": [0.01, 0.0, 0.0033],
+    }
+    figure = fleet_figure(series, "redai-1k", containers=True)
+    axis = figure.axes[0]
+    assert axis.get_ylabel().startswith("containers")
+    figure.canvas.draw()
+    ticks = [t for t in axis.get_yticks() if axis.get_ylim()[0] <= t <= axis.get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert max(ticks) >= 1
+    assert fleet_figure(series, "x").axes[0].get_ylabel().startswith("replicas")
