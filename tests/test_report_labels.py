@@ -111,3 +111,17 @@ def test_a_serverless_fleet_figure_counts_whole_containers():
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
     assert max(ticks) >= 1
     assert fleet_figure(series, "x").axes[0].get_ylabel().startswith("replicas")
+
+
+@pytest.mark.parametrize(
+    "verb", [(), ("botec",), ("run",), ("traffic",), ("compare",), ("validate",), ("catalog",)]
+)
+def test_help_names_values_and_shows_flags_bare(verb):
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, [*verb, "--help"], prog_name="capsim")
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.stdout
+    assert "{scenario}" not in result.stdout and "<list[str]>" not in result.stdout
+    if verb and verb[0] not in ("catalog",):
+        assert f"capsim {verb[0]} [OPTIONS] SCENARIO" in result.stdout
