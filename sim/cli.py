@@ -188,8 +188,13 @@ def traffic_command(
     scenario: ScenarioArg,
     sets: SetOption = None,
     bins: Annotated[
-        str, typer.Option("--bins", metavar="WIDTH", help="Bin width, e.g. 1h, 15m, 30s.")
-    ] = "1h",
+        str | None,
+        typer.Option(
+            "--bins",
+            metavar="WIDTH",
+            help="Bin width, e.g. 1h, 15m, 30s (default: a round width, 24-60 bins).",
+        ),
+    ] = None,
     seed: SeedOption = None,
     json_output: JsonOption = False,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print bins as CSV.")] = False,
@@ -201,15 +206,18 @@ def traffic_command(
     from reports.traffic_figure import plot_traffic
     from reports.traffic_table import traffic_table
     from sim.traffic import traffic_summary
-    from sim.units import parse_duration_s
+    from sim.units import parse_duration_s, round_bin_s
 
-    try:
-        bin_s = parse_duration_s(bins)
-    except ValueError as exc:
-        raise CapsimError(f"--bins: {exc}") from None
-    if bin_s <= 0:
-        raise CapsimError("--bins: a bin must be longer than zero")
+    if bins is not None:
+        try:
+            bin_s = parse_duration_s(bins)
+        except ValueError as exc:
+            raise CapsimError(f"--bins: {exc}") from None
+        if bin_s <= 0:
+            raise CapsimError("--bins: a bin must be longer than zero")
     loaded = _load(scenario, sets, seed)
+    if bins is None:
+        bin_s = round_bin_s(loaded.horizon)
     from sim.simulation import replication_streams
 
     # Replication 0's traffic stream: the same arrivals `capsim run` simulates first.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -9,7 +11,7 @@ from typer.testing import CliRunner
 from reports.compare_table import compare_table
 from reports.fleet_figure import fleet_figure
 from reports.run_table import latency_table
-from sim.units import format_duration
+from sim.units import format_duration, round_bin_s
 
 SHORT_RUN = ["--set", 'horizon="10m"', "-n", "1"]
 
@@ -125,3 +127,25 @@ def test_help_names_values_and_shows_flags_bare(verb):
     assert "{scenario}" not in result.stdout and "<list[str]>" not in result.stdout
     if verb and verb[0] not in ("catalog",):
         assert f"capsim {verb[0]} [OPTIONS] SCENARIO" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("horizon_s", "bin_s"),
+    [(86400.0, 3600.0), (3600.0, 120.0), (600.0, 15.0), (7200.0, 300.0), (7 * 86400.0, 21600.0)],
+)
+def test_round_bin_s_cuts_a_horizon_into_24_to_60_bins(horizon_s, bin_s):
+    assert round_bin_s(horizon_s) == bin_s
+    assert 24 <= horizon_s / bin_s <= 60
+
+
+def test_traffic_bins_a_one_hour_trace_by_its_horizon_unless_told():
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["traffic", "azure-conv", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["horizon_s"] == 3600.0
+    assert summary["bin_s"] == 120.0 and len(summary["counts"]) == 30
+    assert len(set(summary["counts"])) > 1  # not one flat line
+    hourly = CliRunner().invoke(app, ["traffic", "azure-conv", "--json", "--bins", "1h"])
+    assert json.loads(hourly.stdout)["bin_s"] == 3600.0
