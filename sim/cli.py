@@ -168,18 +168,30 @@ def catalog_command(json_output: JsonOption = False) -> None:
 @app.command("botec", cls=CapsimCommand)
 @clean_errors
 def botec_command(
-    scenario: ScenarioArg, sets: SetOption = None, json_output: JsonOption = False
+    scenario: ScenarioArg,
+    sets: SetOption = None,
+    json_output: JsonOption = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Every section's table, not the headline.")
+    ] = False,
 ) -> None:
     """The deterministic back-of-the-envelope baseline, with the seeds' figures beside it."""
+    from reports.botec_headline import botec_headline_report
     from reports.botec_table import botec_tables
+    from sim.baseline import botec_headline
     from sim.botec import botec
 
-    result = botec(_load(scenario, sets))
+    loaded = _load(scenario, sets)
+    result = botec(loaded)
     if json_output:
         _print_json(result)
         return
-    for table in botec_tables(result):
-        stdout.print(table)
+    if full:
+        for table in botec_tables(result):
+            stdout.print(table)
+        return
+    headline = botec_headline(loaded, result)
+    stdout.print(botec_headline_report(result, headline, loaded.slo.latency_p99))
 
 
 @app.command("traffic", cls=CapsimCommand)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from reports.botec_table import SMARTPAL_FIGURES, botec_tables, seed_in_capsim_unit
 
@@ -46,3 +49,51 @@ def test_seed_in_capsim_unit_converts_every_number_of_the_text():
     assert seed_in_capsim_unit(by_label["Inference time (ms)"]) == "0.0096"
     assert seed_in_capsim_unit(by_label["API input cost ($M/day)"]) == "2,500,000"
     assert seed_in_capsim_unit(by_label["TRPS (requests/s)"]) == "11,574"
+
+
+def _botec_cli(*args: str):
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["botec", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", ["smartpal", "redai-1k", "redai-100k", "diurnal-api", "mmc"])
+def test_botec_leads_with_a_headline_of_at_most_20_lines(name):
+    text = _botec_cli(name)
+    assert len(text.strip().splitlines()) <= 20, text
+    assert "figure (unit in name)" not in text  # the section tables are behind --full
+    for label in ("requests per second", "replicas needed", "cost per month", "SLO"):
+        assert label in text
+    assert f"capsim botec {name} --full" in text
+
+
+def test_the_smartpal_headline_puts_the_seed_figures_beside_capsims():
+    text = _botec_cli("smartpal")
+    assert _row(text, "replicas needed (100% busy)")[1:] == [
+        "1,326 at mean, 2,652 at peak",
+        "112 ✓ (its formula, at the mean)",
+    ]
+    assert _row(text, "time per request (no queueing)")[2].startswith("9.6 ms ✓")
+    assert _row(text, "hosted API instead")[1:] == ["$525,000,000", "$525,000,000 ✓"]
+    assert "26 figures: 22 ✓, 1 ≈ (rounding only), 3 ✗" in text
+    assert "≈ Ingress (Mbps): seed 186, capsim 185" in text
+
+
+def test_the_redai_headline_marks_the_seeds_wrong_break_even():
+    text = _botec_cli("redai-1k")
+    assert _row(text, "break-even, one dedicated replica")[1:] == [
+        "22,545 requests/day",
+        "4,500 ✗",
+    ]
+    assert _row(text, "cost per month (30 d)")[2] == "$9.90 ✓"
+    assert "... and 25 more" in text
+
+
+def test_botec_full_prints_every_table_and_json_is_unchanged(smartpal):
+    full = _botec_cli("smartpal", "--full")
+    assert "inference_roofline.batched" in full and "figure (unit in name)" in full
+    assert "Figures the seed printed" in full
+    assert len(full.splitlines()) > 100
+    assert json.loads(_botec_cli("smartpal", "--json")) == smartpal
