@@ -4,7 +4,8 @@
 table per section (each figure with its unit in its name), wide tables for the
 per-volume and per-month rows, and, for the bundled seed scenarios, a table of
 every figure the seed printed: the seed's text, capsim's figure at the seed's
-display precision, and a mark where they disagree.
+display precision, and a mark: agrees, differs only in rounding, or wrong.
+In the section tables the seed's figure is shown in capsim's unit (the key's).
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 
+from rich.markup import escape
 from rich.table import Table
 
 AGREE = "[green]✓[/green]"
+ROUNDING = "[yellow]≈[/yellow]"
 DISAGREE = "[bold red]✗[/bold red]"
+MARKS = {"agrees": AGREE, "rounding": ROUNDING, "wrong": DISAGREE}
+MARKS_LEGEND = (
+    "✓ the seed's figure; ≈ the seed rounded the other way at its own precision "
+    "(within one unit of its last digit); ✗ wrong (docs/seed-audit.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -286,8 +295,34 @@ def _normalise(text: str) -> str:
     return text.replace(",", "").strip()
 
 
-def seed_rows(result: dict[str, Any]) -> list[tuple[SeedFigure, str, bool]]:
-    """(figure, capsim's display text, agrees) for every seed figure of this scenario."""
+class SeedCheck(NamedTuple):
+    """One figure the seed printed: capsim's at the seed's precision, and the verdict."""
+
+    figure: SeedFigure
+    shown: str
+    verdict: str  # "agrees", "rounding" or "wrong"
+
+
+def seed_verdict(figure: SeedFigure, value: float) -> str:
+    """The verdict on one seed figure: "agrees" at the seed's precision; "rounding" if the
+    seed's figure is within one unit of its last digit of capsim's (186 for 185.19: rounded
+    up, not miscomputed); else "wrong".
+    """
+    if _normalise(seed_display(figure, value)) == _normalise(figure.seed_text):
+        return "agrees"
+    try:
+        seed = Decimal(_normalise(figure.seed_text))
+    except InvalidOperation:
+        return "wrong"  # ">75", "10-30": not one number at a precision
+    exponent = seed.as_tuple().exponent
+    unit = 1.0 if figure.fmt == "floor" or not isinstance(exponent, int) else 10.0**exponent
+    if abs(value * figure.scale - float(seed)) < unit * (1 - 1e-9):
+        return "rounding"
+    return "wrong"
+
+
+def seed_rows(result: dict[str, Any]) -> list[SeedCheck]:
+    """(figure, capsim's display text, verdict) for every seed figure of this scenario."""
     rows = []
     for figure in SEED_FIGURES.get(result.get("scenario", ""), ()):
         try:
@@ -295,8 +330,29 @@ def seed_rows(result: dict[str, Any]) -> list[tuple[SeedFigure, str, bool]]:
         except (KeyError, TypeError):
             continue
         shown = seed_display(figure, float(value))
-        rows.append((figure, shown, _normalise(shown) == _normalise(figure.seed_text)))
+        rows.append(SeedCheck(figure, shown, seed_verdict(figure, float(value))))
     return rows
+
+
+_NUMBER = re.compile(r"[0-9][0-9,]*\.?[0-9]*")
+
+
+def seed_value(figure: SeedFigure) -> float | None:
+    """The seed's figure in capsim's unit (the key's), or None if it is not one number."""
+    try:
+        return float(Decimal(_normalise(figure.seed_text)) / Decimal(repr(figure.scale)))
+    except InvalidOperation:
+        return None
+
+
+def seed_in_capsim_unit(figure: SeedFigure) -> str:
+    """The seed's text with each number in capsim's unit: "9.6" ms reads 0.0096 (s)."""
+
+    def convert(match: re.Match[str]) -> str:
+        number = Decimal(_normalise(match.group(0))) / Decimal(repr(figure.scale))
+        return format_value(float(number))
+
+    return _NUMBER.sub(convert, figure.seed_text)
 
 
 def format_value(value: Any) -> str:
@@ -321,9 +377,7 @@ def _is_row_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _section_table(
-    title: str, section: dict[str, Any], seeds: dict[str, tuple[str, str, bool]]
-) -> Table:
+def _section_table(title: str, section: dict[str, Any], seeds: dict[str, list[SeedCheck]]) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("figure (unit in name)")
     table.add_column("capsim", justify="right")
@@ -338,11 +392,9 @@ def _section_table(
             continue
         path = f"{title}.{key}"
         seed_text, mark = "", ""
-        if path in seeds:
-            shown, seed_text, agrees = seeds[path]
-            mark = AGREE if agrees else DISAGREE
-            if not agrees:
-                seed_text = f"{seed_text} (capsim {shown})"
+        if path in seeds:  # a figure the seed printed twice shows both, e.g. 223.2 / 442.5
+            seed_text = " / ".join(seed_in_capsim_unit(c.figure) for c in seeds[path])
+            mark = " ".join(MARKS[c.verdict] for c in seeds[path])
         table.add_row(key, format_value(value), seed_text, mark)
     if notes:
         table.caption = "; ".join(notes)
@@ -363,9 +415,10 @@ def _rows_table(title: str, rows: list[dict[str, Any]]) -> Table:
 def botec_tables(result: dict[str, Any]) -> list[Table]:
     """Tables of a BOTEC result: sections, row lists, and the seed's figures beside capsim's."""
     audit = seed_rows(result)
-    seeds = {
-        f.path: (shown, f.seed_text, agrees) for f, shown, agrees in audit if "[" not in f.path
-    }
+    seeds: dict[str, list[SeedCheck]] = {}
+    for check in audit:
+        if "[" not in check.figure.path:
+            seeds.setdefault(check.figure.path, []).append(check)
     header = Table(title=f"BOTEC: {result.get('scenario', '')}", title_justify="left")
     header.add_column("key")
     header.add_column("value")
@@ -398,13 +451,11 @@ def botec_tables(result: dict[str, Any]) -> list[Table]:
         seed_table.add_column("capsim", justify="right")
         seed_table.add_column("", justify="center")
         seed_table.add_column("capsim key", overflow="fold")
-        for figure, shown, agrees in audit:
+        for figure, shown, verdict in audit:
             seed_table.add_row(
-                figure.label,
-                figure.seed_text,
-                shown,
-                AGREE if agrees else DISAGREE,
-                figure.path,
+                figure.label, figure.seed_text, shown, MARKS[verdict], escape(figure.path)
             )
+        seed_table.caption = MARKS_LEGEND
+        seed_table.caption_justify = "left"
         tables.append(seed_table)
     return tables

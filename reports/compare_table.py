@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from sim.scenario.units import format_duration
+from sim.scenario.units import SECONDS_PER_DAY, format_duration
 
 
 def _fmt(value: Any, kind: str) -> str:
@@ -24,15 +24,25 @@ def _fmt(value: Any, kind: str) -> str:
     return str(value)
 
 
-def compare_table(rows: list[dict[str, Any]], scenario: str) -> Table:
+def slo_column_label(horizon_s: float) -> str:
+    """The SLO column's header: each replication is one horizon, a day only when it is one."""
+    if horizon_s == SECONDS_PER_DAY:
+        return "SLO days"
+    return f"SLO met per {format_duration(horizon_s)}"
+
+
+def compare_table(
+    rows: list[dict[str, Any]], scenario: str, horizon_s: float = SECONDS_PER_DAY
+) -> Table:
     """Cost, latency, SLO, fleet and request figures per policy, same traffic and seeds."""
     n = rows[0]["replications"] if rows else 0
+    horizon = "day" if horizon_s == SECONDS_PER_DAY else "replication"
     table = Table(title=f"{scenario}: autoscaling policies on the same traffic ({n} replications)")
     table.add_column("policy", no_wrap=True)
     table.add_column("$/mo p50 (p95)", justify="right", no_wrap=True)
     table.add_column("e2e p50 / p99", justify="right", no_wrap=True)
     table.add_column("worst hr p99", justify="right", no_wrap=True)
-    table.add_column("SLO days", justify="right", no_wrap=True)
+    table.add_column(slo_column_label(horizon_s), justify="right", no_wrap=True)
     table.add_column("replicas", justify="right", no_wrap=True)
     table.add_column("cold starts", justify="right", no_wrap=True)
     table.add_column("reclaims", justify="right", no_wrap=True)
@@ -54,6 +64,7 @@ def compare_table(rows: list[dict[str, Any]], scenario: str) -> Table:
     table.caption = (
         "replicas: min / time-mean / max; cost, replicas, cold starts, reclaims: per "
         "replication (p50 or mean); latency: pooled over requests; worst hour: slowest "
-        "hour of the median day; failed = dropped, timed out or lost"
+        f"hour of the median {horizon}; SLO: share of replications ({format_duration(horizon_s)} "
+        "each) that met it; failed = dropped, timed out or lost"
     )
     return table

@@ -21,9 +21,15 @@ MAX_FLEET_FIGURES = 20
 
 
 def write_run(
-    out_dir: Path, summary: dict[str, Any], results: list[ReplicationResult]
+    out_dir: Path,
+    summary: dict[str, Any],
+    results: list[ReplicationResult],
+    serverless: bool = False,
 ) -> list[Path]:
-    """Write the replication and fleet tables, fleet figures and summary.json; return the paths."""
+    """Write the replication and fleet tables, fleet figures and summary.json; return the paths.
+
+    `serverless`: the fleet figures count containers rather than replicas.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -53,6 +59,7 @@ def write_run(
             result.fleet_series,
             f"{summary['scenario']}: replication {result.replication}",
             path,
+            containers=serverless,
         )
         written.append(path)
     summary_path = out_dir / "summary.json"

@@ -45,10 +45,14 @@ def latency_table(summary: dict[str, Any]) -> Table:
         "tpot": "time per output token",
         "e2e": "end to end",
     }
+    # A given per-request latency has no token timing: its first token is its last.
+    per_request = summary.get("botec", {}).get("service_model") == "latency"
     for metric, label in names.items():
         stats = summary["latency_s"][metric]
         if stats["mean"] is None or math.isnan(stats["mean"]):
             continue  # e.g. no token timing under a given per-request latency
+        if metric == "ttft" and (per_request or stats == summary["latency_s"]["e2e"]):
+            continue  # the same figures as end to end, under another name
         table.add_row(label, *(_seconds(stats[c]) for c in ("mean", "p50", "p90", "p99")))
     spread = summary["replication_p99_e2e_s"]
     table.caption = (

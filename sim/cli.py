@@ -10,11 +10,41 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from distributions.errors import WorkloadError
 from sim.errors import CapsimError
 
+
+class _PlainHelp:
+    """Help that names values as the README does: a flag shows no "<bool>" (it takes none)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class CapsimGroup(_PlainHelp, TyperGroup):
+    """The `capsim` group, with plain help."""
+
+
+class CapsimCommand(_PlainHelp, TyperCommand):
+    """A verb whose usage line reads `capsim botec [OPTIONS] SCENARIO`, not `{scenario}`."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or param.name.upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
 app = typer.Typer(
+    cls=CapsimGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Monte Carlo capacity and cost simulator for LLM inference deployments.",
@@ -23,20 +53,29 @@ app = typer.Typer(
 stdout = Console(width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True)
 
-ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name.")]
+ScenarioArg = Annotated[
+    str,
+    typer.Argument(metavar="SCENARIO", help="A scenario file, or a bundled scenario's name."),
+]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a key: --set fleet.replicas=8 (repeatable)."),
+    typer.Option(
+        "--set", metavar="KEY=VALUE", help="Override a key: --set fleet.replicas=8 (repeatable)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
 SeedOption = Annotated[
-    int | None, typer.Option("--seed", help="Master seed (default: the file's).")
+    int | None, typer.Option("--seed", metavar="S", help="Master seed (default: the file's).")
 ]
 ReplicationsOption = Annotated[
-    int | None, typer.Option("-n", "--replications", min=1, help="Monte Carlo replications.")
+    int | None,
+    typer.Option("-n", "--replications", min=1, metavar="N", help="Monte Carlo replications."),
 ]
 WorkersOption = Annotated[
-    int, typer.Option("--workers", min=1, help="Local processes (results do not depend on it).")
+    int,
+    typer.Option(
+        "--workers", min=1, metavar="W", help="Local processes (results do not depend on it)."
+    ),
 ]
 
 
@@ -73,7 +112,7 @@ def _print_json(document) -> None:
     sys.stdout.write(dumps(document) + "\n")
 
 
-@app.command("scenarios")
+@app.command("scenarios", cls=CapsimCommand)
 @clean_errors
 def scenarios_command(json_output: JsonOption = False) -> None:
     """List the bundled scenarios."""
@@ -93,7 +132,7 @@ def scenarios_command(json_output: JsonOption = False) -> None:
     stdout.print(table)
 
 
-@app.command("validate")
+@app.command("validate", cls=CapsimCommand)
 @clean_errors
 def validate_command(scenario: ScenarioArg, sets: SetOption = None) -> None:
     """Check a scenario file against the schema and the catalog."""
@@ -104,7 +143,7 @@ def validate_command(scenario: ScenarioArg, sets: SetOption = None) -> None:
     stdout.print(f"{scenario}: valid scenario {loaded.name!r}", highlight=False)
 
 
-@app.command("catalog")
+@app.command("catalog", cls=CapsimCommand)
 @clean_errors
 def catalog_command(json_output: JsonOption = False) -> None:
     """GPUs and prices, each with its source and date."""
@@ -127,47 +166,71 @@ def catalog_command(json_output: JsonOption = False) -> None:
         stdout.print(table)
 
 
-@app.command("botec")
+@app.command("botec", cls=CapsimCommand)
 @clean_errors
 def botec_command(
-    scenario: ScenarioArg, sets: SetOption = None, json_output: JsonOption = False
+    scenario: ScenarioArg,
+    sets: SetOption = None,
+    json_output: JsonOption = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Every section's table, not the headline.")
+    ] = False,
 ) -> None:
     """The deterministic back-of-the-envelope baseline, with the seeds' figures beside it."""
+    from reports.botec_headline import botec_headline_report
     from reports.botec_table import botec_tables
     from sim.baseline.botec import botec
+    from sim.baseline.headline import botec_headline
 
-    result = botec(_load(scenario, sets))
+    loaded = _load(scenario, sets)
+    result = botec(loaded)
     if json_output:
         _print_json(result)
         return
-    for table in botec_tables(result):
-        stdout.print(table)
+    if full:
+        for table in botec_tables(result):
+            stdout.print(table)
+        return
+    headline = botec_headline(loaded, result)
+    stdout.print(botec_headline_report(result, headline, loaded.slo.latency_p99))
 
 
-@app.command("traffic")
+@app.command("traffic", cls=CapsimCommand)
 @clean_errors
 def traffic_command(
     scenario: ScenarioArg,
     sets: SetOption = None,
-    bins: Annotated[str, typer.Option("--bins", help="Bin width, e.g. 1h, 15m, 30s.")] = "1h",
+    bins: Annotated[
+        str | None,
+        typer.Option(
+            "--bins",
+            metavar="WIDTH",
+            help="Bin width, e.g. 1h, 15m, 30s (default: a round width, 24-60 bins).",
+        ),
+    ] = None,
     seed: SeedOption = None,
     json_output: JsonOption = False,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print bins as CSV.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Draw the rate to a PNG.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", metavar="FILE.png", help="Draw the rate to a PNG.")
+    ] = None,
 ) -> None:
     """Preview one replication's arrivals per bin and its request sizes."""
     from distributions.traffic import traffic_summary
     from reports.traffic_figure import plot_traffic
     from reports.traffic_table import traffic_table
-    from sim.scenario.units import parse_duration_s
+    from sim.scenario.units import parse_duration_s, round_bin_s
 
-    try:
-        bin_s = parse_duration_s(bins)
-    except ValueError as exc:
-        raise CapsimError(f"--bins: {exc}") from None
-    if bin_s <= 0:
-        raise CapsimError("--bins: a bin must be longer than zero")
+    if bins is not None:
+        try:
+            bin_s = parse_duration_s(bins)
+        except ValueError as exc:
+            raise CapsimError(f"--bins: {exc}") from None
+        if bin_s <= 0:
+            raise CapsimError("--bins: a bin must be longer than zero")
     loaded = _load(scenario, sets, seed)
+    if bins is None:
+        bin_s = round_bin_s(loaded.horizon)
     from sim.montecarlo.replication import replication_streams
 
     # Replication 0's traffic stream: the same arrivals `capsim run` simulates first.
@@ -188,7 +251,7 @@ def traffic_command(
             stdout.print(f"rate plot written to {plot}", highlight=False)
 
 
-@app.command("run")
+@app.command("run", cls=CapsimCommand)
 @clean_errors
 def run_command(
     scenario: ScenarioArg,
@@ -196,7 +259,9 @@ def run_command(
     replications: ReplicationsOption = None,
     seed: SeedOption = None,
     workers: WorkersOption = 1,
-    out: Annotated[Path | None, typer.Option("--out", help="Write results to this folder.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="DIR", help="Write results to this folder.")
+    ] = None,
     json_output: JsonOption = False,
     yes: Annotated[
         bool, typer.Option("--yes", help="Run even if it will take over an hour.")
@@ -215,7 +280,7 @@ def run_command(
     if out is not None:
         from reports.run_files import write_run
 
-        write_run(out, summary, results)
+        write_run(out, summary, results, serverless=loaded.autoscaling.policy == "serverless")
     if json_output:
         _print_json(summary)
         return
@@ -224,12 +289,15 @@ def run_command(
         stdout.print(f"results written to {out}/", highlight=False)
 
 
-@app.command("compare")
+@app.command("compare", cls=CapsimCommand)
 @clean_errors
 def compare_command(
     scenario: ScenarioArg,
     policies: Annotated[
-        str, typer.Option("--policies", help="Comma-separated, e.g. fixed,target-tracking.")
+        str,
+        typer.Option(
+            "--policies", metavar="P1,P2", help="Comma-separated, e.g. fixed,target-tracking."
+        ),
     ] = "fixed,target-tracking,scheduled,predictive,serverless",
     sets: SetOption = None,
     replications: ReplicationsOption = None,
@@ -249,7 +317,7 @@ def compare_command(
     if json_output:
         _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
         return
-    stdout.print(compare_table(rows, loaded.name))
+    stdout.print(compare_table(rows, loaded.name, loaded.horizon))
 
 
 def main() -> None:

@@ -50,10 +50,30 @@ def parse_time_of_day_s(value: float | int | str) -> float:
     raise ValueError("a time of day is 'HH:MM', 'HH:MM:SS' or seconds after midnight")
 
 
+# Round bin widths for previews, in seconds: 1 s up to a week.
+ROUND_BIN_WIDTHS_S = (
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+    3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
+)  # fmt: skip
+
+
+def round_bin_s(horizon_s: float, min_bins: int = 24) -> float:
+    """The widest round bin width that cuts the horizon into at least `min_bins` bins.
+
+    Consecutive widths differ by at most 2.5x, so a horizon up to two days gets 24 to
+    60 bins: a day in hours, an hour in 2-minute bins, ten minutes in 15-second bins.
+    """
+    fits = [w for w in ROUND_BIN_WIDTHS_S if horizon_s / w >= min_bins]
+    return float(fits[-1] if fits else ROUND_BIN_WIDTHS_S[0])
+
+
 def format_duration(seconds: float) -> str:
-    """Short human form of a duration, for tables."""
+    """Short human form of a duration, for tables; no wait at all reads "0 s", not "0 us"."""
+    if seconds == 0:
+        return "0 s"
     if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} us"
+        micro = seconds * 1e6
+        return f"{micro:.0f} us" if micro >= 1 else f"{micro:.2g} us"
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     if seconds < 120:
