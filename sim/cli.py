@@ -179,8 +179,9 @@ def traffic_command(
     elif csv_output:
         sys.stdout.write("bin_start_s,arrivals,rate_per_s,target_rate_per_s\n")
         for i, count in enumerate(summary["counts"]):
+            rate = summary["rate_per_s"][i]
             target = summary["target_rate_per_s"][i]
-            sys.stdout.write(f"{i * bin_s:g},{count},{count / bin_s:.6g},{target:.6g}\n")
+            sys.stdout.write(f"{i * bin_s:g},{count},{rate:.6g},{target:.6g}\n")
     else:
         stdout.print(traffic_table(summary))
         if plot is not None:
