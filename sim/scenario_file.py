@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scenarios import bundled_scenario_names, bundled_scenario_path
-from sim.billing import resolve_rates
+from sim.billing import billing_problem, resolve_rates
 from sim.catalog import find_price, gpu_spec, load_catalog
 from sim.errors import CapsimError
 from sim.scenario import (
@@ -129,6 +129,9 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     except ValidationError as exc:
         raise CapsimError(format_validation_error(exc, source, data)) from None
     _check_catalog(scenario, source)
+    problem = billing_problem(scenario)
+    if problem is not None:
+        raise CapsimError(f"{source}: {problem}")
     try:
         build_service_model(scenario)  # the model must fit in the replica's memory
     except CapsimError as exc:
