@@ -36,9 +36,13 @@ def compare_table(rows: list[dict[str, Any]], scenario: str) -> Table:
     table.add_column("replicas", justify="right", no_wrap=True)
     table.add_column("cold starts", justify="right", no_wrap=True)
     table.add_column("reclaims", justify="right", no_wrap=True)
-    table.add_column("failed/retried", justify="right", no_wrap=True)
+    table.add_column("requests", justify="right", no_wrap=True)
+    table.add_column("retried", justify="right", no_wrap=True)
     for row in rows:
-        failed = row["requests_dropped"] + row["requests_timed_out"] + row["requests_lost"]
+        outcomes = " / ".join(
+            f"{row[f'requests_{key}']:,}"
+            for key in ("completed", "dropped", "timed_out", "lost", "in_flight")
+        )
         table.add_row(
             row["policy"],
             f"{_fmt(row['cost_monthly_usd_p50'], 'usd')} "
@@ -49,11 +53,13 @@ def compare_table(rows: list[dict[str, Any]], scenario: str) -> Table:
             f"{row['replicas_min']:.0f} / {row['replicas_mean']:.1f} / {row['replicas_max']:.0f}",
             _fmt(row["cold_starts_per_replication"], "count"),
             _fmt(row["interruptions_per_replication"], "count"),
-            f"{failed:,} / {row['requests_retried']:,}",
+            outcomes,
+            f"{row['requests_retried']:,}",
         )
     table.caption = (
         "replicas: min / time-mean / max; cost, replicas, cold starts, reclaims: per "
         "replication (p50 or mean); latency: pooled over requests; worst hour: slowest "
-        "hour of the median day; failed = dropped, timed out or lost"
+        "hour of the median day; requests: completed / dropped / timed out / lost / in flight "
+        "at the end, summed over replications"
     )
     return table

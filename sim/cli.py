@@ -229,8 +229,13 @@ def run_command(
 def compare_command(
     scenario: ScenarioArg,
     policies: Annotated[
-        str, typer.Option("--policies", help="Comma-separated, e.g. fixed,target-tracking.")
-    ] = "fixed,target-tracking,scheduled,predictive,serverless",
+        str | None,
+        typer.Option(
+            "--policies",
+            help="Comma-separated, e.g. fixed,target-tracking (default: those of fixed, "
+            "target-tracking, scheduled, predictive, serverless the scenario can run).",
+        ),
+    ] = None,
     sets: SetOption = None,
     replications: ReplicationsOption = None,
     seed: SeedOption = None,
@@ -242,13 +247,18 @@ def compare_command(
     from sim.compare import compare_policies
 
     loaded = _load(scenario, sets, seed, replications)
-    names = [p.strip() for p in policies.split(",") if p.strip()]
-    if not names:
-        raise CapsimError("--policies: name at least one policy")
-    rows = compare_policies(loaded, names, workers=workers)
+    names = None
+    if policies is not None:
+        names = [p.strip() for p in policies.split(",") if p.strip()]
+        if not names:
+            raise CapsimError("--policies: name at least one policy")
+    rows, skipped = compare_policies(loaded, names, workers=workers)
     if json_output:
-        _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
+        document = {"scenario": loaded.name, "seed": loaded.seed, "policies": rows}
+        _print_json({**document, "skipped": skipped})
         return
+    for policy, reason in skipped.items():
+        stderr.print(f"skipped {policy}: {escape(reason)}", highlight=False, soft_wrap=True)
     stdout.print(compare_table(rows, loaded.name))
 
 
