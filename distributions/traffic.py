@@ -163,6 +163,13 @@ def bin_edges(bin_s: float, horizon_s: float) -> np.ndarray:
     return np.minimum(np.arange(n_bins + 1) * bin_s, horizon_s)
 
 
+def bin_rates_per_s(counts: np.ndarray, edges_s: np.ndarray) -> np.ndarray:
+    """Arrivals per second of each bin over its own width (the last bin may be short)."""
+    widths_s = np.diff(np.asarray(edges_s, dtype=float))
+    counts = np.asarray(counts, dtype=float)
+    return np.divide(counts, widths_s, out=np.zeros_like(counts), where=widths_s > 0)
+
+
 def traffic_summary(
     scenario: Scenario,
     seed: int | None = None,
@@ -203,6 +210,7 @@ def traffic_summary(
     widths_s = np.diff(edges)
     profile = traffic_profile(scenario)
     target_per_s = np.asarray(profile.integral(edges[:-1], edges[1:])) / widths_s
+    rate_per_s = bin_rates_per_s(counts, edges)
     total = int(counts.sum())
     return {
         "scenario": scenario.name,
@@ -211,9 +219,10 @@ def traffic_summary(
         "horizon_s": horizon_s,
         "bin_s": bin_s,
         "counts": counts.tolist(),
+        "rate_per_s": rate_per_s.tolist(),
         "total": total,
         "mean_rate_per_s": total / horizon_s,
-        "peak_rate_per_s": float(np.max(counts / widths_s)),
+        "peak_rate_per_s": float(np.max(rate_per_s)),
         "expected_total": expected_request_count(scenario),
         "target_rate_per_s": target_per_s.tolist(),
         "prompt_tokens": summarize_histogram(token_hist["prompt"]),

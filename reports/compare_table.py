@@ -46,9 +46,13 @@ def compare_table(
     table.add_column("replicas", justify="right", no_wrap=True)
     table.add_column("cold starts", justify="right", no_wrap=True)
     table.add_column("reclaims", justify="right", no_wrap=True)
-    table.add_column("failed/retried", justify="right", no_wrap=True)
+    table.add_column("requests", justify="right", no_wrap=True)
+    table.add_column("retried", justify="right", no_wrap=True)
     for row in rows:
-        failed = row["requests_dropped"] + row["requests_timed_out"] + row["requests_lost"]
+        outcomes = " / ".join(
+            f"{row[f'requests_{key}']:,}"
+            for key in ("completed", "dropped", "timed_out", "lost", "in_flight")
+        )
         table.add_row(
             row["policy"],
             f"{_fmt(row['cost_monthly_usd_p50'], 'usd')} "
@@ -59,12 +63,14 @@ def compare_table(
             f"{row['replicas_min']:.0f} / {row['replicas_mean']:.1f} / {row['replicas_max']:.0f}",
             _fmt(row["cold_starts_per_replication"], "count"),
             _fmt(row["interruptions_per_replication"], "count"),
-            f"{failed:,} / {row['requests_retried']:,}",
+            outcomes,
+            f"{row['requests_retried']:,}",
         )
     table.caption = (
         "replicas: min / time-mean / max; cost, replicas, cold starts, reclaims: per "
         "replication (p50 or mean); latency: pooled over requests; worst hour: slowest "
         f"hour of the median {horizon}; SLO: share of replications ({format_duration(horizon_s)} "
-        "each) that met it; failed = dropped, timed out or lost"
+        "each) that met it; requests: completed / dropped / timed out / lost / in flight at "
+        "the end, summed over replications"
     )
     return table

@@ -2,11 +2,14 @@
 
 Later reports and sweeps read these files instead of re-running. Every file is
 written atomically, and summary.json last, so a folder with a summary is whole.
+manifest.json lists the files a run wrote: a rerun into the folder removes the
+earlier run's files it does not rewrite (never a file capsim did not write).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from sim.montecarlo.json_output import dumps, write_atomically
 from sim.montecarlo.results import ReplicationResult
 
 MAX_FLEET_FIGURES = 20
+MANIFEST = "manifest.json"
 
 
 def write_run(
@@ -32,6 +36,9 @@ def write_run(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_run_files(out_dir)
+    # Until the new summary is in place, the folder must not look whole.
+    (out_dir / "summary.json").unlink(missing_ok=True)
     written = []
     rows = pd.DataFrame([{**r.row(), "seed": summary["seed"]} for r in results])
     written.append(_write_parquet(out_dir / "replications.parquet", rows))
@@ -63,9 +70,32 @@ def write_run(
         )
         written.append(path)
     summary_path = out_dir / "summary.json"
+    names = {p.name for p in written} | {summary_path.name, MANIFEST}
+    for name in sorted(earlier - names):
+        (out_dir / name).unlink(missing_ok=True)
+    manifest = {"written_by": "capsim run", "files": sorted(names - {MANIFEST})}
+    write_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     write_atomically(summary_path, dumps(summary))
     written.append(summary_path)
     return written
+
+
+def earlier_run_files(out_dir: Path) -> set[str]:
+    """Names of the files an earlier run listed in the folder's manifest (plain names only)."""
+    try:
+        listed = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(listed, list):
+        return set()
+    return {
+        name
+        for name in listed
+        if isinstance(name, str)
+        and name == Path(name).name
+        and name not in ("", ".", "..")
+        and (out_dir / name).is_file()
+    }
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> Path:

@@ -23,7 +23,7 @@ def bins_table(summary: dict[str, Any], max_rows: int | None = 100) -> Table:
     """Per-bin arrivals, measured and target rate; the middle is elided past max_rows."""
     counts = summary["counts"]
     bin_s = float(summary["bin_s"])
-    horizon_s = float(summary.get("horizon_s", bin_s * len(counts)))
+    rates = summary["rate_per_s"]
     target = summary.get("target_rate_per_s") or [None] * len(counts)
     table = Table(title=f"Arrivals per {format_duration(bin_s)} bin", title_justify="left")
     table.add_column("bin start", justify="right")
@@ -39,8 +39,7 @@ def bins_table(summary: dict[str, Any], max_rows: int | None = 100) -> Table:
         if i < 0:
             table.add_row("...", "", "", "", "")
             continue
-        width_s = min(bin_s, horizon_s - i * bin_s)
-        rate = counts[i] / width_s if width_s > 0 else 0.0
+        rate = rates[i]
         goal = target[i]
         ratio = f"{rate / goal:.3f}" if goal else ""
         goal_text = f"{goal:,.3f}" if goal is not None else ""

@@ -243,8 +243,9 @@ def traffic_command(
     elif csv_output:
         sys.stdout.write("bin_start_s,arrivals,rate_per_s,target_rate_per_s\n")
         for i, count in enumerate(summary["counts"]):
+            rate = summary["rate_per_s"][i]
             target = summary["target_rate_per_s"][i]
-            sys.stdout.write(f"{i * bin_s:g},{count},{count / bin_s:.6g},{target:.6g}\n")
+            sys.stdout.write(f"{i * bin_s:g},{count},{rate:.6g},{target:.6g}\n")
     else:
         stdout.print(traffic_table(summary))
         if plot is not None:
@@ -294,11 +295,14 @@ def run_command(
 def compare_command(
     scenario: ScenarioArg,
     policies: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--policies", metavar="P1,P2", help="Comma-separated, e.g. fixed,target-tracking."
+            "--policies",
+            metavar="P1,P2",
+            help="Comma-separated, e.g. fixed,target-tracking (default: those of fixed, "
+            "target-tracking, scheduled, predictive, serverless the scenario can run).",
         ),
-    ] = "fixed,target-tracking,scheduled,predictive,serverless",
+    ] = None,
     sets: SetOption = None,
     replications: ReplicationsOption = None,
     seed: SeedOption = None,
@@ -310,13 +314,18 @@ def compare_command(
     from sim.montecarlo.compare import compare_policies
 
     loaded = _load(scenario, sets, seed, replications)
-    names = [p.strip() for p in policies.split(",") if p.strip()]
-    if not names:
-        raise CapsimError("--policies: name at least one policy")
-    rows = compare_policies(loaded, names, workers=workers)
+    names = None
+    if policies is not None:
+        names = [p.strip() for p in policies.split(",") if p.strip()]
+        if not names:
+            raise CapsimError("--policies: name at least one policy")
+    rows, skipped = compare_policies(loaded, names, workers=workers)
     if json_output:
-        _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
+        document = {"scenario": loaded.name, "seed": loaded.seed, "policies": rows}
+        _print_json({**document, "skipped": skipped})
         return
+    for policy, reason in skipped.items():
+        stderr.print(f"skipped {policy}: {escape(reason)}", highlight=False, soft_wrap=True)
     stdout.print(compare_table(rows, loaded.name, loaded.horizon))
 
 

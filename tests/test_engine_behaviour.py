@@ -434,6 +434,10 @@ def test_replications_do_not_depend_on_the_number_of_workers() -> None:
 # ------------------------------------------------------------------ 8. timeouts
 
 
+# Horizons under a minute need a billing minimum that fits in them (see sim/money/billing.py).
+SHORT_HORIZON_BILLING = ["pricing.minimum_billed=0"]
+
+
 def test_a_request_that_waits_past_the_timeout_leaves_and_is_never_served() -> None:
     """One replica, 10 s per request, 5 s timeout. Hand-worked timeline:
 
@@ -442,7 +446,7 @@ def test_a_request_that_waits_past_the_timeout_leaves_and_is_never_served() -> N
     at 20: leaves at 17; 5 (arrived 16.5) starts at 20 after 3.5 s.
     """
     sets = ["fleet.replicas=1", 'service.latency={dist="fixed", value=10.0}']
-    sets += ["admission.timeout=5", "horizon=40"]
+    sets += ["admission.timeout=5", "horizon=40", *SHORT_HORIZON_BILLING]
     result = run_requests(sets, [0.0, 1.0, 2.0, 6.0, 12.0, 16.5])
     assert_conserved(result, timeout_s=5.0)
     log = result.log
@@ -456,7 +460,7 @@ def test_a_request_that_waits_past_the_timeout_leaves_and_is_never_served() -> N
 def test_requests_still_waiting_when_the_run_stops_time_out_at_arrival_plus_timeout() -> None:
     """A 100 s request holds the only replica past the end of the run (20 + 5 + 5 s)."""
     sets = ["fleet.replicas=1", 'service.latency={dist="fixed", value=100.0}']
-    sets += ["admission.timeout=5", "horizon=20"]
+    sets += ["admission.timeout=5", "horizon=20", *SHORT_HORIZON_BILLING]
     result = run_requests(sets, [0.0, 1.0])
     assert_conserved(result, timeout_s=5.0)
     assert result.end_s == pytest.approx(30.0)
@@ -467,7 +471,7 @@ def test_requests_still_waiting_when_the_run_stops_time_out_at_arrival_plus_time
 def test_continuous_batching_times_out_requests_that_cannot_get_a_slot() -> None:
     """max_batch 1 on the roofline: the second request waits 4.04 s, past a 2 s timeout."""
     sets = [*LLAMA_8B_A100, 'batching={policy="continuous", max_batch=1}', "fleet.replicas=1"]
-    sets += ["admission.timeout=2", "horizon=50"]
+    sets += ["admission.timeout=2", "horizon=50", *SHORT_HORIZON_BILLING]
     result = run_requests(sets, [0.0, 0.5, 10.0])
     assert_conserved(result, timeout_s=2.0)
     assert result.log.status.tolist() == [COMPLETED, TIMED_OUT, COMPLETED]
@@ -482,7 +486,7 @@ def test_a_timed_out_request_frees_its_place_in_the_queue(router: str) -> None:
     has gone), waits 3 s < 5 s and is served 10-20. Mean queue length: (5 + 3) / 20.
     """
     sets = ["fleet.replicas=1", 'service.latency={dist="fixed", value=10.0}']
-    sets += ["admission.timeout=5", "admission.max_queue=1", "horizon=40"]
+    sets += ["admission.timeout=5", "admission.max_queue=1", "horizon=40", *SHORT_HORIZON_BILLING]
     result = run_requests([*sets, f'fleet.router="{router}"'], [0.0, 1.0, 7.0])
     assert_conserved(result, timeout_s=5.0)
     log = result.log

@@ -46,9 +46,11 @@ def _policy_row(policy: str) -> dict:
         "replicas_max": 4.0,
         "cold_starts_per_replication": 0.0,
         "interruptions_per_replication": 0.0,
+        "requests_completed": 1000,
         "requests_dropped": 0,
         "requests_timed_out": 0,
         "requests_lost": 0,
+        "requests_in_flight": 0,
         "requests_retried": 0,
     }
 

@@ -445,3 +445,32 @@ def test_an_out_of_range_time_of_day_says_so(tmp_path):
     path = write(tmp_path, CLASSIC)
     message = error_of(path, ['traffic.peak_time="25:99"'])
     assert_mentions(message, "traffic.peak_time", "time of day", "below 24")
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "rate_per_s"),
+    [
+        ("smartpal", "traffic.rate_per_s=50", 50.0),  # the file gives daily_active_users
+        ("smartpal", "traffic.requests_per_day=864000", 10.0),
+        ("mmc", "traffic.requests_per_day=86400", 1.0),  # the file gives rate_per_s
+    ],
+)
+def test_a_volume_override_replaces_the_files_volume(name, override, rate_per_s):
+    scenario = load_scenario(name, [override])
+    assert scenario.traffic.mean_rate_per_s == pytest.approx(rate_per_s)
+    assert scenario.traffic.daily_active_users is None
+
+
+def test_a_users_override_keeps_the_files_requests_per_user(tmp_path):
+    path = write(tmp_path, CLASSIC)  # gives rate_per_s = 3.2
+    both = ["traffic.daily_active_users=8640", "traffic.requests_per_user_per_day=10"]
+    assert load_scenario(path, both).traffic.mean_rate_per_s == pytest.approx(1.0)
+    users = load_scenario("smartpal", ["traffic.daily_active_users=8640"])
+    assert users.traffic.rate_per_s is None
+    assert users.traffic.mean_rate_per_s == pytest.approx(1.0)
+
+
+def test_two_volume_overrides_are_still_given_twice(tmp_path):
+    twice = ["traffic.rate_per_s=2", "traffic.requests_per_day=1000"]
+    message = error_of(write(tmp_path, CLASSIC), twice)
+    assert_mentions(message, "traffic:", "exactly once")

@@ -15,8 +15,10 @@ Sections appear when the scenario's inputs allow them:
 - `storage` when storage.user_profile_bytes or storage.interaction_bytes is set
 - `inference_seed` and `inference_roofline` when service.model = "roofline"
 - `api` when api.use or api.rag_prompt_tokens is set
-- `capacity`, `serverless`, `dedicated`, `comparison`, `scaling`, `batch` and
-  `growth` when service.model = "latency" and the prices they need are known
+- `capacity`, `serverless`, `dedicated`, `comparison`, `scaling` and `growth` when
+  service.model = "latency" and the prices they need are known; `batch` too when a
+  batch is modelled (static batching with max_batch > 1, or service.batch_overhead_at);
+  `capacity.idle_of_one_gpu_fraction` only when one GPU can carry the mean load
 - `fleet_cost` when service.model = "roofline" and a GPU price is known
 """
 
@@ -407,7 +409,6 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
         "busy_gpu_s_per_day": requests_per_day * latency_s,
         "busy_gpu_hours_per_day": requests_per_day * latency_s / 3600.0,
         "utilisation_of_one_gpu_fraction": work,
-        "idle_of_one_gpu_fraction": 1.0 - work,
         "gpus_of_work_at_mean": work,
         "gpus_of_work_at_peak": work * peak_to_mean,
         "dedicated_replicas_at_mean": replicas_below_full(work),
@@ -415,6 +416,8 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
         "one_gpu_max_requests_per_day": SECONDS_PER_DAY / latency_s,
         "one_gpu_max_requests_per_day_with_peak": SECONDS_PER_DAY / latency_s / peak_to_mean,
     }
+    if work <= 1.0:  # one GPU's idle share; beyond one GPU of work there is none
+        out["capacity"]["idle_of_one_gpu_fraction"] = 1.0 - work
 
     if sls_per_s is not None:
         per_request = latency_s * sls_per_s
@@ -494,39 +497,12 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
         ]
     }
 
-    service = scenario.service
-    if scenario.batching.policy == "static" and scenario.batching.max_batch > 1:
-        batch = scenario.batching.max_batch
-    else:
-        batch = service.batch_overhead_at or max(2, scenario.batching.max_batch)
-    overhead_at = service.batch_overhead_at or max(2, scenario.batching.max_batch)
-    batch_s = latency_s * batch_stretch(batch, service.batch_overhead, overhead_at)
-    per_request_batched_s = batch_s / batch
-    batch_section: dict[str, Any] = {
-        "batch_size_requests": batch,
-        "batch_overhead_fraction": service.batch_overhead,
-        "batch_overhead_at_requests": overhead_at,
-        "batch_time_s": batch_s,
-        "gpu_s_per_request_batched": per_request_batched_s,
-        "batched_over_unbatched_ratio": per_request_batched_s / latency_s,
-        "batch_fill_time_s": (batch - 1) / rate if rate > 0 else math.inf,
-        "capsim_mean_batch_wait_s": (batch - 1) / (2.0 * rate) if rate > 0 else math.inf,
-        "capsim_mean_batch_wait_at_peak_s": (batch - 1) / (2.0 * rate * peak_to_mean)
-        if rate > 0
-        else math.inf,
-    }
-    if sls_per_s is not None:
-        unbatched = out["serverless"]["serverless_usd_per_month"]
-        batched = per_request_batched_s * sls_per_s * requests_per_month
-        batch_section.update(
-            {
-                "serverless_usd_per_request": per_request_batched_s * sls_per_s,
-                "serverless_usd_per_month": batched,
-                "savings_usd_per_month": unbatched - batched,
-                "savings_fraction": 1.0 - batched / unbatched,
-            }
-        )
-    out["batch"] = batch_section
+    batch = batch_size_modelled(scenario)
+    per_request_batched_s = latency_s  # no batch to price: batching saves nothing
+    if batch is not None:
+        unbatched = out["serverless"]["serverless_usd_per_month"] if "serverless" in out else None
+        out["batch"] = _batch_section(scenario, batch, latency_s, rate, unbatched)
+        per_request_batched_s = out["batch"]["gpu_s_per_request_batched"]
 
     if sls_per_s is not None and scenario.growth.requests_per_day:
         shares = scenario.growth.batch_share
@@ -565,6 +541,56 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
             "savings_fraction": 1.0 - cumulative / cumulative_unbatched,
         }
     return out
+
+
+def batch_size_modelled(scenario: Scenario) -> int | None:
+    """The batch the BOTEC prices: static batching's max_batch, else the size the
+    service's batch_overhead is given at (seed 001's what-if); None without either."""
+    if scenario.batching.policy == "static" and scenario.batching.max_batch > 1:
+        return scenario.batching.max_batch
+    return scenario.service.batch_overhead_at
+
+
+def _batch_section(
+    scenario: Scenario,
+    batch: int,
+    latency_s: float,
+    rate: float,
+    unbatched_usd_per_month: float | None,
+) -> dict[str, Any]:
+    """Seed 001's batch inference: time per batch and request, wait to fill, serverless cost."""
+    service = scenario.service
+    peak_to_mean = profile_peak_to_mean(scenario)
+    sls_per_s = serverless_usd_per_s(scenario)
+    requests_per_month = _requests_per_day(scenario) * DAYS_PER_MONTH
+    overhead_at = service.batch_overhead_at or max(2, scenario.batching.max_batch)
+    batch_s = latency_s * batch_stretch(batch, service.batch_overhead, overhead_at)
+    per_request_batched_s = batch_s / batch
+    batch_section: dict[str, Any] = {
+        "batch_size_requests": batch,
+        "batch_overhead_fraction": service.batch_overhead,
+        "batch_overhead_at_requests": overhead_at,
+        "batch_time_s": batch_s,
+        "gpu_s_per_request_batched": per_request_batched_s,
+        "batched_over_unbatched_ratio": per_request_batched_s / latency_s,
+        "batch_fill_time_s": (batch - 1) / rate if rate > 0 else math.inf,
+        "capsim_mean_batch_wait_s": (batch - 1) / (2.0 * rate) if rate > 0 else math.inf,
+        "capsim_mean_batch_wait_at_peak_s": (batch - 1) / (2.0 * rate * peak_to_mean)
+        if rate > 0
+        else math.inf,
+    }
+    if sls_per_s is not None and unbatched_usd_per_month is not None:
+        unbatched = unbatched_usd_per_month
+        batched = per_request_batched_s * sls_per_s * requests_per_month
+        batch_section.update(
+            {
+                "serverless_usd_per_request": per_request_batched_s * sls_per_s,
+                "serverless_usd_per_month": batched,
+                "savings_usd_per_month": unbatched - batched,
+                "savings_fraction": 1.0 - batched / unbatched,
+            }
+        )
+    return batch_section
 
 
 def botec(scenario: Scenario) -> dict[str, Any]:

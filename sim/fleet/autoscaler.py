@@ -12,6 +12,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from distributions.tokens import dist_mean_cv
 from sim.engine.replica import STARTING
 from sim.engine.state import EngineState
 from sim.scenario.schema import Autoscaling, Scenario
@@ -89,7 +90,24 @@ def target_tracking_desired(observation: Observation, config: Autoscaling) -> in
 
 def queue_depth_desired(observation: Observation, config: Autoscaling) -> int:
     """KEDA-style: enough replicas for `queue_per_replica` in-flight requests each."""
-    return math.ceil(observation.in_flight / config.queue_per_replica - 1e-9)
+    per_replica = queue_per_replica(config, observation.slots_per_replica)
+    return math.ceil(observation.in_flight / per_replica - 1e-9)
+
+
+def queue_per_replica(config: Autoscaling, slots_per_replica: int) -> float:
+    """In-flight requests per replica that queue-depth aims for.
+
+    The default is target-tracking's target in the same terms: `target` in-flight
+    requests per batch slot (0.7 of a one-at-a-time replica), or `target` per replica
+    with metric = "in-flight". A fixed figure above a replica's slots (the old 5 on
+    one-at-a-time replicas) asks for fewer replicas than the offered load and
+    oscillates between overload and a burst of cold starts.
+    """
+    if config.queue_per_replica is not None:
+        return config.queue_per_replica
+    if config.metric == "in-flight":
+        return config.target
+    return config.target * slots_per_replica
 
 
 def scheduled_desired(time_s: float, schedule: list[tuple[float, int]]) -> int:
@@ -118,6 +136,17 @@ def predictive_desired(
     """Replicas for the forecast rate at the target utilisation, plus headroom."""
     needed = forecast_rate_per_s * (1.0 + config.headroom) / (capacity_per_s * config.target)
     return math.ceil(needed - 1e-9)
+
+
+def queue_depth_up_window_s(config: Autoscaling) -> float:
+    """queue-depth's scale-up window: at least one mean cold start.
+
+    While new replicas start, the line they are meant to serve grows; sized on
+    that alone, queue-depth would launch more, then drain them once all are up.
+    Scaling up only to the lowest recommendation of a cold start's span ignores
+    the backlog the pending replicas will clear.
+    """
+    return max(config.scale_up_stabilization, dist_mean_cv(config.cold_start_dist)[0])
 
 
 # ------------------------------------------------------------------ the process
@@ -179,6 +208,7 @@ def autoscaler(
     env = state.env
     meter = FleetMeter(state)
     stabilizer = Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
+    queue_stabilizer = Stabilizer(queue_depth_up_window_s(config), config.scale_down_stabilization)
     last_scale_s = -math.inf
     while config.policy == "scheduled":
         current = len(state.active_replicas())
@@ -198,6 +228,7 @@ def autoscaler(
             desired = stabilizer.stabilize(env.now, current, desired)
         elif config.policy == "queue-depth":
             desired = queue_depth_desired(observation, config)
+            desired = queue_stabilizer.stabilize(env.now, current, desired)
             if desired < current and env.now - last_scale_s < config.cooldown:
                 desired = current
         else:  # predictive: provision now for the rate one cold start ahead

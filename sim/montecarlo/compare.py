@@ -5,20 +5,31 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sim.errors import CapsimError
 from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.replications import run_replications
 from sim.scenario.file import validate_scenario
 from sim.scenario.schema import AUTOSCALING_POLICIES, Scenario
+
+# What `compare` runs when no --policies are named: those of these the scenario can run.
+DEFAULT_POLICIES = ("fixed", "target-tracking", "scheduled", "predictive", "serverless")
 
 
 def policy_variant(scenario: Scenario, policy: str) -> Scenario:
     """The scenario with another autoscaling policy, validated like a file.
 
     Serverless starts from zero containers (or min_replicas); the others start
-    from fleet.replicas.
+    from fleet.replicas. `scheduled` needs the scenario's own schedule: without one
+    it would only be a fixed fleet under another name, so it is refused.
     """
     if policy not in AUTOSCALING_POLICIES:
         raise_unknown(policy)
+    if policy == "scheduled" and not scenario.autoscaling.schedule:
+        raise CapsimError(
+            f"{scenario.name} with autoscaling.policy=scheduled: autoscaling.schedule is "
+            'empty; give one, e.g. --set \'autoscaling.schedule=[["08:00", 4], '
+            '["20:00", 1]]\''
+        )
     data = scenario.model_dump(mode="python")
     data["autoscaling"]["policy"] = policy
     autoscaling = data["autoscaling"]
@@ -30,30 +41,54 @@ def policy_variant(scenario: Scenario, policy: str) -> Scenario:
         data["fleet"]["replicas"] = min(high, max(low, data["fleet"]["replicas"]))
         if data["fleet"]["market"] == "serverless":
             data["fleet"]["market"] = "on-demand"
-    if policy == "scheduled" and not autoscaling["schedule"]:
-        data["autoscaling"]["schedule"] = [(0.0, data["fleet"]["replicas"])]
     return validate_scenario(data, source=f"{scenario.name} with autoscaling.policy={policy}")
 
 
 def raise_unknown(policy: str) -> None:
-    from sim.errors import CapsimError
-
     raise CapsimError(
         f"--policies: unknown policy {policy!r}; allowed: {', '.join(AUTOSCALING_POLICIES)}"
     )
 
 
+def runnable_variants(
+    scenario: Scenario, policies: list[str] | None
+) -> tuple[list[tuple[str, Scenario]], dict[str, str]]:
+    """The scenario under each policy, and the policies skipped with the reason.
+
+    Named policies must all run (the first that cannot is the error); with None,
+    the defaults that cannot run on this scenario are skipped, each with why.
+    """
+    if policies is not None:
+        return [(policy, policy_variant(scenario, policy)) for policy in policies], {}
+    variants: list[tuple[str, Scenario]] = []
+    skipped: dict[str, str] = {}
+    for policy in DEFAULT_POLICIES:
+        try:
+            variants.append((policy, policy_variant(scenario, policy)))
+        except CapsimError as exc:
+            prefix = f"{scenario.name} with autoscaling.policy={policy}: "
+            skipped[policy] = str(exc).removeprefix(prefix)
+    if not variants:
+        reasons = "; ".join(f"{policy}: {why}" for policy, why in skipped.items())
+        raise CapsimError(f"{scenario.name}: none of the default policies can run ({reasons})")
+    return variants, skipped
+
+
 def compare_policies(
-    scenario: Scenario, policies: list[str], workers: int = 1, on_result=None
-) -> list[dict[str, Any]]:
-    """One row per policy: cost, latency, SLO, fleet size, cold starts, interruptions, requests."""
-    variants = [(policy, policy_variant(scenario, policy)) for policy in policies]
+    scenario: Scenario,
+    policies: list[str] | None,
+    workers: int = 1,
+    on_result=None,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One row per policy (cost, latency, SLO, fleet size, cold starts, interruptions,
+    every request outcome), and the default policies skipped, with the reason."""
+    variants, skipped = runnable_variants(scenario, policies)
     rows = []
     for policy, variant in variants:
         results = run_replications(variant, workers=workers, on_result=on_result)
         summary = aggregate(variant, results)
         rows.append(policy_row(policy, summary))
-    return rows
+    return rows, skipped
 
 
 def policy_row(policy: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -77,9 +112,11 @@ def policy_row(policy: str, summary: dict[str, Any]) -> dict[str, Any]:
         "cold_starts_per_replication": _mean_event(summary, "cold_starts"),
         "interruptions_per_replication": _mean_event(summary, "interruptions"),
         "requests_arrived": requests["arrived"],
+        "requests_completed": requests["completed"],
         "requests_dropped": requests["dropped"],
         "requests_timed_out": requests["timed_out"],
         "requests_lost": requests["lost"],
+        "requests_in_flight": requests["in_flight"],
         "requests_retried": requests["retried"],
     }
 

@@ -19,7 +19,7 @@ from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec, load_catalog
 from sim.scenario.memory import kv_memory_bytes
-from sim.scenario.prices import PRICE_OVERRIDES, markets_needed, resolve_rates
+from sim.scenario.prices import PRICE_OVERRIDES, billing_problem, markets_needed, resolve_rates
 from sim.scenario.schema import (
     Empirical,
     Exponential,
@@ -42,8 +42,9 @@ def load_scenario(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CapsimError(f"{path}: not valid TOML: {exc}") from None
+    file_volume = volume_keys_in(data)
     for override in overrides:
-        apply_override(data, override)
+        apply_override(data, override, file_volume)
     return validate_scenario(data, source=str(path), base_dir=path.parent)
 
 
@@ -65,8 +66,31 @@ def resolve_scenario_path(ref: str | Path) -> Path:
     )
 
 
-def apply_override(data: dict[str, Any], override: str) -> None:
-    """Set `key.path=value` in a raw scenario dict; the value is read as TOML if it can be."""
+# The ways to give the traffic volume, each a set of keys that go together.
+VOLUME_GROUPS = (
+    ("rate_per_s",),
+    ("requests_per_day",),
+    ("daily_active_users", "requests_per_user_per_day"),
+)
+
+
+def volume_keys_in(data: dict[str, Any]) -> set[str]:
+    """The traffic-volume keys a raw scenario dict gives."""
+    traffic = data.get("traffic")
+    if not isinstance(traffic, dict):
+        return set()
+    return {k for group in VOLUME_GROUPS for k in group if k in traffic}
+
+
+def apply_override(
+    data: dict[str, Any], override: str, file_volume: set[str] | None = None
+) -> None:
+    """Set `key.path=value` in a raw scenario dict; the value is read as TOML if it can be.
+
+    Setting a traffic-volume key replaces the file's volume: the keys of the other
+    ways to give it that are still the file's (`file_volume`, updated here) are
+    dropped, so the volume stays given once; two volumes given by --set stay an error.
+    """
     key_path, sep, raw_value = override.partition("=")
     key_path = key_path.strip()
     if not sep or not key_path:
@@ -79,6 +103,13 @@ def apply_override(data: dict[str, Any], override: str) -> None:
             raise CapsimError(f"--set {override!r}: {key!r} is a value, not a section")
         node = child
     node[keys[-1]] = parse_override_value(raw_value.strip())
+    if len(keys) == 2 and keys[0] == "traffic":
+        group = next((g for g in VOLUME_GROUPS if keys[1] in g), None)
+        if group is not None and file_volume is not None:
+            for key in file_volume - set(group):
+                node.pop(key, None)
+            file_volume.intersection_update(group)
+            file_volume.discard(keys[1])
 
 
 def parse_override_value(raw: str) -> Any:
@@ -98,6 +129,9 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     except ValidationError as exc:
         raise CapsimError(format_validation_error(exc, source, data)) from None
     _check_catalog(scenario, source)
+    problem = billing_problem(scenario)
+    if problem is not None:
+        raise CapsimError(f"{source}: {problem}")
     try:
         if scenario.service.model == "roofline":
             kv_memory_bytes(scenario)  # the model must fit in the replica's memory

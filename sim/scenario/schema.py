@@ -321,7 +321,7 @@ class Autoscaling(Section):
     scale_down_stabilization: DurationS = 300.0
     max_step_up: PositiveInt | None = None
     max_step_down: PositiveInt | None = None
-    queue_per_replica: PositiveFloat = 5.0
+    queue_per_replica: PositiveFloat | None = None  # None: `target` per batch slot
     polling_interval: PositiveDurationS = 30.0
     cooldown: DurationS = 300.0
     schedule: Annotated[
