@@ -10,8 +10,8 @@ from typing import Any
 from sim.aggregate import aggregate
 from sim.baseline import botec_headline
 from sim.botec import botec
+from sim.compiled_fleet import runs_compiled
 from sim.errors import CapsimError
-from sim.fixed_fleet import runs_as_fixed_fleet
 from sim.montecarlo import run_replications
 from sim.results import ReplicationResult
 from sim.scenario import Scenario
@@ -54,7 +54,7 @@ def _human(seconds: float) -> str:
 def plan_run(scenario: Scenario, workers: int) -> RunPlan:
     """Expected request count and wall time of a run, from the traffic integral."""
     per_replication = expected_request_count(scenario)
-    if runs_as_fixed_fleet(scenario):
+    if runs_compiled(scenario):
         speed, bytes_per_request = REQUESTS_PER_S["kernel"], BYTES_PER_REQUEST["kernel"]
     else:
         continuous = scenario.batching.policy == "continuous"
