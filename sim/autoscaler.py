@@ -58,8 +58,13 @@ class Stabilizer:
         horizon = max(self.up_window_s, self.down_window_s)
         while self._history and self._history[0][0] < now_s - horizon:
             self._history.popleft()
-        up = min(r for t, r in self._history if t >= now_s - self.up_window_s)
-        down = max(r for t, r in self._history if t >= now_s - self.down_window_s)
+        up_since_s, down_since_s = now_s - self.up_window_s, now_s - self.down_window_s
+        up = down = recommendation  # now's own, always in both windows
+        for time_s, past in self._history:
+            if time_s >= up_since_s and past < up:
+                up = past
+            if time_s >= down_since_s and past > down:
+                down = past
         if current < up:
             return up
         if current > down:

@@ -17,10 +17,12 @@ from sim.autoscaler import FleetMeter
 from sim.billing import ReplicaLifetime
 from sim.engine_outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent
 from sim.fixed_fleet import (
+    AT_END,
     CLOCK_CONTROL_S,
     CLOCK_NEXT_CONTROL_S,
     FLEET_KINDS,
     LEAST_LOADED,
+    MORE_DRAWS,
     RANDOM,
     ROUTERS,
     SHARED_QUEUE,
@@ -29,6 +31,7 @@ from sim.fixed_fleet import (
     TALLY_DRAWS,
     TALLY_FLEET_LOG,
     TALLY_LAUNCHES,
+    TALLY_NEXT_REQUEST,
     TALLY_REPLICAS,
     TALLY_RESOLVED,
     TALLY_UP,
@@ -86,11 +89,12 @@ def run_compiled(
     routing_rng = streams["routing"]
     uses_draws = router in (RANDOM, LEAST_LOADED)
     # One draw per route at most; a fixed fleet routes each request once.
-    wanted = (2 * n + 2 if dynamic else n) if uses_draws else 0
-    draws = draw_blocks(routing_rng, wanted)
+    draws = draw_blocks(routing_rng, n if uses_draws and not dynamic else 0)
     replicas = scenario.fleet.replicas
     capacity = max(2 * replicas, 8) if dynamic else replicas
-    k = kernel_for(scenario, service, requests, latency_s, patience_s, draws, drain_end_s, capacity)
+    k = kernel_for(
+        scenario, service, requests, latency_s, patience_s, draws, drain_end_s, capacity, dynamic
+    )
     markets = initial_markets(scenario)
     counters = dict.fromkeys(FLEET_COUNTERS, 0)
     horizon_s, drain_end_s = float(scenario.horizon), float(drain_end_s)
@@ -104,9 +108,16 @@ def run_compiled(
     meter = FleetMeter(lambda: kernel_integrals(current[0], router == SHARED_QUEUE), k.max_batch)
     k.clock[CLOCK_NEXT_CONTROL_S] = policy.first_sync_s()
     k.tally[TALLY_COMMAND] = 1
-    while _serve(k, horizon_s, drain_end_s):
-        now_s = float(k.clock[CLOCK_CONTROL_S])
-        up = int(k.tally[TALLY_UP])
+    while True:
+        code = _serve(k, horizon_s, drain_end_s)
+        if code == AT_END:
+            break
+        tally = k.tally.tolist()
+        if code == MORE_DRAWS:
+            k = current[0] = _with_draws(k, tally, routing_rng)
+            continue
+        now_s = k.clock.tolist()[CLOCK_CONTROL_S]
+        up = tally[TALLY_UP]
         desired = policy.decide(now_s, up, meter)
         cold_starts = []
         if desired > up:
@@ -123,8 +134,12 @@ def run_compiled(
                 cold_starts.append(cold_start_s)
         elif desired < up:
             counters["scale_downs"] += 1
-        k = current[0] = _with_room(k, len(cold_starts), uses_draws, routing_rng)
-        first = int(k.tally[TALLY_REPLICAS])
+        first = tally[TALLY_REPLICAS]
+        if first + len(cold_starts) > kernel_capacity(k):
+            k = grow_kernel(k, max(first + len(cold_starts), 2 * kernel_capacity(k)))
+        if uses_draws:
+            k = _with_draws(k, tally, routing_rng)
+        current[0] = k
         k.cold_start_s[first : first + len(cold_starts)] = cold_starts
         k.tally[TALLY_LAUNCHES] = len(cold_starts)
         k.tally[TALLY_DRAINS] = max(0, up - desired)
@@ -133,19 +148,16 @@ def run_compiled(
     return _outcome(k, scenario, markets, counters, requests)
 
 
-def _with_room(k: Kernel, launches: int, uses_draws: bool, routing_rng) -> Kernel:
-    """The kernel with room for `launches` more replicas and enough router draws for
-    the next stretch (at most two routes per unresolved request: one at a control
-    instant, one on arrival or out of the holding line)."""
-    needed = int(k.tally[TALLY_REPLICAS]) + launches
-    if needed > kernel_capacity(k):
-        k = grow_kernel(k, max(needed, 2 * kernel_capacity(k)))
-    if uses_draws:
-        left = len(k.draws) - int(k.tally[TALLY_DRAWS])
-        wanted = 2 * (len(k.arrival_s) - int(k.tally[TALLY_RESOLVED])) + 2
-        if left < wanted:
-            k = k._replace(draws=np.concatenate([k.draws, draw_blocks(routing_rng, wanted)]))
-    return k
+def _with_draws(k: Kernel, tally: list[int], routing_rng: np.random.Generator) -> Kernel:
+    """The kernel with router draws for every request in the system now to be routed
+    twice (once at this control instant, once out of the holding line) and for the
+    next arrival; the kernel asks again before an arrival that might run short."""
+    left = len(k.draws) - tally[TALLY_DRAWS]
+    wanted = 2 * (tally[TALLY_NEXT_REQUEST] - tally[TALLY_RESOLVED]) + 2
+    if left >= wanted:
+        return k
+    more = draw_blocks(routing_rng, max(wanted - left, len(k.draws)))  # at least double
+    return k._replace(draws=np.concatenate([k.draws, more]))
 
 
 def kernel_integrals(k: Kernel, shared: bool) -> tuple[float, float, float]:

@@ -107,6 +107,7 @@ def kernel_for(
     draws: np.ndarray,
     drain_end_s: float,
     capacity: int,
+    dynamic: bool,
 ) -> Kernel:
     """A kernel for the scenario's requests, its initial replicas warm at t = 0."""
     arrival_s = np.ascontiguousarray(requests.arrival_s, dtype=np.float64)
@@ -147,6 +148,7 @@ def kernel_for(
             "max_batch": max_batch,
             "kv_capacity": kv_capacity,
             "constants": constants,
+            "dynamic": dynamic,
         },
         replicas=scenario.fleet.replicas,
         capacity=capacity,
@@ -198,6 +200,7 @@ class Kernel(NamedTuple):
     max_batch: int
     kv_capacity: float
     constants: tuple[float, float, float, float]  # RooflineModel.constants
+    dynamic: bool  # the fleet changes: requests may be routed more than once
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -374,7 +377,7 @@ def new_kernel(
     replicas: int,
     capacity: int,
 ) -> Kernel:
-    """A kernel for these requests and settings (the Kernel's first seven fields),
+    """A kernel for these requests and settings (the Kernel's first eight fields),
     with room for `capacity` replicas and `replicas` of them warm and idle at t = 0
     (started and ready in order, as the SimPy engine starts them)."""
     n = len(arrival_s)
@@ -524,16 +527,19 @@ def _remove(items, count, item):
 
 # Stages of a run: arrivals, then on to the horizon, then the drain.
 ARRIVING, TO_HORIZON, DRAINING = 0, 1, 2
+# Why `_serve` returned.
+AT_END, AT_CONTROL, MORE_DRAWS = 0, 1, 2
 
 
 @njit(cache=True)
 def _serve(k, horizon_s, drain_end_s):
     """Arrivals merged with replica events, then to the horizon, then the drain.
 
-    Returns True when it stops at a control instant (an autoscaler's sync, at
+    Returns AT_CONTROL when it stops at a control instant (an autoscaler's sync, at
     `k.clock[CLOCK_CONTROL_S]`): the caller decides, sets a command (replicas to
     launch and to drain, the delay to the next control instant) and calls again,
-    which applies the command and goes on. Returns False at the end of the run.
+    which applies the command and goes on. Returns MORE_DRAWS when the router may
+    run out of draws (the caller adds some and calls again), AT_END at the end.
 
     The state is unpacked into local arrays that the helpers below close over;
     numba inlines each helper where it is called, and each big one is called from
@@ -547,6 +553,7 @@ def _serve(k, horizon_s, drain_end_s):
     max_batch = k.max_batch
     kv_capacity = k.kv_capacity
     constants = k.constants
+    dynamic = k.dynamic
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -603,6 +610,7 @@ def _serve(k, horizon_s, drain_end_s):
     tally = k.tally
     n = arrival_s.shape[0]
     shared = router == SHARED_QUEUE
+    uses_draws = router in (RANDOM, LEAST_LOADED)
     # ---------------------------------------------------------------- events
 
     def schedule(entity, time_s, urgent=False):
@@ -693,6 +701,8 @@ def _serve(k, horizon_s, drain_end_s):
 
     def expire(line, now):
         """Clients at the head of the line who gave up leave it, at their deadlines."""
+        if line_size[line] == 0:
+            return  # accounting an empty line changes nothing
         account_line(line, now)
         while line_size[line] > 0 and deadline_s[line_head[line]] < now:
             request = line_head[line]
@@ -1082,6 +1092,7 @@ def _serve(k, horizon_s, drain_end_s):
     # limit and the resolution in place of the timeout.
     drain_order = tally[TALLY_DRAIN_ORDER]  # the last order scheduled before the gate
     stop_order = tally[TALLY_STOP_ORDER]  # the last order scheduled before the stop; -1: not yet
+    code = AT_END
     if tally[TALLY_COMMAND]:
         tally[TALLY_COMMAND] = 0
         time_s = clock[CLOCK_CONTROL_S]
@@ -1114,6 +1125,7 @@ def _serve(k, horizon_s, drain_end_s):
                 pop_event()
                 if entity == CONTROL:
                     clock[CLOCK_CONTROL_S] = time_s
+                    code = AT_CONTROL
                     break
                 wake(entity, time_s)
                 if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
@@ -1121,6 +1133,12 @@ def _serve(k, horizon_s, drain_end_s):
                     drain_order = tally[TALLY_SCHEDULED]
                 continue
         if stage == ARRIVING:
+            if dynamic and uses_draws:
+                # Enough draws for this arrival and every reroute before the next one.
+                left = draws.shape[0] - tally[TALLY_DRAWS]
+                if left < 2 * (request - tally[TALLY_RESOLVED]) + 2:
+                    code = MORE_DRAWS
+                    break
             route(request, limit_s)
             request += 1
         elif stage == TO_HORIZON and tally[TALLY_RESOLVED] < n:
@@ -1130,10 +1148,9 @@ def _serve(k, horizon_s, drain_end_s):
             inclusive = True
             drain_order = tally[TALLY_SCHEDULED]
         else:
-            stage = -1
+            code = AT_END
             break
-    at_control = stage >= 0
-    if not at_control:
+    if code == AT_END:
         for line in range(line_size.shape[0]):
             if expires:
                 expire(line, now)
@@ -1147,7 +1164,7 @@ def _serve(k, horizon_s, drain_end_s):
     tally[TALLY_STOP_ORDER] = stop_order
     clock[CLOCK_NOW] = now
     clock[CLOCK_LIMIT] = limit_s
-    return at_control
+    return code
 
 
 drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(service_time.__file__))
