@@ -4,17 +4,23 @@
     discipline), exponential service of 1 s;
 (b) continuous batching at 64 on 8 replicas: a Llama-3.1-8B-sized model on
     A100-80GB, prompts of 500 and outputs of about 200 tokens, least-loaded router,
-    at about 70% of the fleet's token throughput.
+    at about 70% of the fleet's token throughput;
+(c) a diurnal day with a 2x peak (diurnal-api) under target tracking, lognormal
+    cold starts of about a minute, the day's volume set to --requests;
+(d) M/M/8 on spot replicas reclaimed 0.5 times per replica-hour with 30 s notice;
+(e) serverless containers with a 60 s idle timeout, one shared line.
 
-Both are fixed fleets, so `simulate` runs them in the compiled kernel
-(sim/engine/compiled_loop.py); --engine simpy times the SimPy engine on the same draws, and
-both checks that the two give the same p99. Each case times `simulate` alone
+`simulate` runs a case in the compiled kernel (sim/engine/compiled_loop.py) where it
+covers the fleet (`compiled_fleet.runs_compiled`; the report says which engine
+ran), else on SimPy; --engine simpy times the SimPy engine on the same draws, and
+both checks that the two give the same p99 and prints the speed ratio. Each case
+times `simulate` alone
 (traffic is generated first) after a small warm-up run that loads or compiles the
 kernel, whose time is printed. CPU time is the steadier figure on a shared
 machine. --memory adds an untimed run of each case that reports the peak RSS
 above the warm-up's, per request.
 
-    python benchmarks/bench_engine.py [--requests 1e6] [--case a|b|both]
+    python benchmarks/bench_engine.py [--requests 1e6] [--case a|b|c|d|e|all]
                                       [--engine kernel|simpy|both] [--router NAME] [--memory]
 """
 
@@ -25,6 +31,7 @@ import multiprocessing
 import time
 
 from distributions.traffic import generate_requests
+from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.replication import replication_streams, simulate
 from sim.scenario.file import load_scenario
 
@@ -54,15 +61,55 @@ CASES = {
         ],
         60.0,
     ),
+    "c": (
+        "a diurnal 2x day under target tracking, lognormal cold starts",
+        [
+            "autoscaling.max_replicas=1000",
+            'autoscaling.cold_start={dist="lognormal", mean=60, cv=0.3}',
+        ],
+        None,  # a day: the volume is --requests
+    ),
+    "d": (
+        "M/M/8 on spot, 0.5 reclaims per replica-hour, 30 s notice",
+        [
+            "fleet.replicas=8",
+            "traffic.rate_per_s=6.4",
+            'fleet.router="least-loaded"',
+            'service.latency={dist="exponential", mean=1.0}',
+            'fleet.market="spot"',
+            "spot.interruptions_per_hour=0.5",
+            "spot.notice=30",
+        ],
+        6.4,
+    ),
+    "e": (
+        "serverless, 60 s idle timeout",
+        [
+            'autoscaling={policy="serverless", min_replicas=0, max_replicas=1000}',
+            "autoscaling.idle_timeout=60",
+            'fleet.market="serverless"',
+            "fleet.replicas=0",
+            "pricing.serverless_usd_per_s=0.000164",
+            "traffic.rate_per_s=6.4",
+            'service.latency={dist="exponential", mean=1.0}',
+        ],
+        6.4,
+    ),
 }
+BASES = {"c": "diurnal-api"}
 
 
 def scenario_for(case: str, requests: float, router: str | None):
     _, sets, rate = CASES[case]
-    sets = [*sets, f"horizon={requests / rate}"]
+    if rate is None:
+        # Peak 2x the mean and a 1.5x burst: about 5x the mean rate in replicas at the top.
+        sets = [*sets, "horizon=1d", f"traffic.requests_per_day={requests}"]
+        sets.append(f"fleet.replicas={max(2, round(requests / 86_400 * 2))}")
+    else:
+        sets = [*sets, f"horizon={requests / rate}"]
     if router is not None:
         sets.append(f'fleet.router="{router}"')
-    return load_scenario("mmc", sets)
+    return load_scenario(BASES.get(case, "mmc"), sets)
 
 
 def timed_run(case: str, requests: float, router: str | None, use_simpy: bool):
@@ -102,7 +149,7 @@ def peak_rss_per_request(case: str, requests: float, router: str | None, use_sim
 
 
 def run_case(case: str, requests: float, engines: list[str], router: str | None, memory: bool):
-    p99 = {}
+    p99, speed = {}, {}
     for engine in engines:
         use_simpy = engine == "simpy"
         started = time.perf_counter()
@@ -111,8 +158,11 @@ def run_case(case: str, requests: float, engines: list[str], router: str | None,
         result, wall_s, cpu_s = timed_run(case, requests, router, use_simpy)
         n = result.requests["arrived"]
         p99[engine] = result.latency_s["e2e"]["p99"]
-        name = scenario_for(case, 1e3, router).fleet.router
-        print(f"({case}) {CASES[case][0]}, router {name}, engine {engine}")
+        speed[engine] = n / cpu_s
+        scenario = scenario_for(case, 1e3, router)
+        ran = "simpy" if use_simpy or not runs_compiled(scenario) else "compiled"
+        name = scenario.fleet.router
+        print(f"({case}) {CASES[case][0]}, router {name}, engine {engine} (ran {ran})")
         print(f"    warm-up         {warm_up_s:.2f} s (imports; a kernel compile once)")
         print(f"    requests        {n:,}")
         print(f"    wall            {wall_s:.2f} s")
@@ -126,18 +176,19 @@ def run_case(case: str, requests: float, engines: list[str], router: str | None,
     if len(p99) == 2:
         same = p99["kernel"] == p99["simpy"]
         print(f"    kernel and SimPy p99 {'identical' if same else 'DIFFER'}")
+        print(f"    kernel / SimPy speed (cpu) {speed['kernel'] / speed['simpy']:.1f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=float, default=1e6)
-    parser.add_argument("--case", choices=["a", "b", "both"], default="both")
+    parser.add_argument("--case", choices=[*CASES, "all"], default="all")
     parser.add_argument("--engine", choices=["kernel", "simpy", "both"], default="kernel")
     parser.add_argument("--router", default=None)
     parser.add_argument("--memory", action="store_true")
     args = parser.parse_args()
     engines = ["kernel", "simpy"] if args.engine == "both" else [args.engine]
-    for case in ("a", "b") if args.case == "both" else (args.case,):
+    for case in CASES if args.case == "all" else (args.case,):
         run_case(case, args.requests, engines, args.router, args.memory)
 
 

@@ -1,14 +1,14 @@
-"""A fixed fleet run as one compiled event loop: the SimPy engine's results, far faster.
+"""The compiled event loop: the SimPy engine's results for a fleet, far faster.
 
-When nothing changes the fleet during a run (the `fixed` policy, no spot market,
-every replica warm at t = 0) and replicas serve one request at a time or batch
-continuously on the roofline, every event is a replica finishing work,
-reaching a step boundary (or waking from idle, which continuous batching does as
-an event, as SimPy does). This kernel keeps each replica's one pending event in
-a heap ordered by (time, order scheduled), as SimPy orders its queue, and applies
+Every event is a replica finishing work, reaching a step boundary, ending its
+cold start or waking (from idle, to admit or to stop), or a control instant
+(an autoscaler's sync). The kernel keeps each entity's one pending event in a
+heap ordered by (time, order scheduled), as SimPy orders its queue, and applies
 the rules of `replica.py` and `engine_state.py` in the same order, so it
-reproduces the SimPy engine's request log exactly (`tests/test_fixed_fleet.py`
-runs both on the same draws). Compiled by numba, it runs over a million
+reproduces the SimPy engine's request log and fleet exactly
+(`tests/test_fixed_fleet.py`, `tests/test_compiled_dynamic.py`). At a control
+instant `_serve` returns; `compiled_fleet.py` applies the SimPy engine's own
+policy function and resumes it. Compiled by numba, it runs over a million
 requests a second.
 
 numba caches the compiled kernel in `sim/__pycache__` and checks that cache
@@ -28,9 +28,7 @@ from numba import njit
 
 from distributions.traffic import RequestChunk
 from sim.engine import service_time
-from sim.engine.outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent, ReplicaLifetime
-from sim.engine.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT, RequestLog
-from sim.engine.routers import uniform_draws
+from sim.engine.request_log import COMPLETED, DROPPED, TIMED_OUT
 from sim.engine.service_time import (
     LatencyModel,
     RooflineModel,
@@ -43,10 +41,12 @@ from sim.engine.service_time import (
 from sim.errors import CapsimError
 from sim.scenario.schema import Scenario
 
-# Replica activity, as in `replica.py`.
+# Replica activity and lifecycle, as in `replica.py`.
 IDLE = 0  # ready, nothing to do
 BUSY = 1  # in a step or request that nobody can join
 DECODING = 2  # in a run of decode steps that a new request may join at the next step
+STARTING = 3  # in its cold start: billed, serves nothing
+STOPPED = 4
 
 # Routers, by number.
 SHARED_QUEUE, ROUND_ROBIN, RANDOM, LEAST_LOADED = 0, 1, 2, 3
@@ -97,23 +97,18 @@ def runs_as_fixed_fleet(scenario: Scenario) -> bool:
     )
 
 
-def run_fixed_fleet(
+def kernel_for(
     scenario: Scenario,
     service: ServiceModel,
     requests: RequestChunk,
     latency_s: np.ndarray | None,
     patience_s: np.ndarray | None,
-    routing_rng: np.random.Generator,
+    draws: np.ndarray,
     drain_end_s: float,
-    markets: list[str],
-) -> EngineOutcome:
-    """Serve `requests` on the scenario's fixed fleet, bought on `markets` (one per replica).
-
-    Stops as `replication.simulate` does.
-
-    After the last arrival the run goes on to the horizon, then until every
-    request is resolved or `drain_end_s`.
-    """
+    capacity: int,
+    dynamic: bool,
+) -> Kernel:
+    """A kernel for the scenario's requests, its initial replicas warm at t = 0."""
     arrival_s = np.ascontiguousarray(requests.arrival_s, dtype=np.float64)
     prompt = np.ascontiguousarray(requests.prompt_tokens, dtype=np.int64)
     output = np.ascontiguousarray(requests.output_tokens, dtype=np.int64)
@@ -132,18 +127,11 @@ def run_fixed_fleet(
         first_s, duration_s = _alone_times_s(constants, prompt, output)
     expires = patience_s is not None
     deadline_s = arrival_s + patience_s if expires else np.empty(0)
-    router = ROUTERS[scenario.fleet.router]
-    draws = uniform_draws(routing_rng, n) if router in (RANDOM, LEAST_LOADED) else np.empty(0)
     max_queue = scenario.admission.max_queue
-    replicas = scenario.fleet.replicas
-    if max_queue is None:
-        queue_limit = -1
-    else:
-        queue_limit = max_queue * (replicas if router == SHARED_QUEUE else 1)
     max_batch = scenario.batching.max_batch if continuous else 1
     if continuous:
         _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)
-    k = _new_kernel(
+    return new_kernel(
         arrival_s,
         prompt,
         output,
@@ -153,40 +141,16 @@ def run_fixed_fleet(
         draws,
         settings={
             "expires": expires,
-            "replicas": replicas,
-            "router": router,
-            "queue_limit": queue_limit,
+            "router": ROUTERS[scenario.fleet.router],
+            "max_queue": -1 if max_queue is None else max_queue,
             "continuous": continuous,
             "max_batch": max_batch,
             "kv_capacity": kv_capacity,
             "constants": constants,
+            "dynamic": dynamic,
         },
-    )
-    end_s = float(_serve(k, float(scenario.horizon), float(drain_end_s)))
-    log = RequestLog(
-        arrival_s=arrival_s,
-        start_s=k.start_s,
-        first_token_s=k.first_token_s,
-        finish_s=k.finish_s,
-        status=k.status,
-        retries=np.zeros(n, dtype=np.int16),
-        replica=k.served_by,
-    )
-    return EngineOutcome(
-        log=log,
-        prompt_tokens=prompt,
-        output_tokens=output,
-        lifetimes=[
-            ReplicaLifetime(market, 0.0, None, float(busy))
-            for market, busy in zip(markets, k.busy_s, strict=True)
-        ],
-        ready_s=[0.0] * replicas,
-        running_area=float(sum(k.running_area.tolist())),
-        queue_area=_queue_area(log, end_s),
-        fleet_events=[FleetEvent(0.0, r, "start") for r in range(replicas)]
-        + [FleetEvent(0.0, r, "ready") for r in range(replicas)],
-        counters=dict.fromkeys(FLEET_COUNTERS, 0),
-        end_s=end_s,
+        replicas=scenario.fleet.replicas,
+        capacity=capacity,
     )
 
 
@@ -208,17 +172,6 @@ def _check_finish_keys_fit(
         )
 
 
-def _queue_area(log: RequestLog, end_s: float) -> float:
-    """The time integral of requests waiting, as the sum of each request's time in line.
-
-    A request waits from arrival until admission, its deadline (timed out), its
-    refusal (dropped: at once if the line was full) or the end of the run.
-    """
-    started = ~np.isnan(log.start_s)
-    left_s = np.where(started, log.start_s, np.where(log.status == PENDING, end_s, log.finish_s))
-    return float(np.sum(left_s - log.arrival_s))
-
-
 @njit(cache=True)
 def _alone_times_s(constants, prompt, output):
     """Time to first token and end-to-end time of each request served alone."""
@@ -231,17 +184,22 @@ def _alone_times_s(constants, prompt, output):
 
 
 class Kernel(NamedTuple):
-    """The event loop's state: settings, then arrays the compiled functions share."""
+    """The event loop's state: settings, then arrays the compiled functions share.
+
+    Replica arrays hold `capacity` replicas (`grow_kernel` makes room for more);
+    line arrays one line more (line 0 is the shared line, or the holding line
+    where each replica has its own, at 1 + replica).
+    """
 
     # settings
     expires: bool
-    replicas: int
     router: int
-    queue_limit: int  # -1: unbounded
+    max_queue: int  # waiting requests per replica; -1: unbounded
     continuous: bool
     max_batch: int
     kv_capacity: float
     constants: tuple[float, float, float, float]  # RooflineModel.constants
+    dynamic: bool  # the fleet changes: requests may be routed more than once
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -255,19 +213,29 @@ class Kernel(NamedTuple):
     finish_s: np.ndarray
     status: np.ndarray
     served_by: np.ndarray
-    # FIFO lines as linked lists through `next_in_line`: one shared, or one per replica
+    # FIFO lines as linked lists through `next_in_line`, each integrating its length
     next_in_line: np.ndarray
+    joined_s: np.ndarray  # when the request joined the line it is in
+    scratch: np.ndarray  # requests taken from a line, to route again
     line_head: np.ndarray
     line_tail: np.ndarray
     line_size: np.ndarray
+    line_area: np.ndarray  # WaitingLine.length_area
+    line_last_s: np.ndarray  # WaitingLine._last_change_s
     # replicas
     activity: np.ndarray
+    draining: np.ndarray
+    started_s: np.ndarray
+    ready_s: np.ndarray  # NaN: never ready
+    stopped_s: np.ndarray  # NaN: up at the end
     idle: np.ndarray  # ready replicas waiting for work, idle last at the end
+    accepting: np.ndarray  # replicas taking work, in the order they became ready
+    up: np.ndarray  # replicas neither stopped nor draining, oldest first
     running: np.ndarray
     busy_s: np.ndarray
     running_area: np.ndarray
     last_change_s: np.ndarray
-    in_service: np.ndarray  # one at a time: the request served
+    in_service: np.ndarray  # one at a time: the request served; -1: none
     # continuous batching: KV reserved, steps run, context held, finishes, the plan
     kv_reserved: np.ndarray
     steps_done: np.ndarray
@@ -282,19 +250,121 @@ class Kernel(NamedTuple):
     plan_context: np.ndarray
     cut_steps: np.ndarray  # -1: the plan runs to its end
     admitted: np.ndarray
-    # each replica's next event, in a heap indexed by replica, ordered by (time, order)
+    cold_start_s: np.ndarray  # a launched replica's cold start, until it begins
+    # pending events in a heap indexed by entity (CONTROL, then two per replica),
+    # ordered by (time, order scheduled)
     event_s: np.ndarray
     event_order: np.ndarray
     event_heap: np.ndarray
     event_slot: np.ndarray  # -1: no event pending
+    # fleet changes in order: time, replica, kind (FLEET_KINDS)
+    fleet_s: np.ndarray
+    fleet_replica: np.ndarray
+    fleet_kind: np.ndarray
+    clock: np.ndarray  # see the CLOCK_ indices
     tally: np.ndarray  # see the TALLY_ indices
 
 
-# Counters in `Kernel.tally`.
-TALLY_IDLE, TALLY_RESOLVED, TALLY_SCHEDULED, TALLY_DRAWS, TALLY_TURN, TALLY_EVENTS = range(6)
+# Counters and the loop's state in `Kernel.tally`; a command is LAUNCHES and DRAINS.
+(
+    TALLY_IDLE,
+    TALLY_RESOLVED,
+    TALLY_SCHEDULED,
+    TALLY_DRAWS,
+    TALLY_TURN,
+    TALLY_EVENTS,
+    TALLY_STAGE,
+    TALLY_NEXT_REQUEST,
+    TALLY_INCLUSIVE,
+    TALLY_DRAIN_ORDER,
+    TALLY_STOP_ORDER,
+    TALLY_REPLICAS,
+    TALLY_ACCEPTING,
+    TALLY_UP,
+    TALLY_FLEET_LOG,
+    TALLY_LAUNCHES,
+    TALLY_DRAINS,
+    TALLY_COMMAND,
+) = range(18)
+# Times in `Kernel.clock`: the loop's clock and limit, the control instant it stopped
+# at, and the delay from a command to the next control instant (negative: none).
+CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S = range(4)
+
+# Fleet changes, by number, as `FleetEvent.kind` names them.
+FLEET_KINDS = ("start", "ready", "drain", "stop", "interrupt")
+START, READY, DRAIN, STOP, INTERRUPT = range(5)
+
+# The entity whose event is the next control instant; replica r's events are 1 + 2r.
+CONTROL = 0
+# Subtracted from an urgent event's order, so it sorts before every normal event then.
+URGENT_SHIFT = 2**62
+
+# Per-replica arrays: dtype and the value a replica slot starts with.
+_REPLICA_FIELDS = {
+    "activity": (np.int64, STOPPED),
+    "draining": (np.int8, 0),
+    "started_s": (np.float64, 0.0),
+    "ready_s": (np.float64, np.nan),
+    "stopped_s": (np.float64, np.nan),
+    "idle": (np.int64, 0),
+    "accepting": (np.int64, 0),
+    "up": (np.int64, 0),
+    "running": (np.int64, 0),
+    "busy_s": (np.float64, 0.0),
+    "running_area": (np.float64, 0.0),
+    "last_change_s": (np.float64, 0.0),
+    "in_service": (np.int64, -1),
+    "kv_reserved": (np.int64, 0),
+    "steps_done": (np.int64, 0),
+    "context": (np.int64, 0),
+    "finishing": (np.int64, 0),
+    "plan_start_s": (np.float64, 0.0),
+    "plan_first_step_s": (np.float64, 0.0),
+    "plan_decode_steps": (np.int64, 0),
+    "plan_context": (np.int64, 0),
+    "cut_steps": (np.int64, -1),
+    "cold_start_s": (np.float64, 0.0),  # a launch's cold start, until it is under way
+}
+_LINE_FIELDS = {
+    "line_head": (np.int64, -1),
+    "line_tail": (np.int64, -1),
+    "line_size": (np.int64, 0),
+    "line_area": (np.float64, 0.0),
+    "line_last_s": (np.float64, 0.0),
+}
+_EVENT_FIELDS = {
+    "event_s": (np.float64, 0.0),
+    "event_order": (np.int64, 0),
+    "event_heap": (np.int64, 0),
+    "event_slot": (np.int64, -1),
+}
+_FLEET_LOG_FIELDS = {
+    "fleet_s": (np.float64, 0.0),
+    "fleet_replica": (np.int64, 0),
+    "fleet_kind": (np.int64, 0),
+}
+FLEET_LOG_PER_REPLICA = 5  # start, ready, drain or interrupt, stop, and one to spare
 
 
-def _new_kernel(
+def _sizes(capacity: int) -> dict[str, int]:
+    return {
+        "replica": capacity,
+        "line": capacity + 1,
+        "event": 1 + 2 * capacity,
+        "fleet": FLEET_LOG_PER_REPLICA * capacity,
+    }
+
+
+def _field_groups() -> list[tuple[str, dict]]:
+    return [
+        ("replica", _REPLICA_FIELDS),
+        ("line", _LINE_FIELDS),
+        ("event", _EVENT_FIELDS),
+        ("fleet", _FLEET_LOG_FIELDS),
+    ]
+
+
+def new_kernel(
     arrival_s: np.ndarray,
     prompt: np.ndarray,
     output: np.ndarray,
@@ -303,14 +373,36 @@ def _new_kernel(
     deadline_s: np.ndarray,
     draws: np.ndarray,
     settings: dict,
+    replicas: int,
+    capacity: int,
 ) -> Kernel:
     """A kernel for these requests and settings (the Kernel's first eight fields),
-    every replica idle at t = 0."""
+    with room for `capacity` replicas and `replicas` of them warm and idle at t = 0
+    (started and ready in order, as the SimPy engine starts them)."""
     n = len(arrival_s)
-    replicas, max_batch = settings["replicas"], settings["max_batch"]
-    lines = 1 if settings["router"] == SHARED_QUEUE else replicas
-    tally = np.zeros(6, np.int64)
-    tally[TALLY_IDLE] = replicas
+    capacity = max(capacity, replicas, 1)
+    sizes = _sizes(capacity)
+    arrays = {
+        name: np.full(sizes[group], fill, dtype)
+        for group, fields in _field_groups()
+        for name, (dtype, fill) in fields.items()
+    }
+    warm = np.arange(replicas, dtype=np.int64)
+    arrays["activity"][:replicas] = IDLE
+    arrays["ready_s"][:replicas] = 0.0
+    for name in ("idle", "accepting", "up"):
+        arrays[name][:replicas] = warm
+    arrays["fleet_replica"][: 2 * replicas] = np.concatenate([warm, warm])
+    arrays["fleet_kind"][:replicas] = START
+    arrays["fleet_kind"][replicas : 2 * replicas] = READY
+    tally = np.zeros(18, np.int64)
+    for index in (TALLY_IDLE, TALLY_REPLICAS, TALLY_ACCEPTING, TALLY_UP):
+        tally[index] = replicas
+    tally[TALLY_FLEET_LOG] = 2 * replicas
+    tally[TALLY_INCLUSIVE] = 1
+    tally[TALLY_STOP_ORDER] = -1
+    clock = np.zeros(4)
+    clock[CLOCK_NEXT_CONTROL_S] = -1.0
     return Kernel(
         **settings,
         arrival_s=arrival_s,
@@ -326,43 +418,46 @@ def _new_kernel(
         status=np.zeros(n, np.int8),  # PENDING
         served_by=np.full(n, -1, np.int32),
         next_in_line=np.full(n, -1, np.int64),
-        line_head=np.full(lines, -1, np.int64),
-        line_tail=np.full(lines, -1, np.int64),
-        line_size=np.zeros(lines, np.int64),
-        activity=np.zeros(replicas, np.int64),  # IDLE
-        idle=np.arange(replicas, dtype=np.int64),
-        running=np.zeros(replicas, np.int64),
-        busy_s=np.zeros(replicas),
-        running_area=np.zeros(replicas),
-        last_change_s=np.zeros(replicas),
-        in_service=np.full(replicas, -1, np.int64),
-        kv_reserved=np.zeros(replicas, np.int64),
-        steps_done=np.zeros(replicas, np.int64),
-        context=np.zeros(replicas, np.int64),
-        finish_keys=np.zeros((replicas, max_batch), np.int64),
-        finishing=np.zeros(replicas, np.int64),
-        plan_start_s=np.zeros(replicas),
-        plan_first_step_s=np.zeros(replicas),
-        plan_decode_steps=np.zeros(replicas, np.int64),
-        plan_context=np.zeros(replicas, np.int64),
-        cut_steps=np.full(replicas, -1, np.int64),
-        admitted=np.zeros(max_batch, np.int64),
-        event_s=np.zeros(replicas),
-        event_order=np.zeros(replicas, np.int64),
-        event_heap=np.zeros(replicas, np.int64),
-        event_slot=np.full(replicas, -1, np.int64),
+        joined_s=np.zeros(n),
+        scratch=np.zeros(n, np.int64),
+        finish_keys=np.zeros((capacity, settings["max_batch"]), np.int64),
+        admitted=np.zeros(settings["max_batch"], np.int64),
+        clock=clock,
         tally=tally,
+        **arrays,
     )
+
+
+def kernel_capacity(k: Kernel) -> int:
+    return len(k.activity)
+
+
+def grow_kernel(k: Kernel, capacity: int) -> Kernel:
+    """The same kernel with room for `capacity` replicas (pending events stay valid)."""
+    old = kernel_capacity(k)
+    if capacity <= old:
+        return k
+    sizes = _sizes(capacity)
+    grown = {}
+    for group, fields in _field_groups():
+        for name, (dtype, fill) in fields.items():
+            array = np.full(sizes[group], fill, dtype)
+            current = getattr(k, name)
+            array[: len(current)] = current
+            grown[name] = array
+    keys = np.zeros((capacity, k.max_batch), np.int64)
+    keys[:old] = k.finish_keys
+    return k._replace(finish_keys=keys, **grown)
 
 
 @njit(cache=True)
 def _sift_event(event_s, event_order, event_heap, event_slot, size, slot):
-    """Move the replica at `slot` of the event heap up or down to where its event belongs.
+    """Move the entity at `slot` of the event heap up or down to where its event belongs.
 
     Events are ordered by time, then by the order they were scheduled in.
     """
-    replica = event_heap[slot]
-    time_s, order = event_s[replica], event_order[replica]
+    entity = event_heap[slot]
+    time_s, order = event_s[entity], event_order[entity]
     while slot > 0:
         parent = event_heap[(slot - 1) // 2]
         if event_s[parent] < time_s or (event_s[parent] == time_s and event_order[parent] < order):
@@ -383,8 +478,8 @@ def _sift_event(event_s, event_order, event_heap, event_slot, size, slot):
         event_heap[slot] = first
         event_slot[first] = slot
         slot = child
-    event_heap[slot] = replica
-    event_slot[replica] = slot
+    event_heap[slot] = entity
+    event_slot[entity] = slot
 
 
 @njit(cache=True)
@@ -417,27 +512,47 @@ def _heap_pop(heap, size):
     return top
 
 
+@njit(cache=True)
+def _remove(items, count, item):
+    """Remove `item` from items[:count], keeping the order; the new count (same if absent)."""
+    at = 0
+    while at < count and items[at] != item:
+        at += 1
+    if at == count:
+        return count
+    items[at : count - 1] = items[at + 1 : count].copy()
+    return count - 1
+
+
 # Stages of a run: arrivals, then on to the horizon, then the drain.
 ARRIVING, TO_HORIZON, DRAINING = 0, 1, 2
+# Why `_serve` returned.
+AT_END, AT_CONTROL, MORE_DRAWS = 0, 1, 2
 
 
 @njit(cache=True)
 def _serve(k, horizon_s, drain_end_s):
-    """Arrivals merged with replica events, then to the horizon, then the drain; the end time.
+    """Arrivals merged with replica events, then to the horizon, then the drain.
+
+    Returns AT_CONTROL when it stops at a control instant (an autoscaler's sync, at
+    `k.clock[CLOCK_CONTROL_S]`): the caller decides, sets a command (replicas to
+    launch and to drain, the delay to the next control instant) and calls again,
+    which applies the command and goes on. Returns MORE_DRAWS when the router may
+    run out of draws (the caller adds some and calls again), AT_END at the end.
 
     The state is unpacked into local arrays that the helpers below close over;
     numba inlines each helper where it is called, and each big one is called from
-    one place, so the compiled kernel stays small (about 12 s to compile, once).
+    few places, so the compiled kernel stays small enough to compile in seconds.
     """
     # Each field by name: numba reads them once here, and the helpers close over them.
     expires = k.expires
-    replicas = k.replicas
     router = k.router
-    queue_limit = k.queue_limit
+    max_queue = k.max_queue
     continuous = k.continuous
     max_batch = k.max_batch
     kv_capacity = k.kv_capacity
     constants = k.constants
+    dynamic = k.dynamic
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -451,11 +566,21 @@ def _serve(k, horizon_s, drain_end_s):
     status = k.status
     served_by = k.served_by
     next_in_line = k.next_in_line
+    joined_s = k.joined_s
+    scratch = k.scratch
     line_head = k.line_head
     line_tail = k.line_tail
     line_size = k.line_size
+    line_area = k.line_area
+    line_last_s = k.line_last_s
     activity = k.activity
+    draining = k.draining
+    started_s = k.started_s
+    ready_s = k.ready_s
+    stopped_s = k.stopped_s
     idle = k.idle
+    accepting = k.accepting
+    up = k.up
     running = k.running
     busy_s = k.busy_s
     running_area = k.running_area
@@ -472,37 +597,63 @@ def _serve(k, horizon_s, drain_end_s):
     plan_context = k.plan_context
     cut_steps = k.cut_steps
     admitted = k.admitted
+    cold_start_s = k.cold_start_s
     event_s = k.event_s
     event_order = k.event_order
     event_heap = k.event_heap
     event_slot = k.event_slot
+    fleet_s = k.fleet_s
+    fleet_replica = k.fleet_replica
+    fleet_kind = k.fleet_kind
+    clock = k.clock
     tally = k.tally
     n = arrival_s.shape[0]
+    shared = router == SHARED_QUEUE
+    uses_draws = router in (RANDOM, LEAST_LOADED)
     # ---------------------------------------------------------------- events
 
-    def schedule(replica, time_s):
-        """Wake `replica` at `time_s`, in place of any event it had pending."""
+    def schedule(entity, time_s, urgent=False):
+        """Wake `entity` at `time_s`, in place of any event it had pending. An urgent
+        event (SimPy's process start) comes before every normal one due then."""
         tally[TALLY_SCHEDULED] += 1
-        event_s[replica] = time_s
-        event_order[replica] = tally[TALLY_SCHEDULED]
-        slot = event_slot[replica]
+        event_s[entity] = time_s
+        event_order[entity] = tally[TALLY_SCHEDULED] - (URGENT_SHIFT if urgent else 0)
+        slot = event_slot[entity]
         if slot < 0:
             slot = tally[TALLY_EVENTS]
             tally[TALLY_EVENTS] += 1
-            event_heap[slot] = replica
+            event_heap[slot] = entity
         _sift_event(event_s, event_order, event_heap, event_slot, tally[TALLY_EVENTS], slot)
 
     def pop_event():
-        """Remove and return the replica whose event is next."""
-        heap = event_heap
-        replica = heap[0]
-        event_slot[replica] = -1
+        """Remove and return the entity whose event is next."""
+        entity = event_heap[0]
+        event_slot[entity] = -1
         tally[TALLY_EVENTS] -= 1
         size = tally[TALLY_EVENTS]
         if size > 0:
-            heap[0] = heap[size]
+            event_heap[0] = event_heap[size]
             _sift_event(event_s, event_order, event_heap, event_slot, size, 0)
-        return replica
+        return entity
+
+    def unschedule(entity):
+        """Drop the entity's pending event, if any (SimPy's abandoned process)."""
+        slot = event_slot[entity]
+        if slot < 0:
+            return
+        event_slot[entity] = -1
+        tally[TALLY_EVENTS] -= 1
+        size = tally[TALLY_EVENTS]
+        if slot < size:
+            event_heap[slot] = event_heap[size]
+            _sift_event(event_s, event_order, event_heap, event_slot, size, slot)
+
+    def log_fleet(time_s, replica, kind):
+        at = tally[TALLY_FLEET_LOG]
+        fleet_s[at] = time_s
+        fleet_replica[at] = replica
+        fleet_kind[at] = kind
+        tally[TALLY_FLEET_LOG] += 1
 
     # ---------------------------------------------------------------- requests and lines
 
@@ -512,37 +663,65 @@ def _serve(k, horizon_s, drain_end_s):
         tally[TALLY_RESOLVED] += 1
 
     def line_of(replica):
-        return 0 if router == SHARED_QUEUE else replica
+        return 0 if shared else replica + 1
 
-    def push(line, request):
+    def account_line(line, now):
+        """WaitingLine._account: integrate the line's length up to now."""
+        line_area[line] += line_size[line] * (now - line_last_s[line])
+        line_last_s[line] = now
+
+    def push(line, request, now):
+        account_line(line, now)
         if line_size[line] == 0:
             line_head[line] = request
         else:
             next_in_line[line_tail[line]] = request
         line_tail[line] = request
         line_size[line] += 1
+        joined_s[request] = now
 
-    def pop(line):
+    def pop(line, now):
+        account_line(line, now)
         request = line_head[line]
         line_head[line] = next_in_line[request]
         line_size[line] -= 1
         return request
 
+    def take_line(line, now):
+        """Empty the line into `scratch`, in order; how many it held."""
+        account_line(line, now)
+        count = line_size[line]
+        request = line_head[line]
+        for i in range(count):
+            scratch[i] = request
+            request = next_in_line[request]
+        line_size[line] = 0
+        return count
+
     def expire(line, now):
         """Clients at the head of the line who gave up leave it, at their deadlines."""
+        if line_size[line] == 0:
+            return  # accounting an empty line changes nothing
+        account_line(line, now)
         while line_size[line] > 0 and deadline_s[line_head[line]] < now:
-            request = pop(line)
+            request = line_head[line]
+            line_head[line] = next_in_line[request]
+            line_size[line] -= 1
+            line_area[line] -= now - max(joined_s[request], deadline_s[request])
             end(request, TIMED_OUT, deadline_s[request])
 
-    def next_admissible(line, now):
+    def next_admissible(replica, now):
         """The head once timed-out clients and contexts that never fit are gone; -1: none."""
+        if draining[replica]:
+            return -1
+        line = line_of(replica)
         if expires:
             expire(line, now)
         while line_size[line] > 0:
             request = line_head[line]
             if prompt[request] + output[request] <= kv_capacity:
                 return request
-            pop(line)
+            pop(line, now)
             end(request, DROPPED, now)
         return -1
 
@@ -565,15 +744,19 @@ def _serve(k, horizon_s, drain_end_s):
         activity[replica] = BUSY
         last = tally[TALLY_IDLE] - 1
         if idle[last] != replica:
-            at = 0
-            while idle[at] != replica:
-                at += 1
-            idle[at:last] = idle[at + 1 : last + 1].copy()
-        tally[TALLY_IDLE] = last
+            tally[TALLY_IDLE] = _remove(idle, tally[TALLY_IDLE], replica)
+        else:
+            tally[TALLY_IDLE] = last
+
+    def stop(replica, now):
+        account(replica, now)
+        activity[replica] = STOPPED
+        stopped_s[replica] = now
+        log_fleet(now, replica, STOP)
 
     def start_one(replica, request, now):
         """One at a time: take the head of the line and serve it alone."""
-        pop(line_of(replica))
+        pop(line_of(replica), now)
         activity[replica] = BUSY
         running[replica] = 1
         last_change_s[replica] = now
@@ -581,20 +764,22 @@ def _serve(k, horizon_s, drain_end_s):
         start_s[request] = now
         first_token_s[request] = now + first_s[request]
         in_service[replica] = request
-        schedule(replica, now + duration_s[request])
+        schedule(1 + 2 * replica, now + duration_s[request])
 
     def start_next_or_idle(replica, now):
-        request = next_admissible(line_of(replica), now)
-        if request < 0:
-            go_idle(replica)
-        else:
+        request = next_admissible(replica, now)
+        if request >= 0:
             start_one(replica, request, now)
+        elif draining[replica]:
+            stop(replica, now)
+        else:
+            go_idle(replica)
 
     def finish_one(replica, now):
         account(replica, now)
         running[replica] = 0
         end(in_service[replica], COMPLETED, now)
-        start_next_or_idle(replica, now)
+        in_service[replica] = -1
 
     def admit_and_plan(replica, now):
         """Continuous: admit what fits at this step boundary, then run to the next finish."""
@@ -604,20 +789,23 @@ def _serve(k, horizon_s, drain_end_s):
         prefill_tokens = 0
         reserved = kv_reserved[replica]
         while count + joining < max_batch:
-            request = next_admissible(line, now)
+            request = next_admissible(replica, now)
             if request < 0:
                 break
             need = prompt[request] + output[request]
             if reserved + need > kv_capacity:
                 break
-            pop(line)
+            pop(line, now)
             reserved += need
             admitted[joining] = request
             joining += 1
             prefill_tokens += prompt[request]
         kv_reserved[replica] = reserved
         if joining == 0 and count == 0:
-            go_idle(replica)
+            if draining[replica]:
+                stop(replica, now)
+            else:
+                go_idle(replica)
             return
         account(replica, now)
         tokens = context[replica]
@@ -646,8 +834,8 @@ def _serve(k, horizon_s, drain_end_s):
         plan_decode_steps[replica] = decode_steps
         plan_context[replica] = tokens
         cut_steps[replica] = -1
-        activity[replica] = DECODING if count < max_batch else BUSY
-        schedule(replica, now + span_s)
+        activity[replica] = DECODING if count < max_batch and not draining[replica] else BUSY
+        schedule(1 + 2 * replica, now + span_s)
 
     def finish_steps(replica, now):
         """Continuous: the planned steps (or those up to a cut) are done; retire who finished."""
@@ -671,7 +859,6 @@ def _serve(k, horizon_s, drain_end_s):
         kv_reserved[replica] = reserved
         context[replica] = tokens
         running[replica] = count
-        admit_and_plan(replica, now)
 
     def cut_at_next_step(replica, now):
         """Continuous: end the decode run at the next step boundary, so newcomers join there."""
@@ -690,24 +877,20 @@ def _serve(k, horizon_s, drain_end_s):
             return  # the run already ends at the next boundary
         boundary_s = first_step_s + roofline_decode_span_s(constants, done, count, tokens)
         cut_steps[replica] = done
-        schedule(replica, now + max(0.0, boundary_s - elapsed_s))
+        schedule(1 + 2 * replica, now + max(0.0, boundary_s - elapsed_s))
 
-    def wake(replica, now):
-        """The replica's event: its request finished, or its steps reached the planned point."""
-        if continuous:
-            finish_steps(replica, now)
-        else:
-            finish_one(replica, now)
+    def wake_later(replica, now):
+        """Resume the replica's loop at `now`, after what is already due then, as SimPy's
+        wake event does; zero steps to finish, so it goes straight to admission."""
+        cut_steps[replica] = 0
+        schedule(1 + 2 * replica, now)
 
     def notify(replica, now):
         """Work arrived: an idle replica starts; a decode run stops at the next step to admit it."""
         if activity[replica] == IDLE:
             leave_idle(replica)
             if continuous:
-                # Resume at `now`, after what is already due then, as SimPy's wake event
-                # does; zero steps to finish, so the wake goes straight to admission.
-                cut_steps[replica] = 0
-                schedule(replica, now)
+                wake_later(replica, now)
             else:
                 start_next_or_idle(replica, now)
         elif activity[replica] == DECODING:
@@ -716,18 +899,26 @@ def _serve(k, horizon_s, drain_end_s):
 
     # ---------------------------------------------------------------- routing
 
+    def draw():
+        if tally[TALLY_DRAWS] >= draws.shape[0]:
+            raise RuntimeError("the router ran out of draws")
+        tally[TALLY_DRAWS] += 1
+        return draws[tally[TALLY_DRAWS] - 1]
+
     def choose():
         """The replica a new request joins: the rules of `router.py`, on the same draws."""
+        count = tally[TALLY_ACCEPTING]
         if router == ROUND_ROBIN:
             tally[TALLY_TURN] += 1
-            return tally[TALLY_TURN] % replicas
+            return accepting[tally[TALLY_TURN] % count]
         if router == RANDOM:
-            tally[TALLY_DRAWS] += 1
-            return int(draws[tally[TALLY_DRAWS] - 1] * replicas)
-        best = line_size[0] + running[0]
+            return accepting[int(draw() * count)]
+        first = accepting[0]
+        best = line_size[first + 1] + running[first]
         tied = 1
-        for replica in range(1, replicas):
-            load = line_size[replica] + running[replica]
+        for i in range(1, count):
+            replica = accepting[i]
+            load = line_size[replica + 1] + running[replica]
             if load < best:
                 best = load
                 tied = 1
@@ -735,54 +926,179 @@ def _serve(k, horizon_s, drain_end_s):
                 tied += 1
         skip = 0
         if tied > 1:
-            tally[TALLY_DRAWS] += 1
-            skip = int(draws[tally[TALLY_DRAWS] - 1] * tied)
-        for replica in range(replicas):
-            if line_size[replica] + running[replica] == best:
+            skip = int(draw() * tied)
+        for i in range(count):
+            replica = accepting[i]
+            if line_size[replica + 1] + running[replica] == best:
                 if skip == 0:
                     return replica
                 skip -= 1
         return -1
 
     def route(request, now):
-        """A new request joins a line (waking a replica that can take it), or is dropped."""
+        """A request joins a line (waking a replica that can take it), or is dropped."""
         if expires:
-            for line in range(line_size.shape[0]):
-                expire(line, now)
+            expire(0, now)  # the shared line, or the holding line
+            if not shared:
+                for i in range(tally[TALLY_ACCEPTING]):
+                    expire(accepting[i] + 1, now)
+        count = tally[TALLY_ACCEPTING]
         target = -1
-        if router == SHARED_QUEUE:
-            if 0 <= queue_limit <= line_size[0]:
+        if shared:
+            if max_queue >= 0 and line_size[0] >= max_queue * max(1, count):
                 end(request, DROPPED, now)
                 return
-            push(0, request)
+            push(0, request, now)
             if tally[TALLY_IDLE] > 0:
                 target = idle[tally[TALLY_IDLE] - 1]
             elif max_batch > 1:
-                for replica in range(replicas):
+                for i in range(count):
+                    replica = accepting[i]
                     if activity[replica] == DECODING and running[replica] < max_batch:
                         target = replica
                         break
+        elif count == 0:
+            # Nobody serves yet: wait in one line for whichever replica is ready first.
+            if 0 <= max_queue <= line_size[0]:
+                end(request, DROPPED, now)
+            else:
+                push(0, request, now)
+            return
         else:
             target = choose()
-            if 0 <= queue_limit <= line_size[target]:
+            if 0 <= max_queue <= line_size[target + 1]:
                 end(request, DROPPED, now)
                 return
-            push(target, request)
+            push(target + 1, request, now)
         if target >= 0:
             notify(target, now)
 
+    # ---------------------------------------------------------------- the fleet
+
+    def reroute(count, now):
+        """Route again the first `count` requests of `scratch`, in order."""
+        for i in range(count):
+            route(scratch[i], now)
+
+    def become_ready(replica, now):
+        """The cold start is over: join the fleet and take the held requests."""
+        ready_s[replica] = now
+        log_fleet(now, replica, READY)
+        accepting[tally[TALLY_ACCEPTING]] = replica
+        tally[TALLY_ACCEPTING] += 1
+        if not shared:
+            reroute(take_line(0, now), now)  # this replica is still STARTING: nobody wakes it
+        activity[replica] = BUSY
+
+    def drain_replica(replica, now):
+        """Take a replica out of service: it finishes what it holds, then stops. One in
+        its cold start is cancelled; what waits in its own line is routed again."""
+        if draining[replica] or activity[replica] == STOPPED:
+            return
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        requeue = 0 if shared else take_line(replica + 1, now)
+        draining[replica] = 1
+        if activity[replica] == STARTING:
+            unschedule(1 + 2 * replica)
+            stop(replica, now)
+        else:
+            log_fleet(now, replica, DRAIN)
+            if activity[replica] == IDLE:
+                leave_idle(replica)
+                if continuous:
+                    wake_later(replica, now)
+                else:
+                    in_service[replica] = -1
+                    schedule(1 + 2 * replica, now)
+        reroute(requeue, now)
+
+    def wake(entity, now):
+        """A replica's event: its process starts (a launch), its cold start ends, its
+        request finishes, its steps reach the planned point, or it wakes to admit or
+        stop. Then, unless it is still starting, it serves on."""
+        replica = (entity - 1) // 2
+        if activity[replica] == STARTING:
+            if cold_start_s[replica] > 0:
+                schedule(entity, now + cold_start_s[replica])
+                cold_start_s[replica] = 0.0  # waited for: next time it is ready
+                return
+            become_ready(replica, now)
+        elif continuous:
+            finish_steps(replica, now)
+        elif in_service[replica] >= 0:
+            finish_one(replica, now)
+        if continuous:
+            admit_and_plan(replica, now)
+        else:
+            start_next_or_idle(replica, now)
+
+    def apply_command(now):
+        """What the caller decided at this control instant, in the SimPy engine's order:
+        drain (cold starts first, then the least loaded, newest first among equals) or
+        launch, schedule the next control instant, then begin each launch's cold start."""
+        drains = tally[TALLY_DRAINS]
+        if drains > 0:
+            size = tally[TALLY_UP]
+            victims = np.empty(size, np.int64)
+            serving = np.empty(size, np.int64)
+            loads = np.empty(size, np.int64)
+            starting = 0
+            others = 0
+            for i in range(size - 1, -1, -1):
+                replica = up[i]
+                if activity[replica] == STARTING:
+                    victims[starting] = replica
+                    starting += 1
+                else:
+                    serving[others] = replica
+                    loads[others] = line_size[line_of(replica)] + running[replica]
+                    others += 1
+            order = np.argsort(loads[:others], kind="mergesort")
+            for i in range(others):
+                victims[starting + i] = serving[order[i]]
+            for i in range(min(drains, size)):
+                drain_replica(victims[i], now)
+        launches = tally[TALLY_LAUNCHES]
+        first = tally[TALLY_REPLICAS]
+        for replica in range(first, first + launches):
+            # Its process starts now, ahead of anything else due now (SimPy's
+            # Initialize); its cold start, from `cold_start_s`, begins then.
+            activity[replica] = STARTING
+            started_s[replica] = now
+            last_change_s[replica] = now
+            log_fleet(now, replica, START)
+            up[tally[TALLY_UP]] = replica
+            tally[TALLY_UP] += 1
+            schedule(1 + 2 * replica, now, urgent=True)
+        tally[TALLY_REPLICAS] += launches
+        if clock[CLOCK_NEXT_CONTROL_S] >= 0:
+            schedule(CONTROL, now + clock[CLOCK_NEXT_CONTROL_S])
+        tally[TALLY_DRAINS] = 0
+        tally[TALLY_LAUNCHES] = 0
+
     # ------------------------------------------------------------ the run
-    stage = ARRIVING
-    request = 0
-    now = 0.0
-    limit_s = 0.0
-    inclusive = True  # fire events at exactly limit_s too
-    # The drain ends as SimPy's run(until=any_of([timeout, ...])) does. At the limit
-    # the timeout fires after the events scheduled before the drain began; the
+    stage = tally[TALLY_STAGE]
+    request = tally[TALLY_NEXT_REQUEST]
+    now = clock[CLOCK_NOW]
+    limit_s = clock[CLOCK_LIMIT]
+    inclusive = tally[TALLY_INCLUSIVE] != 0  # fire events at exactly limit_s too
+    # The drain ends as SimPy's run(until=any_of([timeout, all_resolved])) does. At the
+    # limit the timeout fires after the events scheduled before the drain began; the
     # condition it triggers then fires after every event scheduled by that moment,
     # and the run stops. Events scheduled later, even for that instant, never fire.
-    drain_order = 0  # the last order scheduled before the drain's timeout
-    stop_order = -1  # the last order scheduled before its condition; -1: not yet
+    # When the last request resolves first, the same holds with that instant as the
+    # limit and the resolution in place of the timeout.
+    drain_order = tally[TALLY_DRAIN_ORDER]  # the last order scheduled before the gate
+    stop_order = tally[TALLY_STOP_ORDER]  # the last order scheduled before the stop; -1: not yet
+    code = AT_END
+    if tally[TALLY_COMMAND]:
+        tally[TALLY_COMMAND] = 0
+        time_s = clock[CLOCK_CONTROL_S]
+        apply_command(time_s)
+        if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
+            now = limit_s = time_s
+            drain_order = tally[TALLY_SCHEDULED]
     while True:
         if stage == ARRIVING:
             if request < n:
@@ -797,20 +1113,31 @@ def _serve(k, horizon_s, drain_end_s):
                     limit_s = now
                     inclusive = False
         if tally[TALLY_EVENTS] > 0:
-            next_replica = event_heap[0]
-            time_s = event_s[next_replica]
+            entity = event_heap[0]
+            time_s = event_s[entity]
             due = time_s < limit_s or (inclusive and time_s == limit_s)
             if due and stage == DRAINING and time_s == limit_s:
-                if event_order[next_replica] > drain_order and stop_order < 0:
-                    stop_order = tally[TALLY_SCHEDULED]  # the drain's timeout fires now
-                due = stop_order < 0 or event_order[next_replica] <= stop_order
+                if event_order[entity] > drain_order and stop_order < 0:
+                    stop_order = tally[TALLY_SCHEDULED]  # the gate fires now
+                due = stop_order < 0 or event_order[entity] <= stop_order
             if due:
-                wake(pop_event(), time_s)
-                if stage == DRAINING and tally[TALLY_RESOLVED] == n:
-                    now = time_s
+                pop_event()
+                if entity == CONTROL:
+                    clock[CLOCK_CONTROL_S] = time_s
+                    code = AT_CONTROL
                     break
+                wake(entity, time_s)
+                if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
+                    now = limit_s = time_s
+                    drain_order = tally[TALLY_SCHEDULED]
                 continue
         if stage == ARRIVING:
+            if dynamic and uses_draws:
+                # Enough draws for this arrival and every reroute before the next one.
+                left = draws.shape[0] - tally[TALLY_DRAWS]
+                if left < 2 * (request - tally[TALLY_RESOLVED]) + 2:
+                    code = MORE_DRAWS
+                    break
             route(request, limit_s)
             request += 1
         elif stage == TO_HORIZON and tally[TALLY_RESOLVED] < n:
@@ -820,13 +1147,23 @@ def _serve(k, horizon_s, drain_end_s):
             inclusive = True
             drain_order = tally[TALLY_SCHEDULED]
         else:
+            code = AT_END
             break
-    if expires:
+    if code == AT_END:
         for line in range(line_size.shape[0]):
-            expire(line, now)
-    for replica in range(replicas):
-        account(replica, now)
-    return now
+            if expires:
+                expire(line, now)
+            account_line(line, now)
+        for replica in range(tally[TALLY_REPLICAS]):
+            account(replica, now)
+    tally[TALLY_STAGE] = stage
+    tally[TALLY_NEXT_REQUEST] = request
+    tally[TALLY_INCLUSIVE] = 1 if inclusive else 0
+    tally[TALLY_DRAIN_ORDER] = drain_order
+    tally[TALLY_STOP_ORDER] = stop_order
+    clock[CLOCK_NOW] = now
+    clock[CLOCK_LIMIT] = limit_s
+    return code
 
 
 drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(service_time.__file__))

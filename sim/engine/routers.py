@@ -40,8 +40,14 @@ class _UniformDraws:
 
 def uniform_draws(rng: np.random.Generator, count: int) -> np.ndarray:
     """The first `count` numbers a `_UniformDraws` on `rng` returns, as one array."""
+    return draw_blocks(rng, count)[:count]
+
+
+def draw_blocks(rng: np.random.Generator, count: int) -> np.ndarray:
+    """The next whole blocks of a `_UniformDraws` on `rng`, at least `count` numbers;
+    a later call continues the sequence."""
     blocks = [_draw_block(rng) for _ in range(-(-count // _DRAWS_PER_REFILL))]
-    return np.concatenate(blocks)[:count] if blocks else np.empty(0)
+    return np.concatenate(blocks) if blocks else np.empty(0)
 
 
 def round_robin() -> Router:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from distributions.tokens import dist_mean_cv
 from sim.engine.replica import STARTING
 from sim.engine.state import EngineState
-from sim.scenario.schema import Autoscaling, Scenario
+from sim.scenario.schema import Autoscaling
 from sim.scenario.units import SECONDS_PER_DAY
 
 
@@ -57,8 +59,13 @@ class Stabilizer:
         horizon = max(self.up_window_s, self.down_window_s)
         while self._history and self._history[0][0] < now_s - horizon:
             self._history.popleft()
-        up = min(r for t, r in self._history if t >= now_s - self.up_window_s)
-        down = max(r for t, r in self._history if t >= now_s - self.down_window_s)
+        up_since_s, down_since_s = now_s - self.up_window_s, now_s - self.down_window_s
+        up = down = recommendation  # now's own, always in both windows
+        for time_s, past in self._history:
+            if time_s >= up_since_s and past < up:
+                up = past
+            if time_s >= down_since_s and past > down:
+                down = past
         if current < up:
             return up
         if current > down:
@@ -138,35 +145,21 @@ def predictive_desired(
     return math.ceil(needed - 1e-9)
 
 
-def queue_depth_up_window_s(config: Autoscaling) -> float:
-    """queue-depth's scale-up window: at least one mean cold start.
-
-    While new replicas start, the line they are meant to serve grows; sized on
-    that alone, queue-depth would launch more, then drain them once all are up.
-    Scaling up only to the lowest recommendation of a cold start's span ignores
-    the backlog the pending replicas will clear.
-    """
-    return max(config.scale_up_stabilization, dist_mean_cv(config.cold_start_dist)[0])
-
-
-# ------------------------------------------------------------------ the process
+# ------------------------------------------------------------------ the decision
 
 
 class FleetMeter:
-    """Time averages of the fleet's load between two syncs, from the engine's integrals."""
+    """Time averages of the fleet's load between two syncs, from an engine's integrals.
 
-    def __init__(self, state: EngineState) -> None:
-        self.state = state
-        self._last = self._integrals()
+    `integrals` returns (now, integral of requests in service, integral of requests
+    waiting), summed over the engine's replicas and lines; each engine supplies its
+    own (`engine_integrals` for SimPy), the arithmetic here is shared.
+    """
 
-    def _integrals(self) -> tuple[float, float, float]:
-        state = self.state
-        now = state.env.now
-        running = sum(r.running_area_until(now) for r in state.replicas)
-        lines = {id(r.line): r.line for r in state.replicas}
-        lines[id(state.holding_line)] = state.holding_line
-        waiting = sum(line.length_area_until(now) for line in lines.values())
-        return now, running, waiting
+    def __init__(self, integrals: Callable[[], tuple[float, float, float]], slots: int) -> None:
+        self._integrals = integrals
+        self.slots_per_replica = slots
+        self._last = integrals()
 
     def observe(self, replicas: int) -> Observation:
         now, running, waiting = self._integrals()
@@ -179,8 +172,94 @@ class FleetMeter:
             replicas=replicas,
             in_flight=busy + (waiting - waiting_before) / span,
             busy_slots=busy,
-            slots_per_replica=self.state.max_batch,
+            slots_per_replica=self.slots_per_replica,
         )
+
+
+def engine_integrals(state: EngineState) -> tuple[float, float, float]:
+    """The SimPy engine's load integrals up to now, summed replica by replica, line by line."""
+    now = state.env.now
+    running = sum(r.running_area_until(now) for r in state.replicas)
+    lines = {id(r.line): r.line for r in state.replicas}
+    lines[id(state.holding_line)] = state.holding_line
+    waiting = sum(line.length_area_until(now) for line in lines.values())
+    return now, running, waiting
+
+
+def queue_depth_up_window_s(config: Autoscaling) -> float:
+    """queue-depth's scale-up window: at least one mean cold start.
+
+    While new replicas start, the line they are meant to serve grows; sized on
+    that alone, queue-depth would launch more, then drain them once all are up.
+    Scaling up only to the lowest recommendation of a cold start's span ignores
+    the backlog the pending replicas will clear.
+    """
+    return max(config.scale_up_stabilization, dist_mean_cv(config.cold_start_dist)[0])
+
+
+class ScalingPolicy:
+    """A periodic policy's decision at each sync: the desired size from what was observed.
+
+    Both engines call it the same way at the same instants (SimPy's `autoscaler`
+    process, the compiled kernel's driver), so they scale identically. It keeps the
+    little state a policy carries between syncs: the stabilisation window and the
+    time of the last scaling.
+    """
+
+    def __init__(
+        self, config: Autoscaling, capacity_per_s: float, forecast: Callable[[float], float]
+    ) -> None:
+        self.config = config
+        self.capacity_per_s = capacity_per_s
+        self.forecast = forecast
+        self.scheduled = config.policy == "scheduled"
+        self.period_s = (
+            config.polling_interval if config.policy == "queue-depth" else config.sync_period
+        )
+        self._stabilizer = Stabilizer(
+            config.scale_up_stabilization, config.scale_down_stabilization
+        )
+        self._queue_stabilizer = Stabilizer(
+            queue_depth_up_window_s(config), config.scale_down_stabilization
+        )
+        self._last_scale_s = -math.inf
+
+    def first_sync_s(self) -> float:
+        """When the first decision is due: at once for a schedule, else after a period."""
+        return 0.0 if self.scheduled else self.period_s
+
+    def next_sync_s(self, now_s: float) -> float:
+        """Seconds from a decision at `now_s` to the next one."""
+        if self.scheduled:
+            return next_schedule_change_s(now_s, self.config.schedule)
+        return self.period_s
+
+    def decide(self, now_s: float, current: int, meter: FleetMeter) -> int:
+        """The replica count wanted now, with `current` up (serving or starting)."""
+        config = self.config
+        if self.scheduled:
+            # A scheduled action sets the size outright (step limits pace the reactive policies).
+            scheduled = scheduled_desired(now_s, config.schedule)
+            return max(config.min_replicas, min(config.max_replicas, scheduled))
+        observation = meter.observe(current)
+        if config.policy == "target-tracking":
+            desired = target_tracking_desired(observation, config)
+            desired = self._stabilizer.stabilize(now_s, current, desired)
+        elif config.policy == "queue-depth":
+            desired = queue_depth_desired(observation, config)
+            desired = self._queue_stabilizer.stabilize(now_s, current, desired)
+            if desired < current and now_s - self._last_scale_s < config.cooldown:
+                desired = current
+        else:  # predictive: provision now for the rate one cold start ahead
+            desired = predictive_desired(self.forecast(now_s), self.capacity_per_s, config)
+            desired = self._stabilizer.stabilize(now_s, current, desired)
+        desired = limit_step(current, desired, config)
+        if desired != current:
+            self._last_scale_s = now_s
+        return desired
+
+
+# ------------------------------------------------------------------ the process
 
 
 def resize(state: EngineState, desired: int, next_market) -> None:
@@ -200,41 +279,15 @@ def resize(state: EngineState, desired: int, next_market) -> None:
             state.drain_replica(replica)
 
 
-def autoscaler(
-    state: EngineState, scenario: Scenario, capacity_per_s: float, forecast, next_market
-):
+def autoscaler(state: EngineState, policy: ScalingPolicy, next_market):
     """The periodic autoscaler process for every policy but fixed and serverless."""
-    config = scenario.autoscaling
     env = state.env
-    meter = FleetMeter(state)
-    stabilizer = Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
-    queue_stabilizer = Stabilizer(queue_depth_up_window_s(config), config.scale_down_stabilization)
-    last_scale_s = -math.inf
-    while config.policy == "scheduled":
-        current = len(state.active_replicas())
-        # A scheduled action sets the size outright (step limits pace the reactive policies).
-        scheduled = scheduled_desired(env.now, config.schedule)
-        desired = max(config.min_replicas, min(config.max_replicas, scheduled))
-        if desired != current:
-            resize(state, desired, next_market)
-        yield env.timeout(next_schedule_change_s(env.now, config.schedule))
+    meter = FleetMeter(partial(engine_integrals, state), state.max_batch)
+    if not policy.scheduled:
+        yield env.timeout(policy.first_sync_s())
     while True:
-        period = config.polling_interval if config.policy == "queue-depth" else config.sync_period
-        yield env.timeout(period)
         current = len(state.active_replicas())
-        observation = meter.observe(current)
-        if config.policy == "target-tracking":
-            desired = target_tracking_desired(observation, config)
-            desired = stabilizer.stabilize(env.now, current, desired)
-        elif config.policy == "queue-depth":
-            desired = queue_depth_desired(observation, config)
-            desired = queue_stabilizer.stabilize(env.now, current, desired)
-            if desired < current and env.now - last_scale_s < config.cooldown:
-                desired = current
-        else:  # predictive: provision now for the rate one cold start ahead
-            desired = predictive_desired(forecast(env.now), capacity_per_s, config)
-            desired = stabilizer.stabilize(env.now, current, desired)
-        desired = limit_step(current, desired, config)
+        desired = policy.decide(env.now, current, meter)
         if desired != current:
-            last_scale_s = env.now
             resize(state, desired, next_market)
+        yield env.timeout(policy.next_sync_s(env.now))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from distributions.tokens import dist_mean_cv, sample
 from distributions.traffic import traffic_profile
 from sim.engine.service_time import ServiceModel
 from sim.engine.state import EngineState
-from sim.fleet.autoscaler import autoscaler
+from sim.fleet.autoscaler import ScalingPolicy, autoscaler
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleet.serverless import attach_serverless_scaler
 from sim.fleet.spot import launch_market, spot_terms, watch_spot_replicas
@@ -40,6 +41,26 @@ def initial_markets(scenario: Scenario) -> list[str]:
     return markets
 
 
+def cold_start_sampler(scenario: Scenario, rng: np.random.Generator) -> Callable[[], float]:
+    """One cold start per call, drawn from the scenario's distribution (both engines)."""
+    cold_start = scenario.autoscaling.cold_start_dist
+    return lambda: float(sample(cold_start, 1, rng)[0])
+
+
+def scaling_policy(scenario: Scenario, service: ServiceModel) -> ScalingPolicy:
+    """The periodic policy's decision rule, with the predictive policy's forecast."""
+    config = scenario.autoscaling
+    profile = traffic_profile(scenario)
+    lead_s, _ = dist_mean_cv(config.cold_start_dist)
+
+    def forecast_rate_per_s(now_s: float) -> float:
+        """The profile's mean rate over the next period, one cold start ahead."""
+        start = now_s + lead_s
+        return float(profile.integral(start, start + config.sync_period)) / config.sync_period
+
+    return ScalingPolicy(config, replica_capacity_per_s(scenario, service), forecast_rate_per_s)
+
+
 def start_fleet(
     state: EngineState,
     scenario: Scenario,
@@ -48,10 +69,8 @@ def start_fleet(
 ) -> None:
     """Start the initial replicas (warm) and the processes that change the fleet."""
     config = scenario.autoscaling
-    fleet_rng = streams["fleet"]
     spot_rng = streams["spot"]
-    cold_start = config.cold_start_dist
-    state.cold_start_sampler = lambda: float(sample(cold_start, 1, fleet_rng)[0])
+    state.cold_start_sampler = cold_start_sampler(scenario, streams["fleet"])
     concurrency = config.concurrency_per_replica
     if config.policy == "serverless" and concurrency and scenario.batching.policy != "none":
         state.max_batch = concurrency  # a container takes this many inputs at once
@@ -69,13 +88,4 @@ def start_fleet(
         markets_up = [replica.market for replica in state.active_replicas()]
         return launch_market(replica_market(scenario, markets_up), scenario.spot, spot_rng)
 
-    profile = traffic_profile(scenario)
-    lead_s, _ = dist_mean_cv(cold_start)
-
-    def forecast_rate_per_s(now_s: float) -> float:
-        """The profile's mean rate over the next period, one cold start ahead."""
-        start = now_s + lead_s
-        return float(profile.integral(start, start + config.sync_period)) / config.sync_period
-
-    capacity = replica_capacity_per_s(scenario, service)
-    state.env.process(autoscaler(state, scenario, capacity, forecast_rate_per_s, next_market))
+    state.env.process(autoscaler(state, scaling_policy(scenario, service), next_market))

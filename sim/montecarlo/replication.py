@@ -9,15 +9,15 @@ import numpy as np
 from distributions.request_classes import class_names
 from distributions.tokens import sample
 from distributions.traffic import RequestChunk
-from sim.engine.compiled_loop import run_fixed_fleet, runs_as_fixed_fleet
 from sim.engine.environment import ServingEnvironment
 from sim.engine.outcome import EngineOutcome
 from sim.engine.request_log import COMPLETED, DROPPED, RequestLog
 from sim.engine.routers import make_router
 from sim.engine.service_time import LatencyModel, ServiceModel, build_service_model
 from sim.engine.state import EngineState, Workload
+from sim.fleet.compiled_fleet import run_compiled, runs_compiled
 from sim.fleet.series import fleet_series, replica_counts
-from sim.fleet.start import initial_markets, start_fleet
+from sim.fleet.start import start_fleet
 from sim.money.billing import (
     cost_summary,
     replica_cost_usd,
@@ -81,36 +81,38 @@ def simulate(
 ) -> ReplicationResult:
     """Run the fleet on the given requests and summarise what happened.
 
-    A fixed fleet runs in `fixed_fleet`'s plain event loop, which gives the SimPy
-    engine's results faster; `use_simpy` forces the SimPy engine (tests compare
-    the two). With `keep_log` the result carries the per-request log.
+    A fleet the compiled kernel covers (`compiled_fleet.runs_compiled`) runs there,
+    which gives the SimPy engine's results faster; `use_simpy` forces the SimPy
+    engine (tests compare the two). With `keep_log` the result carries the per-request log.
     """
     service = service or build_service_model(scenario)
-    latency_s = None
-    if isinstance(service, LatencyModel):
-        latency_s = sample(scenario.service.latency, len(requests.arrival_s), streams["service"])
-    patience_s = request_patience_s(scenario, requests.class_index)
-    end_s = scenario.horizon + drain_limit_s(scenario)
-    if runs_as_fixed_fleet(scenario) and not use_simpy:
-        outcome = run_fixed_fleet(
-            scenario,
-            service,
-            requests,
-            latency_s,
-            patience_s,
-            streams["routing"],
-            end_s,
-            initial_markets(scenario),
-        )
-    else:
-        tokens = (requests.prompt_tokens, requests.output_tokens)
-        workload = Workload.from_arrays(requests.arrival_s, *tokens, latency_s, patience_s)
-        outcome = _run_simpy(scenario, workload, service, streams, end_s)
+    outcome = engine_outcome(scenario, requests, streams, service, use_simpy)
     result = _summarize(scenario, outcome, service, requests.arrival_s, replication)
     result.classes = class_summary(scenario, result.log, requests.class_index)
     if not keep_log:
         result.log = None
     return result
+
+
+def engine_outcome(
+    scenario: Scenario,
+    requests: RequestChunk,
+    streams: dict[str, np.random.Generator],
+    service: ServiceModel,
+    use_simpy: bool = False,
+) -> EngineOutcome:
+    """What the engine did with the requests: the compiled kernel where it covers the
+    fleet (`compiled_fleet.runs_compiled`), else (or with `use_simpy`) the SimPy engine."""
+    latency_s = None
+    if isinstance(service, LatencyModel):
+        latency_s = sample(scenario.service.latency, len(requests.arrival_s), streams["service"])
+    patience_s = request_patience_s(scenario, requests.class_index)
+    end_s = scenario.horizon + drain_limit_s(scenario)
+    if runs_compiled(scenario) and not use_simpy:
+        return run_compiled(scenario, service, requests, latency_s, patience_s, streams, end_s)
+    tokens = (requests.prompt_tokens, requests.output_tokens)
+    workload = Workload.from_arrays(requests.arrival_s, *tokens, latency_s, patience_s)
+    return _run_simpy(scenario, workload, service, streams, end_s)
 
 
 def _run_simpy(

@@ -10,8 +10,8 @@ from typing import Any
 from distributions.traffic import expected_request_count
 from sim.baseline.botec import botec
 from sim.baseline.headline import botec_headline
-from sim.engine.compiled_loop import runs_as_fixed_fleet
 from sim.errors import CapsimError
+from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.replications import run_replications
 from sim.montecarlo.results import ReplicationResult
@@ -54,7 +54,7 @@ def _human(seconds: float) -> str:
 def plan_run(scenario: Scenario, workers: int) -> RunPlan:
     """Expected request count and wall time of a run, from the traffic integral."""
     per_replication = expected_request_count(scenario)
-    if runs_as_fixed_fleet(scenario):
+    if runs_compiled(scenario):
         speed, bytes_per_request = REQUESTS_PER_S["kernel"], BYTES_PER_REQUEST["kernel"]
     else:
         continuous = scenario.batching.policy == "continuous"

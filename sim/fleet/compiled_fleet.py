@@ -1,0 +1,232 @@
+"""Run a replication in the compiled kernel, stopping at each control instant to decide.
+
+The kernel (`fixed_fleet._serve`) serves requests until the next autoscaler
+sync, returns, and this driver applies the SimPy engine's own decision
+(`autoscaler.ScalingPolicy`, on the same load integrals), draws the launches'
+cold starts from the same stream, and resumes the kernel with the command. The
+result is the SimPy engine's, bit for bit (`tests/test_compiled_dynamic.py`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from distributions.traffic import RequestChunk
+from sim.engine.compiled_loop import (
+    AT_END,
+    CLOCK_CONTROL_S,
+    CLOCK_NEXT_CONTROL_S,
+    FLEET_KINDS,
+    LEAST_LOADED,
+    MORE_DRAWS,
+    RANDOM,
+    ROUTERS,
+    SHARED_QUEUE,
+    TALLY_COMMAND,
+    TALLY_DRAINS,
+    TALLY_DRAWS,
+    TALLY_FLEET_LOG,
+    TALLY_LAUNCHES,
+    TALLY_NEXT_REQUEST,
+    TALLY_REPLICAS,
+    TALLY_RESOLVED,
+    TALLY_UP,
+    Kernel,
+    _serve,
+    grow_kernel,
+    kernel_capacity,
+    kernel_for,
+)
+from sim.engine.outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent, ReplicaLifetime
+from sim.engine.request_log import RequestLog
+from sim.engine.routers import draw_blocks
+from sim.engine.service_time import ServiceModel
+from sim.fleet.autoscaler import FleetMeter
+from sim.fleet.spot import launch_market
+from sim.fleet.start import cold_start_sampler, initial_markets, replica_market, scaling_policy
+from sim.scenario.schema import Scenario
+
+COMPILED_POLICIES = ("fixed", "target-tracking", "queue-depth", "scheduled", "predictive")
+
+
+def runs_compiled(scenario: Scenario) -> bool:
+    """True if the kernel can run the scenario: a fixed or periodically autoscaled fleet,
+    no spot, no static batches, and a router and service model the kernel knows.
+
+    Everything else runs on the SimPy engine, which is where a new policy, router,
+    batching policy or service model goes first.
+    """
+    return (
+        scenario.autoscaling.policy in COMPILED_POLICIES
+        and not scenario.fleet.uses_spot
+        and scenario.batching.policy in ("none", "continuous")
+        and scenario.fleet.router in ROUTERS
+        and scenario.service.model in ("latency", "roofline")
+    )
+
+
+def run_compiled(
+    scenario: Scenario,
+    service: ServiceModel,
+    requests: RequestChunk,
+    latency_s: np.ndarray | None,
+    patience_s: np.ndarray | None,
+    streams: dict[str, np.random.Generator],
+    drain_end_s: float,
+) -> EngineOutcome:
+    """Serve `requests` on the scenario's fleet; stop as `simulation.simulate` does.
+
+    After the last arrival the run goes on to the horizon, then until every
+    request is resolved or `drain_end_s`.
+    """
+    n = len(requests.arrival_s)
+    config = scenario.autoscaling
+    dynamic = config.policy != "fixed"
+    router = ROUTERS[scenario.fleet.router]
+    routing_rng = streams["routing"]
+    uses_draws = router in (RANDOM, LEAST_LOADED)
+    # One draw per route at most; a fixed fleet routes each request once.
+    draws = draw_blocks(routing_rng, n if uses_draws and not dynamic else 0)
+    replicas = scenario.fleet.replicas
+    capacity = max(2 * replicas, 8) if dynamic else replicas
+    k = kernel_for(
+        scenario, service, requests, latency_s, patience_s, draws, drain_end_s, capacity, dynamic
+    )
+    markets = initial_markets(scenario)
+    counters = dict.fromkeys(FLEET_COUNTERS, 0)
+    horizon_s, drain_end_s = float(scenario.horizon), float(drain_end_s)
+    if not dynamic:
+        _serve(k, horizon_s, drain_end_s)
+        return _outcome(k, scenario, markets, counters, requests)
+    policy = scaling_policy(scenario, service)
+    next_cold_start_s = cold_start_sampler(scenario, streams["fleet"])
+    spot_rng = streams["spot"]
+    current = [k]  # the kernel, replaced when it grows
+    meter = FleetMeter(lambda: kernel_integrals(current[0], router == SHARED_QUEUE), k.max_batch)
+    k.clock[CLOCK_NEXT_CONTROL_S] = policy.first_sync_s()
+    k.tally[TALLY_COMMAND] = 1
+    while True:
+        code = _serve(k, horizon_s, drain_end_s)
+        if code == AT_END:
+            break
+        tally = k.tally.tolist()
+        if code == MORE_DRAWS:
+            k = current[0] = _with_draws(k, tally, routing_rng)
+            continue
+        now_s = k.clock.tolist()[CLOCK_CONTROL_S]
+        up = tally[TALLY_UP]
+        desired = policy.decide(now_s, up, meter)
+        cold_starts = []
+        if desired > up:
+            counters["scale_ups"] += 1
+            markets_up = [markets[r] for r in k.up[:up].tolist()]
+            for _ in range(up, desired):
+                wanted_market = replica_market(scenario, markets_up)
+                market = launch_market(wanted_market, scenario.spot, spot_rng)
+                cold_start_s = float(next_cold_start_s())
+                counters["launches"] += 1
+                counters["cold_starts"] += cold_start_s > 0
+                markets.append(market)
+                markets_up.append(market)
+                cold_starts.append(cold_start_s)
+        elif desired < up:
+            counters["scale_downs"] += 1
+        first = tally[TALLY_REPLICAS]
+        if first + len(cold_starts) > kernel_capacity(k):
+            k = grow_kernel(k, max(first + len(cold_starts), 2 * kernel_capacity(k)))
+        if uses_draws:
+            k = _with_draws(k, tally, routing_rng)
+        current[0] = k
+        k.cold_start_s[first : first + len(cold_starts)] = cold_starts
+        k.tally[TALLY_LAUNCHES] = len(cold_starts)
+        k.tally[TALLY_DRAINS] = max(0, up - desired)
+        k.clock[CLOCK_NEXT_CONTROL_S] = policy.next_sync_s(now_s)
+        k.tally[TALLY_COMMAND] = 1
+    return _outcome(k, scenario, markets, counters, requests)
+
+
+def _with_draws(k: Kernel, tally: list[int], routing_rng: np.random.Generator) -> Kernel:
+    """The kernel with router draws for every request in the system now to be routed
+    twice (once at this control instant, once out of the holding line) and for the
+    next arrival; the kernel asks again before an arrival that might run short."""
+    left = len(k.draws) - tally[TALLY_DRAWS]
+    wanted = 2 * (tally[TALLY_NEXT_REQUEST] - tally[TALLY_RESOLVED]) + 2
+    if left >= wanted:
+        return k
+    more = draw_blocks(routing_rng, max(wanted - left, len(k.draws)))  # at least double
+    return k._replace(draws=np.concatenate([k.draws, more]))
+
+
+def kernel_integrals(k: Kernel, shared: bool) -> tuple[float, float, float]:
+    """The kernel's load integrals at its control instant, summed in the order the SimPy
+    engine sums them (`autoscaler.engine_integrals`): replica by replica, then its
+    lines (one per replica, or the shared one) and the holding line last."""
+    now_s = float(k.clock[CLOCK_CONTROL_S])
+    count = int(k.tally[TALLY_REPLICAS])
+    running = sum(
+        (k.running_area[:count] + k.running[:count] * (now_s - k.last_change_s[:count])).tolist()
+    )
+    lines = (k.line_area + k.line_size * (now_s - k.line_last_s)).tolist()
+    # The shared line, or each replica's; then the holding line (empty with a shared one).
+    terms = [*lines[:1], 0.0] if shared and count else [*lines[1 : count + 1], lines[0]]
+    if shared and not count:
+        terms = [0.0]
+    return now_s, running, sum(terms)
+
+
+def _outcome(
+    k: Kernel,
+    scenario: Scenario,
+    markets: list[str],
+    counters: dict[str, int],
+    requests: RequestChunk,
+) -> EngineOutcome:
+    """The kernel's books as the SimPy engine's `EngineState.outcome` gives them."""
+    count = int(k.tally[TALLY_REPLICAS])
+    n = len(k.arrival_s)
+    log = RequestLog(
+        arrival_s=k.arrival_s,
+        start_s=k.start_s,
+        first_token_s=k.first_token_s,
+        finish_s=k.finish_s,
+        status=k.status,
+        retries=np.zeros(n, dtype=np.int16),
+        replica=k.served_by,
+    )
+    stopped = [None if math.isnan(s) else s for s in k.stopped_s[:count].tolist()]
+    ready = [None if math.isnan(s) else s for s in k.ready_s[:count].tolist()]
+    lifetimes = [
+        ReplicaLifetime(market, started, stop, busy)
+        for market, started, stop, busy in zip(
+            markets, k.started_s[:count].tolist(), stopped, k.busy_s[:count].tolist(), strict=True
+        )
+    ]
+    areas = k.line_area.tolist()
+    if k.router == SHARED_QUEUE:
+        queue_area = sum(areas[:1] if count else []) + 0.0
+    else:
+        queue_area = sum(areas[1 : count + 1]) + areas[0]
+    events = int(k.tally[TALLY_FLEET_LOG])
+    fleet_events = [
+        FleetEvent(time_s, replica, FLEET_KINDS[kind])
+        for time_s, replica, kind in zip(
+            k.fleet_s[:events].tolist(),
+            k.fleet_replica[:events].tolist(),
+            k.fleet_kind[:events].tolist(),
+            strict=True,
+        )
+    ]
+    return EngineOutcome(
+        log=log,
+        prompt_tokens=k.prompt,
+        output_tokens=k.output,
+        lifetimes=lifetimes,
+        ready_s=ready,
+        running_area=sum(k.running_area[:count].tolist()),
+        queue_area=queue_area,
+        fleet_events=fleet_events,
+        counters=counters,
+        end_s=float(k.clock[0]),
+    )
