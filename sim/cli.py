@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -38,6 +39,30 @@ ReplicationsOption = Annotated[
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, help="Local processes (results do not depend on it).")
 ]
+ExecutorOption = Annotated[
+    str,
+    typer.Option("--executor", help="local (this machine's processes) or dask (a Dask cluster)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="tcp://HOST:PORT of a running Dask scheduler; without it --executor dask "
+        "starts a LocalCluster of --workers processes.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _executor(kind: str, workers: int, scheduler: str | None):
+    """The executor the options ask for, closed afterwards."""
+    from sim.montecarlo.executors import open_executor
+
+    executor = open_executor(kind, workers, scheduler)
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 def clean_errors(command):
@@ -198,6 +223,8 @@ def run_command(
     workers: WorkersOption = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write results to this folder.")] = None,
     json_output: JsonOption = False,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
     yes: Annotated[
         bool, typer.Option("--yes", help="Run even if it will take over an hour.")
     ] = False,
@@ -211,11 +238,15 @@ def run_command(
     if not json_output:
         stderr.print(plan.describe(), highlight=False)
     check_plan(plan, yes)
-    summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
+    with _executor(executor, workers, scheduler) as pool:
+        # The local executor keeps run_replications' own path; dask hands it the cluster.
+        chosen = pool if executor == "dask" else None
+        summary, results = run_and_aggregate(loaded, workers, not json_output, executor=chosen)
     if out is not None:
         from reports.run_files import write_run
+        from sim.montecarlo.run_info import run_info
 
-        write_run(out, summary, results)
+        write_run(out, summary, results, run_info(loaded, executor, workers))
     if json_output:
         _print_json(summary)
         return
@@ -236,20 +267,112 @@ def compare_command(
     seed: SeedOption = None,
     workers: WorkersOption = 1,
     json_output: JsonOption = False,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write each policy's results to this folder.")
+    ] = None,
 ) -> None:
     """Run each autoscaling policy on the same traffic and seeds; one row per policy."""
     from reports.compare_table import compare_table
-    from sim.montecarlo.compare import compare_policies
+    from sim.montecarlo.compare import policy_row, policy_variant
+    from sim.montecarlo.policy_runs import run_policies
 
     loaded = _load(scenario, sets, seed, replications)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         raise CapsimError("--policies: name at least one policy")
-    rows = compare_policies(loaded, names, workers=workers)
+    for name in names:
+        policy_variant(loaded, name)  # an unknown or invalid policy stops before any run
+    with _executor(executor, workers, scheduler) as pool:
+        chosen = pool if executor == "dask" else None
+        runs = run_policies(loaded, names, workers=workers, executor=chosen)
+    rows = [policy_row(run.policy, run.summary) for run in runs]
+    if out is not None:
+        from reports.compare_files import write_compare
+
+        write_compare(out, runs, rows, executor, workers)
     if json_output:
         _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
         return
     stdout.print(compare_table(rows, loaded.name))
+    if out is not None:
+        stdout.print(f"results written to {out}/", highlight=False)
+
+
+@app.command("sweep")
+@clean_errors
+def sweep_command(
+    scenario: ScenarioArg,
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary",
+            help="key.path=a,b,c or key.path=start:stop:step (stop included); repeatable, "
+            "every combination runs.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Results folder; rerun to resume.")],
+    sets: SetOption = None,
+    replications: ReplicationsOption = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = 1,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run every point of a grid on the same seeds; resumable; one row per point."""
+    from reports.sweep_table import sweep_table
+    from sim.montecarlo.sweep import (
+        IDENTITY_KEYS,
+        pending_tasks,
+        plan_sweep,
+        point_summaries,
+        run_sweep,
+    )
+    from sim.montecarlo.task_store import TaskStore
+
+    plan = plan_sweep(scenario, sets or [], vary, seed, replications)
+    points = {p.index: p for p in plan.points}
+    for index, message in plan.invalid.items():
+        stderr.print(
+            f"[yellow]skipped point[/] {escape(points[index].name)}: {escape(message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    store = TaskStore(out)
+    store.open(plan.manifest, IDENTITY_KEYS)
+    pending = pending_tasks(plan, store)
+    if not json_output:
+        stderr.print(
+            f"{len(plan.scenarios)} points x {plan.manifest['replications']} replications: "
+            f"{len(pending)} of {len(plan.tasks)} tasks to run",
+            highlight=False,
+        )
+    with _executor(executor, workers, scheduler) as pool:
+        if not json_output and sys.stderr.isatty() and pending:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            columns = (
+                TextColumn("sweep"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} tasks"),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=stderr, transient=True) as progress:
+                bar = progress.add_task("sweep", total=len(pending))
+                run_sweep(plan, store, pool, on_task=lambda _: progress.advance(bar))
+        else:
+            run_sweep(plan, store, pool)
+    summaries = point_summaries(plan.manifest, store.read_rows())
+    if json_output:
+        manifest = {k: v for k, v in plan.manifest.items() if k not in ("points", "scenario")}
+        _print_json(
+            {**manifest, "scenario": plan.manifest["scenario"]["name"], "points": summaries}
+        )
+        return
+    stdout.print(sweep_table(plan.manifest, summaries))
+    stdout.print(f"results written to {out}/", highlight=False)
 
 
 def main() -> None:
