@@ -9,6 +9,7 @@ the results do not depend on the executor, the worker count or the order.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ class DaskExecutor:
         self._cluster = None
         try:
             if scheduler:
+                _probe(scheduler)
                 self._client = Client(scheduler, timeout="10s")
             else:
                 self._cluster = LocalCluster(
@@ -144,6 +146,15 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at tcp://HOST:PORT (instead of after the timeout)."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        raise CapsimError(f"--scheduler {address!r}: expected tcp://HOST:PORT")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+        pass
 
 
 def open_executor(kind: str, workers: int = 1, scheduler: str | None = None) -> Executor:
