@@ -375,6 +375,23 @@ def sweep_command(
     stdout.print(f"results written to {out}/", highlight=False)
 
 
+@app.command("report")
+@clean_errors
+def report_command(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder written by run --out, compare --out or sweep --out.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The HTML file (default: DIR/report.html).")
+    ] = None,
+) -> None:
+    """One self-contained HTML report of a results folder, with every table also as CSV."""
+    from reports.html_report import write_report
+
+    html, csvs = write_report(folder, out)
+    stdout.print(f"report written to {html} ({len(csvs)} CSV tables beside it)", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
