@@ -147,7 +147,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CapsimError(f"{path}: cannot read it ({exc})") from None
 
 
-def _run_sections(folder: Path, summary: dict[str, Any], prefix: str = "") -> list[Section]:
+def _run_sections(
+    folder: Path, summary: dict[str, Any], prefix: str = "", name_prefix: str = ""
+) -> list[Section]:
     """The tables and figures of one run folder (also each policy of a compare)."""
     rows = pd.read_parquet(folder / "replications.parquet")
     risk = summary["risk"]
@@ -161,7 +163,7 @@ def _run_sections(folder: Path, summary: dict[str, Any], prefix: str = "") -> li
     latency = pd.read_parquet(folder / "latency_by_hour.parquet")
     latency_figures.append(("p99 by hour", figures.p99_by_hour(latency, slo_s)))
     fleet = pd.read_parquet(folder / "fleet.parquet")
-    return [
+    sections = [
         Section(
             f"{prefix}BOTEC and simulation",
             tables=[botec_table(summary)],
@@ -188,6 +190,10 @@ def _run_sections(folder: Path, summary: dict[str, Any], prefix: str = "") -> li
             figures=[("Fleet over the day", figures.fleet_over_day(fleet, request_time_s))],
         ),
     ]
+    for section in sections:
+        for table in section.tables:
+            table.name = f"{name_prefix}{table.name}"
+    return sections
 
 
 def _run_headline(summary: dict[str, Any]) -> str:
@@ -254,7 +260,7 @@ def _compare_report(folder: Path) -> Report:
         summary = _read_json(folder / sub / "summary.json")
         if (folder / sub / "run.json").exists():
             info = info or _read_json(folder / sub / "run.json")
-        sections += _run_sections(folder / sub, summary, prefix=f"{policy}: ")
+        sections += _run_sections(folder / sub, summary, f"{policy}: ", f"{policy}_")
     first = _read_json(folder / next(iter(document["folders"].values())) / "summary.json")
     cheapest = min(
         (r for r in rows if (r["slo_days_met_share"] or 0) >= MEET_SHARE),
@@ -304,7 +310,9 @@ def _sweep_report(folder: Path) -> Report:
         and p["p_slo_violation"] is not None
         and 1 - p["p_slo_violation"] >= MEET_SHARE
     ]
-    best = _cheapest_per_group(meeting, keys[0] if len(keys) > 1 else None)
+    # Mark the cheapest meeting point for each value of a named key (a GPU, a router...).
+    named = [k for k, v in zip(keys, values, strict=True) if not all(_numeric(x) for x in v)]
+    best = _cheapest_per_group(meeting, named[0] if named and len(keys) > 1 else None)
     sweep_figures = []
     ran = [p for p in points if p["replications"]]
     if ran:
@@ -348,6 +356,10 @@ def _sweep_report(folder: Path) -> Report:
             )
         ],
     )
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _cheapest_per_group(
