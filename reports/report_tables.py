@@ -241,24 +241,24 @@ def sweep_points_table(keys: list[str], points: list[dict[str, Any]]) -> ReportT
     for entry in points:
         row: dict[str, Any] = {key: entry["settings"][key] for key in keys}
         if not entry["replications"]:
-            row["status"] = "skipped: " + (entry["error"] or "not run")
+            row["replications"] = "skipped: " + (entry["error"] or "not run")
             out.append(row)
             continue
         cost, p99 = entry["cost_monthly_usd"], entry["e2e_p99_s"]
         row.update(
             {
-                "status": f"{entry['replications']} replications",
+                "replications": entry["replications"],
                 "$/mo p5": usd(cost["p5"]),
                 "$/mo p50": usd(cost["p50"]),
                 "$/mo p95": usd(cost["p95"]),
                 "$/1k p50": usd(entry["cost_per_1k_requests_usd"]["p50"]),
-                "day's e2e p99 p5": seconds(p99["p5"]),
-                "p50": seconds(p99["p50"]),
-                "p95": seconds(p99["p95"]),
+                "day's p99 p5": seconds(p99["p5"]),
+                "p99 p50": seconds(p99["p50"]),
+                "p99 p95": seconds(p99["p95"]),
                 "P(miss SLO)": share(entry["p_slo_violation"]),
-                "interval": interval(entry.get("p_slo_violation_ci95")),
+                "95% interval": interval(entry.get("p_slo_violation_ci95")),
                 "P(over budget)": share(entry["p_over_budget"]),
-                "budget interval": interval(entry.get("p_over_budget_ci95")),
+                "95% interval ": interval(entry.get("p_over_budget_ci95")),
             }
         )
         out.append(row)
