@@ -199,3 +199,11 @@ def test_a_folder_of_something_else_is_refused(runner: CliRunner, tmp_path) -> N
         app, ["sweep", "mmc", "--vary", "fleet.replicas=4,5", "--out", str(tmp_path)]
     )
     assert result.exit_code == 2 and "holds no sweep.json" in result.stderr
+
+
+def test_two_local_processes_give_the_rows_of_one(runner: CliRunner, tmp_path) -> None:
+    small = ["sweep", "mmc", "--set", 'horizon="10m"', "--vary", "fleet.replicas=4,5", "-n", "4"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert runner.invoke(app, [*small, "--out", str(one)]).exit_code == 0
+    assert runner.invoke(app, [*small, "--out", str(two), "--workers", "2"]).exit_code == 0
+    pd.testing.assert_frame_equal(read_rows(two), read_rows(one))
