@@ -13,12 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports.fleet_figure import plot_fleet
 from reports.latency_figure import plot_latency_over_time
 from sim.montecarlo.json_output import dumps, write_atomically
-from sim.montecarlo.results import ReplicationResult
+from sim.montecarlo.latency_histogram import bin_upper_edges_s
+from sim.montecarlo.results import LATENCY_METRICS, ReplicationResult
 
 MAX_FLEET_FIGURES = 20
 MANIFEST = "manifest.json"
@@ -28,10 +30,12 @@ def write_run(
     out_dir: Path,
     summary: dict[str, Any],
     results: list[ReplicationResult],
+    run_info: dict[str, Any] | None = None,
     serverless: bool = False,
 ) -> list[Path]:
     """Write the replication and fleet tables, fleet figures and summary.json; return the paths.
 
+    With `run_info` (see sim.montecarlo.run_info) also run.json, which `capsim report` shows.
     `serverless`: the fleet figures count containers rather than replicas.
     """
     out_dir = Path(out_dir)
@@ -40,6 +44,10 @@ def write_run(
     # Until the new summary is in place, the folder must not look whole.
     (out_dir / "summary.json").unlink(missing_ok=True)
     written = []
+    if run_info is not None:
+        written.append(out_dir / "run.json")
+        write_atomically(written[-1], dumps(run_info))
+    written.append(_write_parquet(out_dir / "latency_histogram.parquet", pooled_histogram(results)))
     rows = pd.DataFrame([{**r.row(), "seed": summary["seed"]} for r in results])
     written.append(_write_parquet(out_dir / "replications.parquet", rows))
     fleet = pd.concat(
@@ -96,6 +104,19 @@ def earlier_run_files(out_dir: Path) -> set[str]:
         and name not in ("", ".", "..")
         and (out_dir / name).is_file()
     }
+
+
+def pooled_histogram(results: list[ReplicationResult]) -> pd.DataFrame:
+    """Latency counts pooled over replications, non-empty bins only (for the report's CDF)."""
+    edges_s = bin_upper_edges_s()
+    frames = []
+    for metric in LATENCY_METRICS:
+        counts = sum(r.latency_histograms[metric] for r in results)
+        filled = np.flatnonzero(counts)
+        frames.append(
+            pd.DataFrame({"metric": metric, "upper_s": edges_s[filled], "count": counts[filled]})
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> Path:

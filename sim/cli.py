@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -77,6 +78,30 @@ WorkersOption = Annotated[
         "--workers", min=1, metavar="W", help="Local processes (results do not depend on it)."
     ),
 ]
+ExecutorOption = Annotated[
+    str,
+    typer.Option("--executor", help="local (this machine's processes) or dask (a Dask cluster)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="tcp://HOST:PORT of a running Dask scheduler; without it --executor dask "
+        "starts a LocalCluster of --workers processes.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _executor(kind: str, workers: int, scheduler: str | None):
+    """The executor the options ask for, closed afterwards."""
+    from sim.montecarlo.executors import open_executor
+
+    executor = open_executor(kind, workers, scheduler)
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 def clean_errors(command):
@@ -264,6 +289,8 @@ def run_command(
         Path | None, typer.Option("--out", metavar="DIR", help="Write results to this folder.")
     ] = None,
     json_output: JsonOption = False,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
     yes: Annotated[
         bool, typer.Option("--yes", help="Run even if it will take over an hour.")
     ] = False,
@@ -277,11 +304,21 @@ def run_command(
     if not json_output:
         stderr.print(plan.describe(), highlight=False)
     check_plan(plan, yes)
-    summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
+    with _executor(executor, workers, scheduler) as pool:
+        # The local executor keeps run_replications' own path; dask hands it the cluster.
+        chosen = pool if executor == "dask" else None
+        summary, results = run_and_aggregate(loaded, workers, not json_output, executor=chosen)
     if out is not None:
         from reports.run_files import write_run
+        from sim.montecarlo.run_info import run_info
 
-        write_run(out, summary, results, serverless=loaded.autoscaling.policy == "serverless")
+        write_run(
+            out,
+            summary,
+            results,
+            run_info(loaded, executor, workers),
+            serverless=loaded.autoscaling.policy == "serverless",
+        )
     if json_output:
         _print_json(summary)
         return
@@ -308,10 +345,16 @@ def compare_command(
     seed: SeedOption = None,
     workers: WorkersOption = 1,
     json_output: JsonOption = False,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write each policy's results to this folder.")
+    ] = None,
 ) -> None:
     """Run each autoscaling policy on the same traffic and seeds; one row per policy."""
     from reports.compare_table import compare_table
-    from sim.montecarlo.compare import compare_policies
+    from sim.montecarlo.compare import policy_row, runnable_variants
+    from sim.montecarlo.policy_runs import run_policies
 
     loaded = _load(scenario, sets, seed, replications)
     names = None
@@ -319,7 +362,15 @@ def compare_command(
         names = [p.strip() for p in policies.split(",") if p.strip()]
         if not names:
             raise CapsimError("--policies: name at least one policy")
-    rows, skipped = compare_policies(loaded, names, workers=workers)
+    variants, skipped = runnable_variants(loaded, names)  # every named policy must run
+    with _executor(executor, workers, scheduler) as pool:
+        chosen = pool if executor == "dask" else None
+        runs = run_policies(variants, workers=workers, executor=chosen)
+    rows = [policy_row(run.policy, run.summary) for run in runs]
+    if out is not None:
+        from reports.compare_files import write_compare
+
+        write_compare(out, runs, rows, executor, workers)
     if json_output:
         document = {"scenario": loaded.name, "seed": loaded.seed, "policies": rows}
         _print_json({**document, "skipped": skipped})
@@ -327,6 +378,100 @@ def compare_command(
     for policy, reason in skipped.items():
         stderr.print(f"skipped {policy}: {escape(reason)}", highlight=False, soft_wrap=True)
     stdout.print(compare_table(rows, loaded.name, loaded.horizon))
+    if out is not None:
+        stdout.print(f"results written to {out}/", highlight=False)
+
+
+@app.command("sweep")
+@clean_errors
+def sweep_command(
+    scenario: ScenarioArg,
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary",
+            help="key.path=a,b,c or key.path=start:stop:step (stop included); repeatable, "
+            "every combination runs.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Results folder; rerun to resume.")],
+    sets: SetOption = None,
+    replications: ReplicationsOption = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = 1,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run every point of a grid on the same seeds; resumable; one row per point."""
+    from reports.sweep_table import sweep_table
+    from sim.montecarlo.sweep import (
+        IDENTITY_KEYS,
+        pending_tasks,
+        plan_sweep,
+        point_summaries,
+        run_sweep,
+    )
+    from sim.montecarlo.task_store import TaskStore
+
+    plan = plan_sweep(scenario, sets or [], vary, seed, replications)
+    points = {p.index: p for p in plan.points}
+    for index, message in plan.invalid.items():
+        stderr.print(
+            f"[yellow]skipped point[/] {escape(points[index].name)}: {escape(message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    store = TaskStore(out)
+    store.open(plan.manifest, IDENTITY_KEYS)
+    pending = pending_tasks(plan, store)
+    if not json_output:
+        stderr.print(
+            f"{len(plan.scenarios)} points x {plan.manifest['replications']} replications: "
+            f"{len(pending)} of {len(plan.tasks)} tasks to run",
+            highlight=False,
+        )
+    with _executor(executor, workers, scheduler) as pool:
+        if not json_output and sys.stderr.isatty() and pending:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            columns = (
+                TextColumn("sweep"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} tasks"),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=stderr, transient=True) as progress:
+                bar = progress.add_task("sweep", total=len(pending))
+                run_sweep(plan, store, pool, on_task=lambda _: progress.advance(bar))
+        else:
+            run_sweep(plan, store, pool)
+    summaries = point_summaries(plan.manifest, store.read_rows())
+    if json_output:
+        manifest = {k: v for k, v in plan.manifest.items() if k not in ("points", "scenario")}
+        _print_json(
+            {**manifest, "scenario": plan.manifest["scenario"]["name"], "points": summaries}
+        )
+        return
+    stdout.print(sweep_table(plan.manifest, summaries))
+    stdout.print(f"results written to {out}/", highlight=False)
+
+
+@app.command("report")
+@clean_errors
+def report_command(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder written by run --out, compare --out or sweep --out.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The HTML file (default: DIR/report.html).")
+    ] = None,
+) -> None:
+    """One self-contained HTML report of a results folder, with every table also as CSV."""
+    from reports.html_report import write_report
+
+    html, csvs = write_report(folder, out)
+    stdout.print(f"report written to {html} ({len(csvs)} CSV tables beside it)", highlight=False)
 
 
 def main() -> None:

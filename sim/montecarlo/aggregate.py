@@ -87,9 +87,7 @@ def risk(scenario: Scenario, results: list[ReplicationResult]) -> dict[str, obje
         out[key] = None
         if target is None:
             continue
-        missed = sum(
-            1 for r in results if not (r.latency_s[metric]["p99"] <= target) or _lost_any(r)
-        )
+        missed = sum(1 for r in results if missed_slo(r, metric, target))
         out[key] = missed / n
         out[f"{key}_ci95"] = wilson_interval(missed, n)
         out[f"slo_{metric}_p99_s"] = target
@@ -111,6 +109,11 @@ def _class_missed(figures: dict[str, float], target_s: float) -> bool:
     """A class misses its SLO on a replication like the whole service does (see `risk`)."""
     slow = not (figures["e2e_p99_s"] <= target_s)
     return slow or figures["failed"] > 0.01 * max(1, figures["arrived"])
+
+
+def missed_slo(result: ReplicationResult, metric: str, target_s: float) -> bool:
+    """A replication misses a p99 SLO if its own p99 is over it or it lost over 1% (see `risk`)."""
+    return not (result.latency_s[metric]["p99"] <= target_s) or _lost_any(result)
 
 
 def _lost_any(result: ReplicationResult) -> bool:

@@ -6,8 +6,6 @@ import math
 from typing import Any
 
 from sim.errors import CapsimError
-from sim.montecarlo.aggregate import aggregate
-from sim.montecarlo.replications import run_replications
 from sim.scenario.file import validate_scenario
 from sim.scenario.schema import AUTOSCALING_POLICIES, Scenario
 
@@ -72,23 +70,6 @@ def runnable_variants(
         reasons = "; ".join(f"{policy}: {why}" for policy, why in skipped.items())
         raise CapsimError(f"{scenario.name}: none of the default policies can run ({reasons})")
     return variants, skipped
-
-
-def compare_policies(
-    scenario: Scenario,
-    policies: list[str] | None,
-    workers: int = 1,
-    on_result=None,
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """One row per policy (cost, latency, SLO, fleet size, cold starts, interruptions,
-    every request outcome), and the default policies skipped, with the reason."""
-    variants, skipped = runnable_variants(scenario, policies)
-    rows = []
-    for policy, variant in variants:
-        results = run_replications(variant, workers=workers, on_result=on_result)
-        summary = aggregate(variant, results)
-        rows.append(policy_row(policy, summary))
-    return rows, skipped
 
 
 def policy_row(policy: str, summary: dict[str, Any]) -> dict[str, Any]:

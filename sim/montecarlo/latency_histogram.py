@@ -42,3 +42,8 @@ def histogram_percentiles(counts: np.ndarray, percentiles: list[float]) -> list[
         else:
             out.append(_LOW_S * _RATIO ** (index - 0.5))
     return out
+
+
+def bin_upper_edges_s() -> np.ndarray:
+    """Upper edge of each bin (bin 0 holds latencies under 1 us; the last one overflows)."""
+    return _LOW_S * _RATIO ** np.arange(_BINS, dtype=float)

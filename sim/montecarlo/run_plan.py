@@ -13,6 +13,7 @@ from sim.baseline.headline import botec_headline
 from sim.errors import CapsimError
 from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.aggregate import aggregate
+from sim.montecarlo.executors import Executor
 from sim.montecarlo.replications import run_replications
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.schema import Scenario
@@ -94,7 +95,7 @@ def check_plan(plan: RunPlan, yes: bool) -> None:
 
 
 def run_and_aggregate(
-    scenario: Scenario, workers: int, show_progress: bool
+    scenario: Scenario, workers: int, show_progress: bool, executor: Executor | None = None
 ) -> tuple[dict[str, Any], list[ReplicationResult]]:
     """Run the replications (with a progress bar on a terminal) and summarise them."""
     show_progress = show_progress and sys.stderr.isatty()
@@ -105,10 +106,13 @@ def run_and_aggregate(
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("replications", total=scenario.replications)
             results = run_replications(
-                scenario, workers=workers, on_result=lambda _: progress.advance(task)
+                scenario,
+                workers=workers,
+                on_result=lambda _: progress.advance(task),
+                executor=executor,
             )
     else:
-        results = run_replications(scenario, workers=workers)
+        results = run_replications(scenario, workers=workers, executor=executor)
     summary = aggregate(scenario, results)
     summary["botec"] = botec(scenario)
     summary["botec_headline"] = botec_headline(scenario, summary["botec"])
