@@ -148,7 +148,9 @@ def _read_trace_csv(path: str, timestamp_column: str) -> pd.DataFrame:
         raise CapsimError(
             f"{path}: the trace file is empty; expected a CSV with a header row"
         ) from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+    except UnicodeDecodeError:
+        raise CapsimError(f"{path}: the trace is not UTF-8 text; save it as a UTF-8 CSV") from None
+    except (OSError, pd.errors.ParserError, ValueError) as exc:
         raise CapsimError(
             f"{path}: cannot read the trace as CSV ({exc}); expected a CSV file with a header "
             f"row and a {timestamp_column!r} column"
@@ -163,10 +165,8 @@ def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
     numbers = pd.to_numeric(text, errors="coerce")
     if not numbers.isna().any():
         return numbers.to_numpy(dtype=np.float64)
-    try:
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True)
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
+    # Some rows are seconds: the column is seconds, and the first row that is not is named.
+    parsed = numbers if numbers.notna().any() else _datetimes(text)
     if parsed.isna().any():
         bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise CapsimError(
@@ -175,6 +175,14 @@ def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
         )
     ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return (ns - ns.min()) / 1e9
+
+
+def _datetimes(text: pd.Series) -> pd.Series:
+    """Date-times in UTC, NaT where a row is not one."""
+    try:
+        return pd.to_datetime(text, format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        return pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
 
 
 def _token_counts(column: pd.Series, path: str, name: str) -> np.ndarray:
