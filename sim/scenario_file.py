@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from distributions.tokens import load_empirical_file
+from distributions.tokens import dist_mean_cv, load_empirical_file
 from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.billing import resolve_rates
 from sim.catalog import find_price, gpu_spec, load_catalog
@@ -126,6 +126,7 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
         raise CapsimError(format_validation_error(exc, source, data)) from None
     _check_catalog(scenario, source)
     _read_files(scenario, source)
+    _check_service_time(scenario, source)
     try:
         build_service_model(scenario)  # the model must fit in the replica's memory
     except CapsimError as exc:
@@ -223,6 +224,11 @@ def _describe(error: Any, raw_loc: tuple[Any, ...], source: str, data: dict[str,
         message = "must be true or false"
     elif kind in ("list_type", "tuple_type"):
         message = "must be an array, e.g. [1, 2]"
+    elif kind == "string_too_long":
+        message = f"is too long: at most {ctx.get('max_length')} characters"
+        if isinstance(value, str):
+            message += f" (got {len(value):,})"
+        show_value = False  # the text itself may be huge
     elif kind == "too_long":
         message = f"has too many items (at most {ctx.get('max_length')})"
     elif kind == "too_short":
@@ -412,6 +418,22 @@ def _read_files(scenario: Scenario, source: str) -> None:
             load_empirical_file(spec)
         except CapsimError as exc:
             raise CapsimError(f"{source}: {key_path}.file: {exc}") from None
+
+
+def _check_service_time(scenario: Scenario, source: str) -> None:
+    """Refuse a per-request latency whose mean is zero: a replica's throughput would be
+    infinite, so capacity, utilisation and cost per request have no value."""
+    latency = scenario.service.latency
+    if scenario.service.model != "latency" or latency is None:
+        return
+    mean_s, _ = dist_mean_cv(latency)
+    if mean_s <= 0:
+        raise CapsimError(
+            f"{source}: service.latency: the mean latency must be above 0 (got 0): with zero "
+            "service time a replica serves without limit, and capacity, utilisation and cost "
+            "per request are undefined; for an idealised fast server use a small value, "
+            'e.g. { dist = "fixed", value = 0.001 }'
+        )
 
 
 def _empirical_files(node: Any, key_path: str) -> list[tuple[str, Empirical]]:
