@@ -32,7 +32,7 @@ SeedOption = Annotated[
     int | None, typer.Option("--seed", help="Master seed (default: the file's).")
 ]
 ReplicationsOption = Annotated[
-    int | None, typer.Option("-n", "--replications", min=1, help="Monte Carlo replications.")
+    int | None, typer.Option("-n", "--replications", help="Monte Carlo replications.")
 ]
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, help="Local processes (results do not depend on it).")
@@ -55,8 +55,13 @@ def clean_errors(command):
 
 
 def _load(scenario: str, sets: list[str] | None, seed: int | None = None, n: int | None = None):
-    from sim.scenario_file import load_scenario
+    from sim.scenario_file import check_option, load_scenario
 
+    # Checked like the keys they replace, before the file is read or anything runs.
+    if seed is not None:
+        check_option("--seed", "seed", seed)
+    if n is not None:
+        check_option("--replications", "replications", n)
     loaded = load_scenario(scenario, sets or [])
     update = {}
     if seed is not None:
@@ -164,8 +169,12 @@ def traffic_command(
         bin_s = parse_duration_s(bins)
     except ValueError as exc:
         raise CapsimError(f"--bins: {exc}") from None
-    if bin_s <= 0:
-        raise CapsimError("--bins: a bin must be longer than zero")
+    if not 0 < bin_s < float("inf"):
+        raise CapsimError(f"--bins {bins}: a bin must be a finite duration longer than zero")
+    if plot is not None:
+        from sim.output_paths import check_output_file
+
+        check_output_file(plot, "--plot")
     loaded = _load(scenario, sets, seed)
     from sim.simulation import replication_streams
 
@@ -205,6 +214,10 @@ def run_command(
     from reports.run_table import run_report
     from sim.run_plan import check_plan, plan_run, run_and_aggregate
 
+    if out is not None:
+        from sim.output_paths import check_output_folder
+
+        check_output_folder(out, "--out")
     loaded = _load(scenario, sets, seed, replications)
     plan = plan_run(loaded, workers)
     if not json_output:

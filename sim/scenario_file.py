@@ -11,9 +11,9 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from distributions.tokens import dist_mean_cv, load_empirical_file
 from scenarios import bundled_scenario_names, bundled_scenario_path
@@ -52,6 +52,16 @@ def load_scenario(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) 
     for override in overrides:
         apply_override(data, override)
     return validate_scenario(data, source=str(path), base_dir=Path.cwd())
+
+
+def check_option(option: str, key: str, value: object) -> None:
+    """A command-line value that replaces a scenario key (--seed, -n), checked like the key."""
+    field = Scenario.model_fields[key]
+    adapter = TypeAdapter(Annotated[(field.annotation, *field.metadata)])
+    try:
+        adapter.validate_python(value, strict=True)
+    except ValidationError as exc:
+        raise CapsimError(_describe(exc.errors(include_url=False)[0], (), option, value)) from None
 
 
 def decode_utf8(raw: bytes, path: str | Path, what: str) -> str:
