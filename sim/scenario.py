@@ -107,6 +107,12 @@ PositiveDurationS = Annotated[
     BeforeValidator(parse_duration_s),
     AfterValidator(Range(0, MAX_DURATION_S, low_open=True, unit=" s (ten years)")),
 ]
+# How often a control loop runs: at least a second, so a horizon holds a countable number.
+PeriodS = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    AfterValidator(Range(1, MAX_DURATION_S, unit=" s")),
+]
 TimeOfDayS = Annotated[
     float,
     BeforeValidator(parse_time_of_day_s),
@@ -405,13 +411,13 @@ class Autoscaling(Section):
     metric: Literal["utilization", "in-flight"] = "utilization"
     target: positive(1e6) = 0.7
     tolerance: number(0, 1, high_open=True) = 0.1
-    sync_period: PositiveDurationS = 15.0
+    sync_period: PeriodS = 15.0
     scale_up_stabilization: DurationS = 0.0
     scale_down_stabilization: DurationS = 300.0
     max_step_up: whole(1, MAX_REPLICAS) | None = None
     max_step_down: whole(1, MAX_REPLICAS) | None = None
     queue_per_replica: positive(1e9) = 5.0
-    polling_interval: PositiveDurationS = 30.0
+    polling_interval: PeriodS = 30.0
     cooldown: DurationS = 300.0
     schedule: Annotated[
         list[tuple[TimeOfDayS, whole(0, MAX_REPLICAS)]], BeforeValidator(_pairs_as_tuples)

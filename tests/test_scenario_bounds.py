@@ -48,6 +48,10 @@ NON_FINITE = {
         'service.latency={ dist = "gamma", mean = 1, cv = 1e-300 }',
         "service.latency.cv: must be at least 0.001 and at most 100 (got 1e-300)",
     ),
+    "sync-period-tiny": (
+        'autoscaling.sync_period=1e-300',
+        "autoscaling.sync_period: must be at least 1 and at most 3.1536e+08 s (got 1e-300)",
+    ),
     "growth-overflow": (
         "traffic.growth_per_day=1",
         "traffic.growth_per_day = 1 over a 3650-day horizon",
