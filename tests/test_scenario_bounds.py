@@ -49,7 +49,7 @@ NON_FINITE = {
         "service.latency.cv: must be at least 0.001 and at most 100 (got 1e-300)",
     ),
     "sync-period-tiny": (
-        'autoscaling.sync_period=1e-300',
+        "autoscaling.sync_period=1e-300",
         "autoscaling.sync_period: must be at least 1 and at most 3.1536e+08 s (got 1e-300)",
     ),
     "growth-overflow": (
