@@ -228,10 +228,11 @@ def _read_csv_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 def _numeric(column: pd.Series, path: str, name: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna()
+    bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         raise CapsimError(
-            f"{path}: column {name!r} must hold numbers; line {row + 2} has {column.iloc[row]!r}"
+            f"{path}: column {name!r} must hold finite numbers; "
+            f"line {row + 2} has {str(column.iloc[row])!r}"
         )
     return values.to_numpy(dtype=np.float64)

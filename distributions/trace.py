@@ -187,12 +187,13 @@ def _datetimes(text: pd.Series) -> pd.Series:
 
 def _token_counts(column: pd.Series, path: str, name: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna().to_numpy() | (values.to_numpy(dtype=float, na_value=np.nan) < 0)
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(numbers) | (numbers < 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise CapsimError(
-            f"{path}: token column {name!r} must hold non-negative numbers; "
-            f"line {row + 2} has {column.iloc[row]!r}"
+            f"{path}: token column {name!r} must hold finite non-negative numbers; "
+            f"line {row + 2} has {str(column.iloc[row])!r}"
         )
     return values.to_numpy(dtype=np.float64)
 

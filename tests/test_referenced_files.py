@@ -21,6 +21,7 @@ BAD_TRACES = {
     "header-only": ("TIMESTAMP,ContextTokens,GeneratedTokens\n", "the trace is empty"),
     "garbage-rows": ("TIMESTAMP,ContextTokens\n0,10\nnoon?,12\n", "line 3 has 'noon?'"),
     "nan-tokens": ("TIMESTAMP,ContextTokens\n0,10\n1,NaN\n", "token column 'ContextTokens'"),
+    "inf-tokens": ("TIMESTAMP,ContextTokens\n0,10\n1,inf\n", "line 3 has 'inf'"),
     "one-row-looped": ("TIMESTAMP,ContextTokens\n0,10\n", "looping needs at least two"),
 }
 BAD_CDFS = {
@@ -28,6 +29,7 @@ BAD_CDFS = {
     "empty": ("", "cannot read as CSV"),
     "header-only": ("value,cdf\n", "the CDF table has no rows"),
     "garbage-rows": ("value,cdf\n1,0.5\ntwo,1\n", "line 3 has 'two'"),
+    "inf-value": ("value,cdf\n1,0.5\ninf,1\n", "must hold finite numbers; line 3"),
     "decreasing": ("value,cdf\n1,0.8\n2,0.4\n3,1\n", "must both be non-decreasing"),
 }
 
