@@ -13,7 +13,8 @@ and clips them to whole token counts in [1, max_tokens]. Parameterisation:
 * empirical with a file and a column: that column's values, resampled with
   equal weights (a bootstrap, e.g. a trace's ContextTokens).
 
-A relative file path is read relative to the working directory.
+File paths are read as given; `sim.scenario.file` makes a scenario's relative paths
+absolute (from the scenario file's folder, or the working directory for `--set`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def dist_mean_cv(spec: DistSpec) -> tuple[float, float]:
         return mean, (sd / mean if mean > 0 else 0.0)
     if spec.dist == "empirical":
         if spec.file is not None and spec.column is None:
-            values, cdf = load_cdf_table(spec.file)
+            values, cdf = load_empirical_file(spec)
             mean, second = _cdf_table_moments(values, cdf)
         else:
             values, probs = _discrete(spec)
@@ -120,7 +121,7 @@ def summarize_histogram(counts: np.ndarray) -> dict[str, float]:
 
 def _sample_empirical(spec: Empirical, n: int, rng: np.random.Generator) -> np.ndarray:
     if spec.file is not None and spec.column is None:
-        values, cdf = load_cdf_table(spec.file)
+        values, cdf = load_empirical_file(spec)
         return _sample_cdf_table(values, cdf, n, rng)
     values, probs = _discrete(spec)
     cum = np.cumsum(probs)
@@ -131,8 +132,7 @@ def _sample_empirical(spec: Empirical, n: int, rng: np.random.Generator) -> np.n
 def _discrete(spec: Empirical) -> tuple[np.ndarray, np.ndarray]:
     """Support and probabilities of a values/weights or a column-of-a-file empirical spec."""
     if spec.file is not None:
-        values = load_column(spec.file, spec.column or "")
-        return values, np.full(values.size, 1.0 / values.size)
+        return load_empirical_file(spec)
     values = np.asarray(spec.values, dtype=float)
     weights = np.ones(values.size) if spec.weights is None else np.asarray(spec.weights, float)
     return values, weights / weights.sum()
@@ -154,6 +154,18 @@ def _cdf_table_moments(values: np.ndarray, cdf: np.ndarray) -> tuple[float, floa
     mean = p0 * values[0] + float(np.dot(mass, (a + b) / 2))
     second = p0 * values[0] ** 2 + float(np.dot(mass, (a * a + a * b + b * b) / 3))
     return mean, second
+
+
+def load_empirical_file(spec: Empirical) -> tuple[np.ndarray, np.ndarray]:
+    """The file of an empirical spec, read and checked: the (value, cdf) columns of a CDF
+    table, or, with a column, its values and equal probabilities. Sampling, moments and
+    `capsim validate` all read files through this one function."""
+    if spec.file is None:
+        raise ValueError("this empirical distribution has no file")
+    if spec.column is None:
+        return load_cdf_table(spec.file)
+    values = load_column(spec.file, spec.column)
+    return values, np.full(values.size, 1.0 / values.size)
 
 
 def load_cdf_table(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +221,9 @@ def _read_csv(path: str) -> pd.DataFrame:
 def _read_csv_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except UnicodeDecodeError:
+        raise WorkloadError(f"{path}: is not UTF-8 text; save it as a UTF-8 CSV") from None
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise WorkloadError(f"{path}: cannot read as CSV ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
@@ -217,10 +231,11 @@ def _read_csv_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 def _numeric(column: pd.Series, path: str, name: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna()
+    bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         raise WorkloadError(
-            f"{path}: column {name!r} must hold numbers; line {row + 2} has {column.iloc[row]!r}"
+            f"{path}: column {name!r} must hold finite numbers; "
+            f"line {row + 2} has {str(column.iloc[row])!r}"
         )
     return values.to_numpy(dtype=np.float64)

@@ -148,7 +148,11 @@ def _read_trace_csv(path: str, timestamp_column: str) -> pd.DataFrame:
         raise WorkloadError(
             f"{path}: the trace file is empty; expected a CSV with a header row"
         ) from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+    except UnicodeDecodeError:
+        raise WorkloadError(
+            f"{path}: the trace is not UTF-8 text; save it as a UTF-8 CSV"
+        ) from None
+    except (OSError, pd.errors.ParserError, ValueError) as exc:
         raise WorkloadError(
             f"{path}: cannot read the trace as CSV ({exc}); expected a CSV file with a header "
             f"row and a {timestamp_column!r} column"
@@ -163,10 +167,8 @@ def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
     numbers = pd.to_numeric(text, errors="coerce")
     if not numbers.isna().any():
         return numbers.to_numpy(dtype=np.float64)
-    try:
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True)
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
+    # Some rows are seconds: the column is seconds, and the first row that is not is named.
+    parsed = numbers if numbers.notna().any() else _datetimes(text)
     if parsed.isna().any():
         bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise WorkloadError(
@@ -177,14 +179,23 @@ def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
     return (ns - ns.min()) / 1e9
 
 
+def _datetimes(text: pd.Series) -> pd.Series:
+    """Date-times in UTC, NaT where a row is not one."""
+    try:
+        return pd.to_datetime(text, format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        return pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
+
+
 def _token_counts(column: pd.Series, path: str, name: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna().to_numpy() | (values.to_numpy(dtype=float, na_value=np.nan) < 0)
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(numbers) | (numbers < 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise WorkloadError(
-            f"{path}: token column {name!r} must hold non-negative numbers; "
-            f"line {row + 2} has {column.iloc[row]!r}"
+            f"{path}: token column {name!r} must hold finite non-negative numbers; "
+            f"line {row + 2} has {str(column.iloc[row])!r}"
         )
     return values.to_numpy(dtype=np.float64)
 

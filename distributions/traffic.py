@@ -59,18 +59,22 @@ def rate_profile(traffic: Traffic) -> RateProfile:
 
 
 def scenario_trace(scenario: Scenario) -> Trace:
-    """The scenario's trace, loaded (token columns required only if the file names them)."""
+    """The scenario's trace, loaded and checked for replay (token columns required only
+    if the file names them; a looped trace must be able to loop)."""
     spec = scenario.traffic.trace
     if spec is None:
         raise ValueError("the scenario does not replay a trace")
     named = spec.model_fields_set
-    return load_trace(
+    trace = load_trace(
         spec.file,
         spec.timestamp_column,
         spec.prompt_column,
         spec.output_column,
         require_token_columns=bool({"prompt_column", "output_column"} & named),
     )
+    if spec.loop:
+        trace.period_s(spec.time_scale)  # raises for a trace that cannot loop
+    return trace
 
 
 def traffic_profile(scenario: Scenario) -> RateProfile | TraceRateProfile:

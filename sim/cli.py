@@ -69,8 +69,7 @@ SeedOption = Annotated[
     int | None, typer.Option("--seed", metavar="S", help="Master seed (default: the file's).")
 ]
 ReplicationsOption = Annotated[
-    int | None,
-    typer.Option("-n", "--replications", min=1, metavar="N", help="Monte Carlo replications."),
+    int | None, typer.Option("-n", "--replications", metavar="N", help="Monte Carlo replications.")
 ]
 WorkersOption = Annotated[
     int,
@@ -120,8 +119,13 @@ def clean_errors(command):
 
 
 def _load(scenario: str, sets: list[str] | None, seed: int | None = None, n: int | None = None):
-    from sim.scenario.file import load_scenario
+    from sim.scenario.file import check_option, load_scenario
 
+    # Checked like the keys they replace, before the file is read or anything runs.
+    if seed is not None:
+        check_option("--seed", "seed", seed)
+    if n is not None:
+        check_option("--replications", "replications", n)
     loaded = load_scenario(scenario, sets or [])
     update = {}
     if seed is not None:
@@ -251,8 +255,12 @@ def traffic_command(
             bin_s = parse_duration_s(bins)
         except ValueError as exc:
             raise CapsimError(f"--bins: {exc}") from None
-        if bin_s <= 0:
-            raise CapsimError("--bins: a bin must be longer than zero")
+        if not 0 < bin_s < float("inf"):
+            raise CapsimError(f"--bins {bins}: a bin must be a finite duration longer than zero")
+    if plot is not None:
+        from sim.output_paths import check_output_file
+
+        check_output_file(plot, "--plot")
     loaded = _load(scenario, sets, seed)
     if bins is None:
         bin_s = round_bin_s(loaded.horizon)
@@ -299,6 +307,10 @@ def run_command(
     from reports.run_table import run_report
     from sim.montecarlo.run_plan import check_plan, plan_run, run_and_aggregate
 
+    if out is not None:
+        from sim.output_paths import check_output_folder
+
+        check_output_folder(out, "--out")
     loaded = _load(scenario, sets, seed, replications)
     plan = plan_run(loaded, workers)
     if not json_output:

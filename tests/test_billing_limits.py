@@ -50,12 +50,27 @@ def test_a_short_horizon_the_bill_covers_scales_to_the_botec_month() -> None:
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
-        ("pricing.gpu_usd_per_hour=1e308", "pricing.gpu_usd_per_hour: must be at most 1000"),
-        ("pricing.spot_usd_per_hour=inf", "pricing.spot_usd_per_hour: must be at most 1000"),
-        ("pricing.serverless_usd_per_s=5", "pricing.serverless_usd_per_s: must be at most 0.3"),
-        ("pricing.egress_usd_per_gb=1e300", "pricing.egress_usd_per_gb: must be at most 100"),
+        (
+            "pricing.gpu_usd_per_hour=1e308",
+            "pricing.gpu_usd_per_hour: must be greater than 0 and at most 1000",
+        ),
+        (
+            "pricing.spot_usd_per_hour=inf",
+            "pricing.spot_usd_per_hour: must be greater than 0 and at most 1000",
+        ),
+        (
+            "pricing.serverless_usd_per_s=5",
+            "pricing.serverless_usd_per_s: must be greater than 0 and at most 0.3",
+        ),
+        (
+            "pricing.egress_usd_per_gb=1e300",
+            "pricing.egress_usd_per_gb: must be at least 0 and at most 100",
+        ),
         ("pricing.storage_usd_per_gb_month=nan", "pricing.storage_usd_per_gb_month"),
-        ("api.output_usd_per_1k_tokens=1e308", "api.output_usd_per_1k_tokens: must be at most"),
+        (
+            "api.output_usd_per_1k_tokens=1e308",
+            "api.output_usd_per_1k_tokens: must be at least 0 and at most 100",
+        ),
     ],
 )
 def test_prices_beyond_any_market_are_refused(override: str, fragment: str) -> None:

@@ -426,12 +426,14 @@ def test_a_missing_empirical_file_is_named_with_its_key_at_validation(tmp_path):
     assert_mentions(message, str(path), "requests.prompt_tokens.file", "lengths.csv")
 
 
-def test_empirical_files_are_read_relative_to_the_scenario_file(tmp_path):
+def test_empirical_files_are_read_relative_to_the_scenario_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path.parent)  # not the scenario's folder
     (tmp_path / "lengths.csv").write_text("value,cdf\n100,0.5\n200,1.0\n", encoding="utf-8")
-    path = write(tmp_path, CLASSIC)
-    scenario = load_scenario(
-        path, ['requests.prompt_tokens={dist="empirical", file="lengths.csv"}']
+    text = CLASSIC.replace(
+        "[service]",
+        '[requests]\nprompt_tokens = { dist = "empirical", file = "lengths.csv" }\n\n[service]',
     )
+    scenario = load_scenario(write(tmp_path, text))
     assert scenario.requests.prompt_tokens.file == str(tmp_path / "lengths.csv")
 
 

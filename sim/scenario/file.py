@@ -11,10 +11,13 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from distributions.errors import WorkloadError
+from distributions.tokens import dist_mean_cv, load_empirical_file
+from distributions.traffic import scenario_trace
 from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec, load_catalog
@@ -35,17 +38,48 @@ def load_scenario(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) 
     """Load and validate a scenario from a path or a bundled scenario's name."""
     path = resolve_scenario_path(ref)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise CapsimError(f"{path}: cannot read the scenario file ({exc.strerror})") from None
+    text = decode_utf8(raw, path, "a scenario file is TOML text")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CapsimError(f"{path}: not valid TOML: {exc}") from None
+    # One rule for every file reference (traces, CDF tables): a relative path written in
+    # the scenario file is read from the file's folder; one given by --set, from the
+    # working directory, as any path typed on a command line.
+    data = _resolve_files(data, path.parent, str(path), check=False)
     file_volume = volume_keys_in(data)
     for override in overrides:
         apply_override(data, override, file_volume)
-    return validate_scenario(data, source=str(path), base_dir=path.parent)
+    return validate_scenario(data, source=str(path), base_dir=Path.cwd())
+
+
+def check_option(option: str, key: str, value: object) -> None:
+    """A command-line value that replaces a scenario key (--seed, -n), checked like the key."""
+    field = Scenario.model_fields[key]
+    adapter = TypeAdapter(Annotated[(field.annotation, *field.metadata)])
+    try:
+        adapter.validate_python(value, strict=True)
+    except ValidationError as exc:
+        raise CapsimError(_describe(exc.errors(include_url=False)[0], (), option, value)) from None
+
+
+def decode_utf8(raw: bytes, path: str | Path, what: str) -> str:
+    """Text from a file's bytes (UTF-8, with or without a byte-order mark); else one clear error."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CapsimError(
+            f"{path}: is UTF-16 text (it starts with a byte-order mark); {what}, save it as UTF-8"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise CapsimError(
+            f"{path}: is not UTF-8 text (line {line} has the byte {raw[exc.start]:#04x}); "
+            f"{what}, save it as UTF-8"
+        ) from None
 
 
 def resolve_scenario_path(ref: str | Path) -> Path:
@@ -121,7 +155,11 @@ def parse_override_value(raw: str) -> Any:
 
 
 def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None = None) -> Scenario:
-    """Validate a raw dict against the schema and the catalog; one clear error if not."""
+    """Validate a raw dict against the schema, the catalog and the files it names.
+
+    Relative file references are read from base_dir (default: as given). Every file is
+    read with the reader a run uses, so a scenario that validates does not fail later.
+    """
     if base_dir is not None:
         data = _resolve_files(data, base_dir, source)
     try:
@@ -132,6 +170,8 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     problem = billing_problem(scenario)
     if problem is not None:
         raise CapsimError(f"{source}: {problem}")
+    _read_files(scenario, source)
+    _check_service_time(scenario, source)
     try:
         if scenario.service.model == "roofline":
             kv_memory_bytes(scenario)  # the model must fit in the replica's memory
@@ -230,6 +270,11 @@ def _describe(error: Any, raw_loc: tuple[Any, ...], source: str, data: dict[str,
         message = "must be true or false"
     elif kind in ("list_type", "tuple_type"):
         message = "must be an array, e.g. [1, 2]"
+    elif kind == "string_too_long":
+        message = f"is too long: at most {ctx.get('max_length')} characters"
+        if isinstance(value, str):
+            message += f" (got {len(value):,})"
+        show_value = False  # the text itself may be huge
     elif kind == "too_long":
         message = f"has too many items (at most {ctx.get('max_length')})"
     elif kind == "too_short":
@@ -382,9 +427,57 @@ def _check_catalog(scenario: Scenario, source: str) -> None:
             ) from None
 
 
-def _resolve_files(data: dict[str, Any], base_dir: Path, source: str) -> dict[str, Any]:
-    """A copy of the raw scenario with every file reference (the trace, empirical
-    distributions' files) made absolute, relative to the scenario file, and checked."""
+def _read_files(scenario: Scenario, source: str) -> None:
+    """Read the trace and every empirical file as a run reads them; a bad one names its key."""
+    if scenario.traffic.profile == "trace":
+        try:
+            scenario_trace(scenario)
+        except (CapsimError, WorkloadError) as exc:
+            raise CapsimError(f"{source}: traffic.trace.file: {exc}") from None
+    for key_path, spec in _empirical_files(scenario, ""):
+        try:
+            load_empirical_file(spec)
+        except (CapsimError, WorkloadError) as exc:
+            raise CapsimError(f"{source}: {key_path}.file: {exc}") from None
+
+
+def _check_service_time(scenario: Scenario, source: str) -> None:
+    """Refuse a per-request latency whose mean is zero: a replica's throughput would be
+    infinite, so capacity, utilisation and cost per request have no value."""
+    latency = scenario.service.latency
+    if scenario.service.model != "latency" or latency is None:
+        return
+    mean_s, _ = dist_mean_cv(latency)
+    if mean_s <= 0:
+        raise CapsimError(
+            f"{source}: service.latency: the mean latency must be above 0 (got 0): with zero "
+            "service time a replica serves without limit, and capacity, utilisation and cost "
+            "per request are undefined; for an idealised fast server use a small value, "
+            'e.g. { dist = "fixed", value = 0.001 }'
+        )
+
+
+def _empirical_files(node: Any, key_path: str) -> list[tuple[str, Empirical]]:
+    """Every empirical distribution with a file in a validated scenario, with its key path."""
+    if isinstance(node, Empirical):
+        return [(key_path, node)] if node.file is not None else []
+    if isinstance(node, BaseModel):
+        items = [(name, getattr(node, name)) for name in type(node).model_fields]
+    elif isinstance(node, list | tuple):
+        items = [(str(i), item) for i, item in enumerate(node)]
+    else:
+        return []
+    found = []
+    for name, child in items:
+        found += _empirical_files(child, f"{key_path}.{name}" if key_path else name)
+    return found
+
+
+def _resolve_files(
+    data: dict[str, Any], base_dir: Path, source: str, check: bool = True
+) -> dict[str, Any]:
+    """A copy of the raw scenario with every relative file reference (the trace, empirical
+    distributions' files) made absolute from base_dir, and, if check, shown to exist."""
 
     def resolve(node: Any, key_path: str) -> Any:
         if isinstance(node, list):
@@ -397,8 +490,12 @@ def _resolve_files(data: dict[str, Any], base_dir: Path, source: str) -> dict[st
             path = Path(node["file"])
             if not path.is_absolute():
                 path = base_dir / path
-            if not path.is_file():
-                raise CapsimError(f"{source}: {key_path}.file: no such file {str(path)!r}")
+            if check and not path.is_file():
+                raise CapsimError(
+                    f"{source}: {key_path}.file: no such file {str(path)!r} (a relative path "
+                    "is read from the scenario file's folder, or from the working directory "
+                    "when given by --set)"
+                )
             out["file"] = str(path)
         return out
 

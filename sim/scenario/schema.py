@@ -6,23 +6,125 @@ volume and the service model). Durations are seconds after validation.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PositiveFloat,
-    PositiveInt,
+    StringConstraints,
     model_validator,
 )
 
-from sim.scenario.units import SECONDS_PER_DAY, parse_duration_s, parse_time_of_day_s
+from sim.scenario.units import (
+    MAX_DURATION_S,
+    SECONDS_PER_DAY,
+    parse_duration_s,
+    parse_time_of_day_s,
+)
 
-DurationS = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0)]
-PositiveDurationS = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0)]
-TimeOfDayS = Annotated[float, BeforeValidator(parse_time_of_day_s), Field(ge=0)]
+# ---------------------------------------------------------------- bounded values
+# Every number a scenario accepts is finite and inside a range the model can run;
+# every string is short enough to print on one line of a table or an error.
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed values; calling it checks a value, with one message naming it."""
+
+    low: float
+    high: float
+    low_open: bool = False  # the low end itself is excluded
+    high_open: bool = False
+    unit: str = ""  # shown after the bounds, e.g. " s"
+
+    def __call__(self, value: float) -> float:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        if not (math.isfinite(value) and above and below):
+            raise ValueError(f"must be {self.describe()}")
+        return value
+
+    def describe(self) -> str:
+        low = f"{'greater than' if self.low_open else 'at least'} {_number(self.low)}"
+        high = f"{'less than' if self.high_open else 'at most'} {_number(self.high)}"
+        return f"{low} and {high}{self.unit}"
+
+
+def _number(x: float) -> str:
+    """A bound as a reader writes it: 0, 0.5, 86400, 1e+07 (integers exactly)."""
+    if isinstance(x, int) or (x.is_integer() and abs(x) < 1e6):
+        return str(int(x))
+    return f"{x:g}"
+
+
+def number(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Any:
+    """A finite float in the interval (closed unless an end is open)."""
+    return Annotated[float, AfterValidator(Range(low, high, low_open, high_open))]
+
+
+def positive(high: float) -> Any:
+    """A finite float in (0, high]."""
+    return number(0, high, low_open=True)
+
+
+def whole(low: int, high: int) -> Any:
+    """An integer in [low, high]."""
+    return Annotated[int, AfterValidator(Range(low, high))]
+
+
+def text(max_chars: int) -> Any:
+    """A string of at most max_chars characters."""
+    return Annotated[str, StringConstraints(max_length=max_chars)]
+
+
+MAX_VALUE = 1e7  # a distribution's value: tokens (a 10M context) or seconds (116 days)
+MAX_TOKENS = 10_000_000
+MAX_RATE_PER_S = 1e6  # requests per second: a very large deployment's whole traffic
+MAX_REPLICAS = 100_000
+MAX_BATCH = 100_000
+MAX_BYTES = 1e12
+MAX_USD = 1e12
+MAX_GROWTH_FACTOR = 1e6  # how much the traffic may grow over the horizon
+CV = number(1e-3, 100)  # below: use a fixed value; above: no sample has a stable mean
+Fraction = number(0, 1)
+RelativeWeight = number(0, 1e12)
+# Prices above these are typing errors, not markets (the catalog's dearest GPU-hour is
+# under $15); they also keep every cost finite.
+UsdPerHour = positive(1000)  # per GPU-hour
+UsdPerUnit = number(0, 100)  # per GB, per GB-month, per 1k tokens
+
+Name = text(100)
+Description = text(1000)
+FilePath = text(4096)
+ColumnName = text(200)
+
+# Durations: seconds, at most ten years (sim.units.MAX_DURATION_S).
+DurationS = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    AfterValidator(Range(0, MAX_DURATION_S, unit=" s (ten years)")),
+]
+PositiveDurationS = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    AfterValidator(Range(0, MAX_DURATION_S, low_open=True, unit=" s (ten years)")),
+]
+# How often a control loop runs: at least a second, so a horizon holds a countable number.
+PeriodS = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    AfterValidator(Range(1, MAX_DURATION_S, unit=" s")),
+]
+TimeOfDayS = Annotated[
+    float,
+    BeforeValidator(parse_time_of_day_s),
+    AfterValidator(Range(0, SECONDS_PER_DAY, high_open=True, unit=" s after midnight")),
+]
 
 ROUTERS = ("least-loaded", "round-robin", "random", "shared-queue")
 MARKETS = ("on-demand", "spot", "reserved", "serverless")
@@ -47,30 +149,30 @@ class Section(BaseModel):
 
 class Fixed(Section):
     dist: Literal["fixed"]
-    value: Annotated[float, Field(ge=0)]
+    value: number(0, MAX_VALUE)
 
 
 class Exponential(Section):
     dist: Literal["exponential"]
-    mean: PositiveFloat
+    mean: positive(MAX_VALUE)
 
 
 class LogNormal(Section):
     dist: Literal["lognormal"]
-    mean: PositiveFloat
-    cv: Annotated[float, Field(gt=0)]
+    mean: positive(MAX_VALUE)
+    cv: CV
 
 
 class Gamma(Section):
     dist: Literal["gamma"]
-    mean: PositiveFloat
-    cv: Annotated[float, Field(gt=0)]
+    mean: positive(MAX_VALUE)
+    cv: CV
 
 
 class Uniform(Section):
     dist: Literal["uniform"]
-    low: Annotated[float, Field(ge=0)]
-    high: Annotated[float, Field(ge=0)]
+    low: number(0, MAX_VALUE)
+    high: number(0, MAX_VALUE)
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -83,10 +185,10 @@ class Empirical(Section):
     """Values with weights, or a CDF table file (columns: value, cdf)."""
 
     dist: Literal["empirical"]
-    values: list[Annotated[float, Field(ge=0)]] | None = None
-    weights: list[Annotated[float, Field(ge=0)]] | None = None
-    file: str | None = None
-    column: str | None = None  # sample a column of a CSV file (e.g. a trace's token counts)
+    values: list[number(0, MAX_VALUE)] | None = None
+    weights: list[RelativeWeight] | None = None
+    file: FilePath | None = None
+    column: ColumnName | None = None  # sample a column of a CSV file (e.g. a trace's token counts)
 
     @model_validator(mode="after")
     def _one_source(self) -> Empirical:
@@ -120,33 +222,33 @@ def _fixed(value: float) -> Fixed:
 class Burst(Section):
     start: TimeOfDayS
     duration: PositiveDurationS
-    multiplier: PositiveFloat
-    day: Annotated[int, Field(ge=0)] | None = None  # None: every day
+    multiplier: positive(1000)
+    day: whole(0, int(MAX_DURATION_S // SECONDS_PER_DAY)) | None = None  # None: every day
 
 
 class TraceSpec(Section):
-    file: str
-    timestamp_column: str = "TIMESTAMP"
-    prompt_column: str | None = "ContextTokens"
-    output_column: str | None = "GeneratedTokens"
-    time_scale: PositiveFloat = 1.0  # stretch the trace's time axis by this factor
-    rate_scale: PositiveFloat = 1.0  # multiply the request rate (thins or replicates requests)
+    file: FilePath
+    timestamp_column: ColumnName = "TIMESTAMP"
+    prompt_column: ColumnName | None = "ContextTokens"
+    output_column: ColumnName | None = "GeneratedTokens"
+    time_scale: number(1e-3, 1e3) = 1.0  # stretch the trace's time axis by this factor
+    rate_scale: positive(1000) = 1.0  # multiply the request rate (thins or replicates requests)
     loop: bool = True  # repeat the trace to fill the horizon
 
 
 class Traffic(Section):
-    rate_per_s: PositiveFloat | None = None
-    requests_per_day: PositiveFloat | None = None
-    daily_active_users: PositiveFloat | None = None
-    requests_per_user_per_day: PositiveFloat | None = None
+    rate_per_s: positive(MAX_RATE_PER_S) | None = None
+    requests_per_day: positive(MAX_RATE_PER_S * SECONDS_PER_DAY) | None = None
+    daily_active_users: positive(1e10) | None = None
+    requests_per_user_per_day: positive(1e5) | None = None
     profile: Literal["constant", "diurnal", "hourly", "trace"] = "constant"
-    peak_to_mean: Annotated[float, Field(ge=1)] = 2.0
+    peak_to_mean: number(1, 20) = 2.0
     peak_time: TimeOfDayS = 14 * 3600.0
-    hourly_weights: list[Annotated[float, Field(ge=0)]] | None = None
+    hourly_weights: list[RelativeWeight] | None = None
     bursts: list[Burst] = []
-    growth_per_day: Annotated[float, Field(gt=-1)] = 0.0
+    growth_per_day: number(-1, 1, low_open=True) = 0.0
     arrival: Literal["poisson", "gamma", "trace"] = "poisson"
-    cv: PositiveFloat = 1.0
+    cv: CV = 1.0
     trace: TraceSpec | None = None
 
     @model_validator(mode="after")
@@ -181,6 +283,11 @@ class Traffic(Section):
                 )
             if sum(self.hourly_weights) <= 0:
                 raise ValueError("hourly_weights must have a positive sum")
+        if self.mean_rate_per_s > MAX_RATE_PER_S:
+            raise ValueError(
+                f"the mean rate is {self.mean_rate_per_s:g} requests/s; "
+                f"at most {MAX_RATE_PER_S:g} is allowed"
+            )
         return self
 
     @property
@@ -203,8 +310,8 @@ class Traffic(Section):
 
 
 class RequestClass(Section):
-    name: str
-    share: PositiveFloat
+    name: Name
+    share: positive(1e12)
     prompt_tokens: DistSpec | None = None  # None: the [requests] default
     output_tokens: DistSpec | None = None
     timeout: PositiveDurationS | None = None
@@ -214,9 +321,9 @@ class RequestClass(Section):
 class Requests(Section):
     prompt_tokens: DistSpec = _fixed(250)
     output_tokens: DistSpec = _fixed(500)
-    max_context_tokens: PositiveInt = 8192
-    request_bytes: Annotated[float, Field(ge=0)] = 2000
-    response_bytes: Annotated[float, Field(ge=0)] = 10000
+    max_context_tokens: whole(1, MAX_TOKENS) = 8192
+    request_bytes: number(0, 1e9) = 2000
+    response_bytes: number(0, 1e9) = 10000
     classes: list[RequestClass] = []
 
     @model_validator(mode="after")
@@ -231,15 +338,15 @@ class Requests(Section):
 
 
 class Model(Section):
-    name: str = "model"
-    parameters: PositiveFloat = 7e9
-    bytes_per_param: PositiveFloat = 2.0
-    layers: PositiveInt | None = None
-    hidden_size: PositiveInt | None = None
-    kv_heads: PositiveInt | None = None
-    head_dim: PositiveInt | None = None
-    kv_bytes_per_token: PositiveFloat | None = None  # overrides the architecture estimate
-    kv_bytes_per_element: PositiveFloat = 2.0
+    name: Name = "model"
+    parameters: positive(1e14) = 7e9
+    bytes_per_param: positive(8) = 2.0
+    layers: whole(1, 10_000) | None = None
+    hidden_size: whole(1, 1_000_000) | None = None
+    kv_heads: whole(1, 10_000) | None = None
+    head_dim: whole(1, 100_000) | None = None
+    kv_bytes_per_token: positive(1e9) | None = None  # overrides the architecture estimate
+    kv_bytes_per_element: positive(8) = 2.0
 
     @property
     def weight_bytes(self) -> float:
@@ -249,10 +356,10 @@ class Model(Section):
 class Service(Section):
     model: Literal["roofline", "latency"]
     latency: DistSpec | None = None
-    batch_overhead: Annotated[float, Field(ge=0)] = 0.0
-    batch_overhead_at: Annotated[int, Field(ge=2)] | None = None  # default: max_batch
-    mfu: Annotated[float, Field(gt=0, le=1)] = 0.5
-    mbu: Annotated[float, Field(gt=0, le=1)] = 0.77
+    batch_overhead: number(0, 100) = 0.0
+    batch_overhead_at: whole(2, MAX_BATCH) | None = None  # default: max_batch
+    mfu: positive(1) = 0.5
+    mbu: positive(1) = 0.77
     step_overhead: DurationS = 0.0  # fixed scheduler/launch cost per batch or decode step
 
     @model_validator(mode="after")
@@ -266,12 +373,12 @@ class Service(Section):
 
 
 class Fleet(Section):
-    gpu: str = "A100-80GB"
-    gpus_per_replica: PositiveInt = 1
-    provider: str = "aws"
+    gpu: Name = "A100-80GB"
+    gpus_per_replica: whole(1, 1024) = 1
+    provider: Name = "aws"
     market: Literal["on-demand", "spot", "reserved", "serverless"] = "on-demand"
-    spot_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
-    replicas: Annotated[int, Field(ge=0)] = 1  # fixed size, or the starting size
+    spot_fraction: Fraction | None = None
+    replicas: whole(0, MAX_REPLICAS) = 1  # fixed size, or the starting size
     router: Literal["least-loaded", "round-robin", "random", "shared-queue"] = "least-loaded"
 
     @property
@@ -282,7 +389,7 @@ class Fleet(Section):
 
 class Batching(Section):
     policy: Literal["none", "static", "continuous"] = "none"
-    max_batch: PositiveInt = 1
+    max_batch: whole(1, MAX_BATCH) = 1
     max_wait: DurationS = 0.0
 
     @model_validator(mode="after")
@@ -293,7 +400,7 @@ class Batching(Section):
 
 
 class Admission(Section):
-    max_queue: PositiveInt | None = None  # waiting requests per replica; None: unbounded
+    max_queue: whole(1, 10**9) | None = None  # waiting requests per replica; None: unbounded
     timeout: PositiveDurationS | None = None  # longest wait for admission before the client leaves
 
 
@@ -308,27 +415,27 @@ class Autoscaling(Section):
     policy: Literal[
         "fixed", "target-tracking", "queue-depth", "scheduled", "predictive", "serverless"
     ] = "fixed"
-    min_replicas: Annotated[int, Field(ge=0)] = 1
-    max_replicas: PositiveInt = 1000
+    min_replicas: whole(0, MAX_REPLICAS) = 1
+    max_replicas: whole(1, MAX_REPLICAS) = 1000
     # None: minutes for a dedicated replica, seconds for a serverless container
     # (see `Autoscaling.cold_start_dist`).
     cold_start: DistSpec | None = None
     metric: Literal["utilization", "in-flight"] = "utilization"
-    target: PositiveFloat = 0.7
-    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    sync_period: PositiveDurationS = 15.0
+    target: positive(1e6) = 0.7
+    tolerance: number(0, 1, high_open=True) = 0.1
+    sync_period: PeriodS = 15.0
     scale_up_stabilization: DurationS = 0.0
     scale_down_stabilization: DurationS = 300.0
-    max_step_up: PositiveInt | None = None
-    max_step_down: PositiveInt | None = None
-    queue_per_replica: PositiveFloat | None = None  # None: `target` per batch slot
-    polling_interval: PositiveDurationS = 30.0
+    max_step_up: whole(1, MAX_REPLICAS) | None = None
+    max_step_down: whole(1, MAX_REPLICAS) | None = None
+    queue_per_replica: positive(1e9) | None = None  # None: `target` per batch slot
+    polling_interval: PeriodS = 30.0
     cooldown: DurationS = 300.0
     schedule: Annotated[
-        list[tuple[TimeOfDayS, Annotated[int, Field(ge=0)]]], BeforeValidator(_pairs_as_tuples)
+        list[tuple[TimeOfDayS, whole(0, MAX_REPLICAS)]], BeforeValidator(_pairs_as_tuples)
     ] = []
-    headroom: Annotated[float, Field(ge=0)] = 0.2
-    concurrency_per_replica: PositiveInt | None = None
+    headroom: number(0, 100) = 0.2
+    concurrency_per_replica: whole(1, 1_000_000) | None = None
     idle_timeout: DurationS = 60.0
     billed_only_busy: bool = False  # the seeds' serverless idealisation: bill busy seconds only
 
@@ -360,10 +467,10 @@ class Autoscaling(Section):
 class Spot(Section):
     """Spot reclaims; rate and notice default to the catalog's figures for the provider."""
 
-    interruptions_per_hour: Annotated[float, Field(ge=0)] | None = None
+    interruptions_per_hour: number(0, 60) | None = None
     notice: DurationS | None = None
     retry: bool = True
-    capacity_shortage_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+    capacity_shortage_probability: Fraction = 0.0
 
 
 class Slo(Section):
@@ -372,59 +479,59 @@ class Slo(Section):
 
 
 class Budget(Section):
-    monthly_usd: PositiveFloat | None = None
+    monthly_usd: positive(MAX_USD) | None = None
 
 
 class Pricing(Section):
     """Overrides of the catalog's prices and the billing rules."""
 
-    gpu_usd_per_hour: PositiveFloat | None = None  # per GPU, replaces the catalog price
-    serverless_usd_per_s: PositiveFloat | None = None  # per GPU-second
-    spot_usd_per_hour: PositiveFloat | None = None
-    reserved_usd_per_hour: PositiveFloat | None = None
+    gpu_usd_per_hour: UsdPerHour | None = None  # per GPU, replaces the catalog price
+    serverless_usd_per_s: positive(0.3) | None = None  # per GPU-second
+    spot_usd_per_hour: UsdPerHour | None = None
+    reserved_usd_per_hour: UsdPerHour | None = None
     billing_granularity: PositiveDurationS = 1.0
     minimum_billed: DurationS = 60.0
-    reserved_replicas: Annotated[int, Field(ge=0)] = 0
-    storage_usd_per_gb_month: Annotated[float, Field(ge=0)] = 0.023
-    egress_usd_per_gb: Annotated[float, Field(ge=0)] = 0.09
-    ingress_usd_per_gb: Annotated[float, Field(ge=0)] = 0.0
+    reserved_replicas: whole(0, MAX_REPLICAS) = 0
+    storage_usd_per_gb_month: UsdPerUnit = 0.023
+    egress_usd_per_gb: UsdPerUnit = 0.09
+    ingress_usd_per_gb: UsdPerUnit = 0.0
 
 
 class Api(Section):
     """A hosted model API: token prices, and whether this deployment uses it."""
 
     use: bool = False
-    input_usd_per_1k_tokens: Annotated[float, Field(ge=0)] = 0.01
-    output_usd_per_1k_tokens: Annotated[float, Field(ge=0)] = 0.03
-    batch_discount: Annotated[float, Field(ge=0, le=1)] = 0.5
-    batch_share: Annotated[float, Field(ge=0, le=1)] = 0.0
-    rag_prompt_tokens: Annotated[float, Field(ge=0)] | None = None
-    rag_output_tokens: Annotated[float, Field(ge=0)] | None = None
+    input_usd_per_1k_tokens: UsdPerUnit = 0.01
+    output_usd_per_1k_tokens: UsdPerUnit = 0.03
+    batch_discount: Fraction = 0.5
+    batch_share: Fraction = 0.0
+    rag_prompt_tokens: number(0, MAX_TOKENS) | None = None
+    rag_output_tokens: number(0, MAX_TOKENS) | None = None
 
 
 class Storage(Section):
     """User and interaction data kept beside the model (the seeds' storage lines)."""
 
-    users: Annotated[float, Field(ge=0)] | None = None  # default: daily_active_users
-    user_profile_bytes: Annotated[float, Field(ge=0)] = 0.0
-    interaction_bytes: Annotated[float, Field(ge=0)] = 0.0
-    index_overhead: Annotated[float, Field(ge=0)] = 0.25
-    retention_days: Annotated[float, Field(ge=0)] = 30.0
+    users: number(0, 1e10) | None = None  # default: daily_active_users
+    user_profile_bytes: number(0, MAX_BYTES) = 0.0
+    interaction_bytes: number(0, MAX_BYTES) = 0.0
+    index_overhead: number(0, 100) = 0.25
+    retention_days: number(0, 36_500) = 30.0
 
 
 class Growth(Section):
     """Month-by-month request volumes for a cost projection (seed 001)."""
 
-    requests_per_day: list[PositiveFloat] = []
-    batch_share: list[Annotated[float, Field(ge=0, le=1)]] = []
+    requests_per_day: list[positive(MAX_RATE_PER_S * SECONDS_PER_DAY)] = []
+    batch_share: list[Fraction] = []
 
 
 class Scenario(Section):
-    name: str = "scenario"
-    description: str = ""
+    name: Name = "scenario"
+    description: Description = ""
     horizon: PositiveDurationS = SECONDS_PER_DAY
-    replications: PositiveInt = 20
-    seed: Annotated[int, Field(ge=0)] = 42
+    replications: whole(1, 1_000_000) = 20
+    seed: whole(0, 2**63 - 1) = 42  # TOML's largest integer
     traffic: Traffic
     requests: Requests = Requests()
     model: Model = Model()
@@ -443,6 +550,15 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
+        growth = self.traffic.growth_per_day
+        if growth > 0 and self.horizon / SECONDS_PER_DAY * math.log1p(growth) > math.log(
+            MAX_GROWTH_FACTOR
+        ):
+            days = self.horizon / SECONDS_PER_DAY
+            raise ValueError(
+                f"traffic.growth_per_day = {growth:g} over a {days:g}-day horizon grows the "
+                f"traffic more than {MAX_GROWTH_FACTOR:g}-fold; lower one of them"
+            )
         if self.service.model == "latency" and self.batching.policy == "continuous":
             raise ValueError(
                 "continuous batching runs per-token steps and needs service.model = 'roofline'; "

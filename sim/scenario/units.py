@@ -15,13 +15,18 @@ SECONDS_PER_UNIT = {
 }
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_MONTH = 30 * SECONDS_PER_DAY  # the seeds' month: 30 days, 720 hours
+MAX_DURATION_S = 3650 * SECONDS_PER_DAY  # ten years: more than any horizon a plan needs
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]+)?\s*$")
 _TIME_OF_DAY = re.compile(r"^\s*([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\s*$")
 
 
 def parse_duration_s(value: float | int | str) -> float:
-    """Seconds from a number (seconds) or a string such as "50ms", "2m", "1h", "1d"."""
+    """Seconds from a number (seconds) or a string such as "50ms", "2m", "1h", "1d".
+
+    The result may be inf or nan ("1e309s"): the caller checks its range (the schema's
+    durations lie in [0, MAX_DURATION_S]).
+    """
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like '50ms', '2m', '1h'")
     if isinstance(value, int | float):
