@@ -130,6 +130,20 @@ def test_unknown_key_names_the_key_and_suggests_a_close_match(
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("replicas = 4", 'replicas = 4\nrouter = "' + "y" * 100_000 + '"'),
+        ("[traffic]\n", 'horizon = "' + "x" * 100_000 + '"\n[traffic]\n'),
+        ("rate_per_s = 3.2", "rate_per_s = [" + ", ".join(['"z"'] * 30_000) + "]"),
+    ],
+)
+def test_a_huge_bad_value_is_quoted_short(tmp_path, old, new):
+    """The error quotes a bad value's start and length, not 100,000 characters of it."""
+    message = error_of(write(tmp_path, replace(CLASSIC, old, new), name="huge.toml"))
+    assert len(message) < 600 and "characters)" in message
+
+
 def test_unknown_key_inside_an_array_of_tables(tmp_path):
     text = replace(
         CLASSIC,

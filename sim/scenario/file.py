@@ -299,7 +299,7 @@ def _describe(error: Any, raw_loc: tuple[Any, ...], source: str, data: dict[str,
         message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if isinstance(value, dict) and kind not in ("model_type", "model_attributes_type"):
         show_value = False  # a whole-table check: the message says what is wrong
-    shown = f" (got {_toml(value)})" if show_value else ""
+    shown = f" (got {shortened(_toml(value))})" if show_value else ""
     where = f"{key_path}: " if key_path else ""
     return f"{source}: {where}{message}{shown}{suggestion}"
 
@@ -307,6 +307,13 @@ def _describe(error: Any, raw_loc: tuple[Any, ...], source: str, data: dict[str,
 def _key_path(raw_loc: tuple[Any, ...]) -> str:
     """A pydantic location as the user's key path: `traffic.bursts.0.start`."""
     return ".".join(str(part) for part in raw_loc if not _is_union_tag(part))
+
+
+def shortened(text: str, limit: int = 80) -> str:
+    """A bad value as an error line quotes it: at most `limit` characters, so it stays one line."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 def _toml(value: Any) -> str:

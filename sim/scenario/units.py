@@ -36,7 +36,10 @@ def parse_duration_s(value: float | int | str) -> float:
     match = _DURATION.match(value.lower())
     if not match or (match.group(2) or "s") not in SECONDS_PER_UNIT:
         allowed = ", ".join(SECONDS_PER_UNIT)
-        raise ValueError(f"cannot read duration {value!r}: use a number with a unit ({allowed})")
+        shown = repr(value)
+        if len(value) > 40:
+            shown = f"{value[:20]!r}... ({len(value):,} characters)"
+        raise ValueError(f"cannot read duration {shown}: use a number with a unit ({allowed})")
     return float(match.group(1)) * SECONDS_PER_UNIT[match.group(2) or "s"]
 
 
