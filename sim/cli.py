@@ -35,6 +35,13 @@ SeedOption = Annotated[
 ReplicationsOption = Annotated[
     int | None, typer.Option("-n", "--replications", min=1, help="Monte Carlo replications.")
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="exact (per request), fast (fleet scale, seconds a day), or auto (exact while quick).",
+    ),
+]
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, help="Local processes (results do not depend on it).")
 ]
@@ -201,17 +208,27 @@ def run_command(
     yes: Annotated[
         bool, typer.Option("--yes", help="Run even if it will take over an hour.")
     ] = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """Simulate N replications; print latency, requests, cost and risk next to the BOTEC."""
     from reports.run_table import run_report
     from sim.montecarlo.run_plan import check_plan, plan_run, run_and_aggregate
 
     loaded = _load(scenario, sets, seed, replications)
-    plan = plan_run(loaded, workers)
-    if not json_output:
-        stderr.print(plan.describe(), highlight=False)
-    check_plan(plan, yes)
-    summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
+    chosen, runner = _engine_runner(loaded, engine, workers)
+    if runner is None:
+        plan = plan_run(loaded, workers)
+        if not json_output:
+            stderr.print(plan.describe(), highlight=False)
+        check_plan(plan, yes)
+    elif not json_output:
+        from sim.fleetscale.run import describe_fast
+
+        stderr.print(describe_fast(loaded), highlight=False)
+    summary, results = run_and_aggregate(
+        loaded, workers, show_progress=not json_output, runner=runner
+    )
+    summary["engine"] = chosen
     if out is not None:
         from reports.run_files import write_run
 
@@ -220,6 +237,7 @@ def run_command(
         _print_json(summary)
         return
     stdout.print(run_report(summary))
+    stdout.print(f"engine: {chosen}", highlight=False)
     if out is not None:
         stdout.print(f"results written to {out}/", highlight=False)
 
@@ -236,6 +254,7 @@ def compare_command(
     seed: SeedOption = None,
     workers: WorkersOption = 1,
     json_output: JsonOption = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """Run each autoscaling policy on the same traffic and seeds; one row per policy."""
     from reports.compare_table import compare_table
@@ -245,11 +264,27 @@ def compare_command(
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         raise CapsimError("--policies: name at least one policy")
-    rows = compare_policies(loaded, names, workers=workers)
+    chosen, runner = _engine_runner(loaded, engine, workers)
+    rows = compare_policies(loaded, names, workers=workers, runner=runner)
     if json_output:
-        _print_json({"scenario": loaded.name, "seed": loaded.seed, "policies": rows})
+        document = {"scenario": loaded.name, "seed": loaded.seed, "engine": chosen}
+        _print_json({**document, "policies": rows})
         return
     stdout.print(compare_table(rows, loaded.name))
+    stdout.print(f"engine: {chosen}", highlight=False)
+
+
+def _engine_runner(scenario, engine: str, workers: int):
+    """The engine that runs (exact or fast) and, for the fast one, its replication runner."""
+    from sim.montecarlo.engine_choice import choose_engine
+
+    chosen = choose_engine(scenario, engine, workers)
+    if chosen == "exact":
+        return chosen, None
+    from sim.fleetscale.run import check_fast, run_fast
+
+    check_fast(scenario)
+    return chosen, run_fast
 
 
 def main() -> None:

@@ -51,6 +51,17 @@ def step_s(scenario: Scenario) -> float:
     return max(dt, scenario.horizon / MAX_STEPS)
 
 
+def describe_fast(scenario: Scenario) -> str:
+    """The one line `run` prints before a fast run."""
+    from distributions.traffic import expected_request_count
+
+    requests = expected_request_count(scenario) * scenario.replications
+    return (
+        f"about {requests:,.0f} requests over {scenario.replications} replications on the "
+        f"fast engine (fleet steps of {step_s(scenario):g} s; memory does not grow with requests)"
+    )
+
+
 def run_fast(
     scenario: Scenario,
     replications: int | None = None,

@@ -44,13 +44,19 @@ def raise_unknown(policy: str) -> None:
 
 
 def compare_policies(
-    scenario: Scenario, policies: list[str], workers: int = 1, on_result=None
+    scenario: Scenario, policies: list[str], workers: int = 1, on_result=None, runner=None
 ) -> list[dict[str, Any]]:
-    """One row per policy: cost, latency, SLO, fleet size, cold starts, interruptions, requests."""
+    """One row per policy: cost, latency, SLO, fleet size, cold starts, interruptions, requests.
+
+    `runner`, if given, runs each variant's replications instead (the fleet-scale engine).
+    """
     variants = [(policy, policy_variant(scenario, policy)) for policy in policies]
     rows = []
     for policy, variant in variants:
-        results = run_replications(variant, workers=workers, on_result=on_result)
+        if runner is not None:
+            results = runner(variant)
+        else:
+            results = run_replications(variant, workers=workers, on_result=on_result)
         summary = aggregate(variant, results)
         rows.append(policy_row(policy, summary))
     return rows
