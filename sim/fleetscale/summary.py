@@ -104,7 +104,7 @@ def _latencies(scenario: Scenario, table: LatencyTable, run: FleetRun, r: int):
     by_hour = np.bincount(hour[calm] * k + lo, weight_lo, size) + np.bincount(
         hour[calm] * k + hi, weight_hi, size
     )
-    by_hour = by_hour.reshape(hours, k)
+    by_hour = by_hour.reshape(hours, k).astype(float)
     by_level = by_hour.sum(axis=0)
     hists = {m: _mix(by_level, table.histograms[m]) for m in METRICS}
     e2e_hourly = np.stack([_mix(row, table.histograms["e2e"]) for row in by_hour])
