@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from sim.fleetscale.latency_model import latency_table
+from sim.fleetscale.latency_model import latency_model
 from sim.fleetscale.run import run_fast
 from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.replications import run_replications
@@ -123,7 +123,7 @@ def proof(rows: list[str], replications: int) -> None:
     for name in rows:
         what, base, sets = ROWS[name]
         scenario = load_scenario(base, sets).model_copy(update={"replications": replications})
-        latency_table(scenario)  # build (or load) the model untimed
+        latency_model(scenario)  # build (or load) the model untimed
         start = time.perf_counter()
         fast_results = run_fast(scenario)
         fast_wall = time.perf_counter() - start
@@ -170,7 +170,7 @@ def _timed(scenario, replications: int) -> tuple[float, float]:
 
 def speed() -> None:
     smartpal = load_scenario("smartpal", [])
-    latency_table(smartpal)
+    latency_model(smartpal)
     run_fast(smartpal, 1)  # compile and warm up
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     wall, cpu = _timed(smartpal, 100)
@@ -186,7 +186,7 @@ def speed() -> None:
                 f"fleet.replicas={max(1, math.ceil(112 * 2.4 * 2 * per_day / 1e9 / 0.8 * 10))}",
             ],
         )
-        latency_table(scenario)
+        latency_model(scenario)
         wall, cpu = _timed(scenario, 20)
         print(f"  {per_day:8.0e} requests a day: wall {wall:6.2f} s, cpu {cpu:6.2f} s")
     print("replication scaling (SmartPal as bundled):")

@@ -23,7 +23,7 @@ from distributions.traffic import traffic_profile
 from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
 from sim.fleet.spot import spot_terms
 from sim.fleet.start import initial_markets
-from sim.fleetscale.latency_model import LatencyTable
+from sim.fleetscale.latency_model import ModelSet
 from sim.scenario.schema import Scenario
 
 MARKETS = ("on-demand", "spot", "reserved", "serverless")
@@ -42,6 +42,7 @@ class FleetRun:
     up: np.ndarray  # (R, S) replicas up (serving or starting): billed
     backlogged: np.ndarray  # (R, S) bool: the step's requests waited in the backlog
     level: np.ndarray  # (R, S) fractional index into the model's loads
+    table_index: np.ndarray  # (R, S) which probe size's table
     completed: np.ndarray  # (R, S) requests of the step that completed
     cum_arrived: np.ndarray  # (R, S) arrivals up to the step's end
     cum_left: np.ndarray  # (R, S) requests that left the backlog (served or gave up) by then
@@ -58,10 +59,6 @@ def _delay_shares(scenario: Scenario, dt_s: float, rng: np.random.Generator) -> 
     steps = np.rint(draws / dt_s).astype(np.int64)
     shares = np.bincount(steps).astype(float)
     return shares / shares.sum()
-
-
-def _interp_shares(values: np.ndarray, level: np.ndarray) -> np.ndarray:
-    return np.interp(level, np.arange(len(values)), values)
 
 
 class _Stabilizer:
@@ -84,7 +81,7 @@ class _Stabilizer:
 
 def run_fleet(
     scenario: Scenario,
-    table: LatencyTable,
+    model: ModelSet,
     counts: np.ndarray,
     dt_s: float,
     drain_s: float,
@@ -98,7 +95,7 @@ def run_fleet(
     config = scenario.autoscaling
     policy = config.policy
     serverless = policy == "serverless"
-    mu = table.capacity_per_s
+    largest = model.largest
     slots = _slots(scenario)
     delay = _delay_shares(scenario, dt_s, rng)
     width = len(delay)
@@ -195,7 +192,7 @@ def run_fleet(
             # A drained replica finishes its requests before it stops, and is billed till then.
             drained = shrink - cancelled
             if now_s < horizon_s:
-                tail_s = min(table.service_e2e_mean_s, horizon_s - now_s)
+                tail_s = min(largest.service_e2e_mean_s, horizon_s - now_s)
                 up_s[next_markets(drained).popitem()[0]] += drained * tail_s
 
     # Records
@@ -205,6 +202,7 @@ def run_fleet(
     rec_up = np.zeros((reps, total_steps), np.int32)
     backlogged = np.zeros((reps, total_steps), bool)
     level = np.zeros((reps, total_steps), np.float32)
+    table_index = np.zeros((reps, total_steps), np.int8)
     completed = np.zeros((reps, total_steps), np.float32)
     cum_arrived = np.cumsum(arrivals, axis=1)
     cum_left = np.zeros((reps, total_steps))
@@ -219,7 +217,7 @@ def run_fleet(
     serving_total_s = np.zeros(reps)
     end_s = np.full(reps, total_steps * dt_s)
     ended = np.zeros(reps, bool)
-    loads = table.loads
+    loads = model.loads
     top = len(loads) - 1
 
     # Autoscaler state
@@ -234,7 +232,7 @@ def run_fleet(
     profile = traffic_profile(scenario) if policy == "predictive" else None
     idle_window = max(1, math.ceil(config.idle_timeout / dt_s)) if serverless else 1
     needed_history: deque[np.ndarray] = deque(maxlen=idle_window)
-    service_mean_s = table.service_e2e_mean_s
+    service_mean_s = largest.service_e2e_mean_s
 
     for step in range(total_steps):
         now_s = step * dt_s
@@ -279,8 +277,10 @@ def run_fleet(
             extra = np.where(backlog > 0, 0, np.maximum(serving["serverless"] - keep, 0))
             serving["serverless"] -= extra
         n = sum(serving[m] for m in MARKETS)
+        size = model.size_index(n)
+        mu = model.capacity_per_s[size]
         cap = n * mu * dt_s
-        rho = smooth[:, step] / np.maximum(n * mu * dt_s, 1e-12)
+        rho = smooth[:, step] / np.maximum(cap, 1e-12)
         position = np.interp(rho, loads, np.arange(len(loads)))
         congested = (backlog > 0) | (a > cap) | (n == 0) if not serverless else np.ones(reps, bool)
         served = np.minimum(backlog + a, cap)
@@ -298,11 +298,11 @@ def run_fleet(
             step_timed_out += over
             new_backlog -= over
         calm = ~congested
-        model_dropped = np.where(calm, a * _interp_shares(table.dropped_share, position), 0.0)
-        model_timed_out = np.where(calm, a * _interp_shares(table.timed_out_share, position), 0.0)
+        model_dropped = np.where(calm, a * model.value("dropped_share", size, position), 0.0)
+        model_timed_out = np.where(calm, a * model.value("timed_out_share", size, position), 0.0)
         step_completed = np.where(
             calm,
-            a * _interp_shares(table.completed_share, position),
+            a * model.value("completed_share", size, position),
             np.maximum(a - step_dropped - step_timed_out, 0.0),
         )
         dropped += step_dropped + model_dropped
@@ -314,15 +314,15 @@ def run_fleet(
         else:
             busy_slots = np.where(
                 congested,
-                n * table.saturated_running,
-                n * _interp_shares(table.running_per_replica, position),
+                n * largest.saturated_running,
+                n * model.value("running_per_replica", size, position),
             )
             waiting = np.where(
                 congested,
-                new_backlog + n * table.waiting_per_replica[top],
-                n * _interp_shares(table.waiting_per_replica, position),
+                new_backlog + n * model.waiting_per_replica[size, top],
+                n * model.value("waiting_per_replica", size, position),
             )
-            busy_share = n * np.where(congested, 1.0, _interp_shares(table.busy_share, position))
+            busy_share = n * np.where(congested, 1.0, model.value("busy_share", size, position))
         running_area += busy_slots * dt_s
         queue_area += waiting * dt_s
         busy_total_s += busy_share * dt_s
@@ -344,6 +344,7 @@ def run_fleet(
         rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS)
         backlogged[:, step] = congested
         level[:, step] = position
+        table_index[:, step] = size
         completed[:, step] = step_completed
         cum_left[:, step] = cumulative_left
         meter_busy += busy_slots * dt_s
@@ -396,6 +397,7 @@ def run_fleet(
         up=rec_up[:, :s],
         backlogged=backlogged[:, :s],
         level=level[:, :s],
+        table_index=table_index[:, :s],
         completed=completed[:, :s],
         cum_arrived=cum_arrived[:, :s],
         cum_left=cum_left[:, :s],

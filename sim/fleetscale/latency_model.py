@@ -12,7 +12,6 @@ Models are cached on disk, keyed by everything they depend on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +107,57 @@ class LatencyTable:
             prompt_tokens_mean=float(scalars[3]),
             output_tokens_mean=float(scalars[4]),
         )
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Latency tables at several probe fleet sizes, stacked: arrays are (sizes, loads)."""
+
+    sizes: np.ndarray  # (T,) probe replicas
+    loads: np.ndarray  # (K,)
+    histograms: dict[str, np.ndarray]  # metric -> (T * K, bins)
+    completed_share: np.ndarray
+    dropped_share: np.ndarray
+    timed_out_share: np.ndarray
+    running_per_replica: np.ndarray
+    waiting_per_replica: np.ndarray
+    busy_share: np.ndarray
+    capacity_per_s: np.ndarray  # (T,)
+    largest: LatencyTable  # its service-alone figures stand for all sizes
+
+    @classmethod
+    def of(cls, tables: list[LatencyTable]) -> ModelSet:
+        def stack(name: str) -> np.ndarray:
+            return np.stack([getattr(t, name) for t in tables])
+
+        return cls(
+            sizes=np.array([t.probe_replicas for t in tables]),
+            loads=tables[0].loads,
+            histograms={m: np.concatenate([t.histograms[m] for t in tables]) for m in METRICS},
+            completed_share=stack("completed_share"),
+            dropped_share=stack("dropped_share"),
+            timed_out_share=stack("timed_out_share"),
+            running_per_replica=stack("running_per_replica"),
+            waiting_per_replica=stack("waiting_per_replica"),
+            busy_share=stack("busy_share"),
+            capacity_per_s=np.array([t.capacity_per_s for t in tables]),
+            largest=tables[-1],
+        )
+
+    def size_index(self, replicas: np.ndarray) -> np.ndarray:
+        """The probe size nearest each fleet size (on a log scale)."""
+        if len(self.sizes) == 1:
+            return np.zeros(np.shape(replicas), np.int64)
+        middles = np.sqrt(self.sizes[:-1] * self.sizes[1:])
+        return np.searchsorted(middles, replicas, side="right")
+
+    def value(self, name: str, size: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """A per-load figure at fractional load positions, for each replication's size."""
+        table = getattr(self, name)
+        lo = np.floor(position).astype(np.int64)
+        hi = np.minimum(lo + 1, table.shape[1] - 1)
+        frac = position - lo
+        return table[size, lo] * (1 - frac) + table[size, hi] * frac
 
 
 def probe_scenario(scenario: Scenario, replicas: int) -> Scenario:
@@ -216,20 +266,24 @@ def _midpoint_quantiles(values_s: np.ndarray) -> np.ndarray:
     return np.quantile(values_s, (np.arange(QUANTILES) + 0.5) / QUANTILES)
 
 
-def probe_replicas_for(scenario: Scenario, capacity_per_s: float) -> int:
-    """The probe fleet's size: the fixed fleet's, or the fleet an autoscaler would keep at
-    the mean rate near its target; at most PROBE_MAX_REPLICAS."""
-    if scenario.autoscaling.policy == "fixed":
-        wanted = scenario.fleet.replicas
-    else:
-        from distributions.traffic import expected_request_count
-
-        mean_rate = expected_request_count(scenario) / scenario.horizon
-        target = (
-            scenario.autoscaling.target if scenario.autoscaling.metric == "utilization" else 0.7
-        )
-        wanted = math.ceil(mean_rate / max(capacity_per_s * target, 1e-12))
-    return int(min(PROBE_MAX_REPLICAS, max(1, wanted)))
+def probe_sizes(scenario: Scenario) -> list[int]:
+    """Probe fleet sizes: the fixed fleet's; for an autoscaler, powers of two from its
+    minimum to its maximum (at most PROBE_MAX_REPLICAS), since waits without batching
+    depend on how many replicas share the load."""
+    config = scenario.autoscaling
+    if config.policy == "fixed":
+        return [min(PROBE_MAX_REPLICAS, max(1, scenario.fleet.replicas))]
+    if config.policy == "serverless":
+        return [1]  # containers start on demand: only the time in service is used
+    low = max(1, config.min_replicas)
+    high = max(low, min(PROBE_MAX_REPLICAS, config.max_replicas))
+    sizes = {low, high}
+    size = 1
+    while size < high:
+        if size > low:
+            sizes.add(size)
+        size *= 2
+    return sorted(sizes)
 
 
 def _engine_sources() -> str:
@@ -239,12 +293,21 @@ def _engine_sources() -> str:
     return "".join(f.read_text() for f in files)
 
 
-def latency_table(scenario: Scenario, requests_per_probe: int = REQUESTS_PER_PROBE) -> LatencyTable:
-    """The scenario's latency model, from the cache or measured now (and cached)."""
+def latency_model(scenario: Scenario, requests_per_probe: int = REQUESTS_PER_PROBE) -> ModelSet:
+    """The scenario's latency model at each probe size (from the cache or measured now)."""
+    tables = [latency_table(scenario, requests_per_probe, size) for size in probe_sizes(scenario)]
+    return ModelSet.of(tables)
+
+
+def latency_table(
+    scenario: Scenario, requests_per_probe: int = REQUESTS_PER_PROBE, replicas: int | None = None
+) -> LatencyTable:
+    """The latency model of a probe fleet of `replicas` (default: the first probe size),
+    from the cache or measured now (and cached)."""
     service = build_service_model(scenario)
     estimate_probe = probe_scenario(scenario, 1)
     capacity_estimate = replica_capacity_per_s(estimate_probe, service)
-    replicas = probe_replicas_for(scenario, capacity_estimate)
+    replicas = replicas or probe_sizes(scenario)[0]
     probe = probe_scenario(scenario, replicas)
     pool = token_pool(scenario, min(requests_per_probe, 65_536))
     neutral = probe.model_copy(update={"horizon": 1.0, "seed": 0, "name": "", "description": ""})

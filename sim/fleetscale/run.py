@@ -11,7 +11,7 @@ from sim.errors import CapsimError
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleetscale.arrival_counts import step_counts
 from sim.fleetscale.fleet_loop import run_fleet
-from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_table
+from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model
 from sim.fleetscale.summary import build_results
 from sim.montecarlo.replication import drain_limit_s
 from sim.montecarlo.results import ReplicationResult
@@ -74,12 +74,12 @@ def run_fast(
     """
     check_fast(scenario)
     count = replications or scenario.replications
-    table = latency_table(scenario, requests_per_probe)
+    model = latency_model(scenario, requests_per_probe)
     dt = step_s(scenario)
     steps = math.ceil(scenario.horizon / dt - 1e-9)
     edges = np.minimum(np.arange(steps + 1) * dt, scenario.horizon)
     counts = np.stack([step_counts(scenario, r, edges) for r in range(count)])
     rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, count, 0xFA57]))
     capacity = replica_capacity_per_s(scenario, build_service_model(scenario))
-    run = run_fleet(scenario, table, counts, dt, drain_limit_s(scenario), rng, capacity)
-    return build_results(scenario, table, run)
+    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), rng, capacity)
+    return build_results(scenario, model, run)

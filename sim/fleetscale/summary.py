@@ -16,7 +16,7 @@ from distributions.request_classes import class_names
 from sim.errors import CapsimError
 from sim.fleet.series import SERIES_BINS
 from sim.fleetscale.fleet_loop import MARKETS, FleetRun
-from sim.fleetscale.latency_model import METRICS, QUANTILES, LatencyTable
+from sim.fleetscale.latency_model import METRICS, QUANTILES, ModelSet
 from sim.money.billing import cost_summary, replica_hours, request_cost_usd
 from sim.montecarlo.latency_histogram import (
     _BINS,
@@ -75,29 +75,32 @@ def _percentiles(hist: np.ndarray, percentiles: list[float]) -> list[float]:
 
 
 def build_results(
-    scenario: Scenario, table: LatencyTable, run: FleetRun, first_replication: int = 0
+    scenario: Scenario, model: ModelSet, run: FleetRun, first_replication: int = 0
 ) -> list[ReplicationResult]:
     """One ReplicationResult per replication of the batch."""
     return [
-        _result(scenario, table, run, r, first_replication + r)
+        _result(scenario, model, run, r, first_replication + r)
         for r in range(run.arrivals.shape[0])
     ]
 
 
-def _latencies(scenario: Scenario, table: LatencyTable, run: FleetRun, r: int):
+def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
     horizon_s = scenario.horizon
     bin_s = 3600.0 if horizon_s <= 7 * 86400 else 86400.0
     hours = max(1, math.ceil(horizon_s / bin_s - 1e-9))
     steps = run.arrivals.shape[1]
     dt = run.dt_s
     hour = np.minimum((np.arange(steps) * dt // bin_s).astype(np.int64), hours - 1)
-    k = len(table.loads)
+    k = len(model.loads)
     done = run.completed[r].astype(float)
     calm = ~run.backlogged[r] & (done > 0)
     position = run.level[r][calm].astype(float)
     lo = np.clip(np.floor(position).astype(np.int64), 0, k - 1)
     hi = np.minimum(lo + 1, k - 1)
     frac = position - lo
+    base = run.table_index[r][calm].astype(np.int64) * k
+    lo, hi = lo + base, hi + base
+    k = k * len(model.sizes)
     weight_lo = done[calm] * (1 - frac)
     weight_hi = done[calm] * frac
     size = hours * k
@@ -106,9 +109,9 @@ def _latencies(scenario: Scenario, table: LatencyTable, run: FleetRun, r: int):
     )
     by_hour = by_hour.reshape(hours, k).astype(float)
     by_level = by_hour.sum(axis=0)
-    hists = {m: _mix(by_level, table.histograms[m]) for m in METRICS}
-    e2e_hourly = np.stack([_mix(row, table.histograms["e2e"]) for row in by_hour])
-    wait_means = (table.histograms["wait"] * _CENTRES_S).sum(axis=1)
+    hists = {m: _mix(by_level, model.histograms[m]) for m in METRICS}
+    e2e_hourly = np.stack([_mix(row, model.histograms["e2e"]) for row in by_hour])
+    wait_means = (model.histograms["wait"] * _CENTRES_S).sum(axis=1)
     wait_sum_hourly = (by_hour * wait_means).sum(axis=1)
     done_hourly = by_hour.sum(axis=1)
 
@@ -127,14 +130,14 @@ def _latencies(scenario: Scenario, table: LatencyTable, run: FleetRun, r: int):
         jam_hour = hour[jam]
         for metric in ("ttft", "e2e"):
             index, weights, at_hour = _shifted_bins(
-                wait, count, jam_hour, table.service_quantiles[metric]
+                wait, count, jam_hour, model.largest.service_quantiles[metric]
             )
             hists[metric] += np.bincount(index, weights, _BINS)
             if metric == "e2e":
                 flat = at_hour * _BINS + index
                 e2e_hourly += np.bincount(flat, weights, hours * _BINS).reshape(hours, _BINS)
         hists["wait"] += np.bincount(bin_index(wait), count, _BINS)
-        hists["tpot"] += count.sum() * table.saturated_tpot.astype(float)
+        hists["tpot"] += count.sum() * model.largest.saturated_tpot.astype(float)
         wait_sum_hourly += np.bincount(jam_hour, count * wait, hours)
         done_hourly += np.bincount(jam_hour, count, hours)
     series = {
@@ -229,7 +232,7 @@ def _fleet_series(scenario: Scenario, run: FleetRun, r: int) -> dict[str, list[f
 
 
 def _result(
-    scenario: Scenario, table: LatencyTable, run: FleetRun, r: int, replication: int
+    scenario: Scenario, model: ModelSet, run: FleetRun, r: int, replication: int
 ) -> ReplicationResult:
     totals = {name: float(values[r]) for name, values in run.totals.items()}
     arrived = round(run.arrivals[r].sum())
@@ -246,7 +249,7 @@ def _result(
         "arrived": arrived,
         "retried": 0,
     }
-    hists, latency_series = _latencies(scenario, table, run, r)
+    hists, latency_series = _latencies(scenario, model, run, r)
     stats = {m: _stats(hists[m]) for m in METRICS}
     sums = {m: _dot(hists[m], _CENTRES_S) for m in METRICS}
     replica_lines = _replica_lines(scenario, run, r)
@@ -255,8 +258,8 @@ def _result(
         request_cost_usd(
             scenario,
             completed,
-            np.array([completed * table.prompt_tokens_mean]),
-            np.array([completed * table.output_tokens_mean]),
+            np.array([completed * model.largest.prompt_tokens_mean]),
+            np.array([completed * model.largest.output_tokens_mean]),
         ),
         scenario.horizon,
         completed,
