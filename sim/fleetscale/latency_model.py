@@ -200,9 +200,29 @@ def _without_limits(scenario: Scenario) -> Scenario:
     )
 
 
+TRACE_PROBE_MAX = 200_000  # requests of a replayed trace a probe keeps, in order
+
+
 def token_pool(scenario: Scenario, size: int) -> RequestChunk:
-    """Request sizes (and classes) drawn from the scenario's own traffic: its first requests."""
+    """Requests the probes draw from: the scenario's own traffic.
+
+    Sizes are independent of time except in a trace replay, so the first `size`
+    requests stand for all; a replay's sizes drift along the file, so its pool is the
+    whole replay (up to TRACE_PROBE_MAX requests), drawn from at random.
+    """
     rng = replication_streams(_PROBE_SEED, 0)["traffic"]
+    if scenario.traffic.profile == "trace":
+        chunks, kept = [], 0
+        for chunk in iter_request_chunks(scenario, rng):
+            chunks.append(chunk)
+            kept += len(chunk)
+            if kept >= TRACE_PROBE_MAX:
+                break
+        if not chunks:
+            raise ValueError("the trace replays no requests within the horizon")
+        fields = ("arrival_s", "prompt_tokens", "output_tokens", "class_index")
+        joined = [np.concatenate([getattr(c, f) for c in chunks])[:TRACE_PROBE_MAX] for f in fields]
+        return RequestChunk(*joined)
     chunk = next(iter_request_chunks(scenario, rng, chunk_size=size), None)
     if chunk is None:
         raise ValueError("the scenario's traffic has no requests to size the latency model")
@@ -212,7 +232,8 @@ def token_pool(scenario: Scenario, size: int) -> RequestChunk:
 def _requests_at(
     pool: RequestChunk, scenario: Scenario, rate_per_s: float, count: int, rng
 ) -> RequestChunk:
-    """`count` requests at a steady rate, sizes drawn from the pool, arrivals as the scenario's."""
+    """`count` requests at a steady rate, sizes drawn from the pool, arrivals as the
+    scenario's process (Poisson for a trace replay)."""
     traffic = scenario.traffic
     process = traffic.arrival if traffic.arrival == "gamma" else "poisson"
     horizon_s = count / rate_per_s
