@@ -49,9 +49,9 @@ ROWS = {
         ["traffic.rate_per_s=200", "fleet.replicas=80", "horizon=21600"],
     ),
     "target": (
-        "diurnal 2x with target tracking and 60 s cold starts (20 req/s mean)",
+        "diurnal 2x with target tracking and 60 s cold starts (10 req/s mean)",
         "diurnal-api",
-        ["traffic.requests_per_day=1728000", "autoscaling.max_replicas=200"],
+        ["traffic.requests_per_day=864000", "autoscaling.max_replicas=200"],
     ),
     "spot": (
         "spot fleet with reclaims (1 per replica-hour, 120 s notice), continuous batching",
@@ -60,6 +60,7 @@ ROWS = {
             'fleet.market="spot"',
             "spot.interruptions_per_hour=1.0",
             "spot.notice=120",
+            "pricing.spot_usd_per_hour=1.5",
             "fleet.replicas=10",
             "horizon=21600",
         ],

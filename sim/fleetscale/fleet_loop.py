@@ -257,7 +257,9 @@ def run_fleet(
                 serving["spot"] -= notices - from_starting
                 counters["interruptions"] += notices
                 if inside:
-                    up_s["spot"] += notices * min(terms.notice_s, horizon_s - now_s)
+                    # Drained at the notice, it stops once its requests finish (or at the reclaim).
+                    tail_s = min(terms.notice_s, largest.service_e2e_mean_s, horizon_s - now_s)
+                    up_s["spot"] += notices * tail_s
                 launch({"spot": notices}, step + 1)
         a = arrivals[:, step]
         if serverless:

@@ -29,7 +29,7 @@ from sim.montecarlo.replication import replication_streams, simulate
 from sim.scenario.schema import Scenario
 
 MODEL_VERSION = "1"
-PROBE_MAX_REPLICAS = 32
+PROBE_MAX_REPLICAS = 256
 # Per-replica load (arrival rate over saturated throughput) of each probe.
 LOADS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 SATURATION_LOAD = 2.0  # the overload probe's rate, in multiples of the estimated capacity
