@@ -146,3 +146,24 @@ def test_run_json_says_which_engine_ran() -> None:
     )
     assert refused.exit_code == 2
     assert "requests.classes" in refused.output
+
+
+def test_a_spot_fleet_bills_its_reclaims_as_the_exact_engine_does() -> None:
+    scenario = load_scenario(
+        "diurnal-chat",
+        [
+            "horizon=7200",
+            'traffic.profile="constant"',
+            "traffic.rate_per_s=10",
+            "fleet.replicas=6",
+            'fleet.market="spot"',
+            "spot.interruptions_per_hour=1.0",
+            "pricing.spot_usd_per_hour=1.5",
+            "replications=2",
+        ],
+    )
+    fast, exact = both_engines(scenario)
+    assert fast["events"]["interruptions"]["mean"] > 5  # reclaims really happen
+    cost = {name: s["cost_usd"]["monthly"]["mean"] for name, s in (("f", fast), ("e", exact))}
+    assert relative(cost["f"], cost["e"]) < 0.01
+    assert relative(fast["latency_s"]["e2e"]["p99"], exact["latency_s"]["e2e"]["p99"]) < 0.05
