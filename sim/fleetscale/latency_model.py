@@ -12,6 +12,7 @@ Models are cached on disk, keyed by everything they depend on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,10 @@ import numpy as np
 
 from distributions import profiles
 from distributions.arrivals import arrival_times
+from distributions.tokens import dist_mean_cv
 from distributions.traffic import RequestChunk, iter_request_chunks
 from sim.engine.request_log import COMPLETED, DROPPED, TIMED_OUT
-from sim.engine.service_time import build_service_model
+from sim.engine.service_time import LatencyModel, build_service_model
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleetscale.model_cache import key_of, load_arrays, save_arrays
 from sim.montecarlo.latency_histogram import _BINS, histogram_of
@@ -35,6 +37,8 @@ LOADS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.
 SATURATION_LOAD = 2.0  # the overload probe's rate, in multiples of the estimated capacity
 QUANTILES = 32  # points kept of the service-alone distributions
 REQUESTS_PER_PROBE = 40_000
+PROBE_SERVICE_TIMES = 50.0  # a probe lasts at least this many alone-service times...
+PROBE_REQUESTS_MAX = 2_000_000  # ...up to this many requests
 WARMUP_SHARE = 0.1  # arrivals in the first tenth of a probe are not measured
 METRICS = ("wait", "ttft", "tpot", "e2e")
 _PROBE_SEED = 0  # the model is a property of the service, not of a run's seed
@@ -244,10 +248,23 @@ def _requests_at(
     )
 
 
+def alone_s(scenario: Scenario, pool: RequestChunk) -> float:
+    """Mean time of one request served alone: the probes' unit of time."""
+    service = build_service_model(scenario)
+    if isinstance(service, LatencyModel):
+        return float(dist_mean_cv(scenario.service.latency)[0]) + service.step_overhead_s
+    prompt = round(float(pool.prompt_tokens.mean()))
+    output = round(float(pool.output_tokens.mean()))
+    return float(service.request_alone_s(max(1, prompt), max(1, output)))
+
+
 def _run_probe(
     scenario: Scenario, pool: RequestChunk, rate_per_s: float, count: int, index: int
 ) -> tuple[dict, object, float]:
     streams = replication_streams(_PROBE_SEED, 1 + index)
+    # Long enough that the warm-up and the measured span hold many service times.
+    wanted = math.ceil(rate_per_s * PROBE_SERVICE_TIMES * alone_s(scenario, pool))
+    count = int(min(PROBE_REQUESTS_MAX, max(count, wanted)))
     requests = _requests_at(pool, scenario, rate_per_s, count, streams["traffic"])
     horizon_s = count / rate_per_s
     probe = scenario.model_copy(update={"horizon": horizon_s})
@@ -338,6 +355,7 @@ def latency_table(
         neutral.traffic.arrival,
         repr(neutral.traffic.cv),
         repr((LOADS, SATURATION_LOAD, QUANTILES, requests_per_probe, WARMUP_SHARE)),
+        repr((PROBE_SERVICE_TIMES, PROBE_REQUESTS_MAX)),
         pool.prompt_tokens.tobytes(),
         pool.output_tokens.tobytes(),
         _engine_sources(),
