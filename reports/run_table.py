@@ -115,7 +115,8 @@ def fleet_and_cost_table(summary: dict[str, Any]) -> Table:
         "replicas (time-mean)",
         spread(summary["replicas"]["mean"], number),
         f"{botec.get('replicas_at_mean', '-')} at mean, {botec.get('replicas_at_peak', '-')} "
-        "at peak (100% busy)",
+        "at peak (100% busy)"
+        + (f"; the seed's BOTEC: {botec['seed_gpus']} GPUs" if "seed_gpus" in botec else ""),
     )
     table.add_row("utilisation", spread(summary["utilization"], _share), "100% assumed")
     table.add_row(

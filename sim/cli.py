@@ -71,6 +71,13 @@ SeedOption = Annotated[
 ReplicationsOption = Annotated[
     int | None, typer.Option("-n", "--replications", metavar="N", help="Monte Carlo replications.")
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="exact (per request), fast (fleet scale, seconds a day), or auto (exact while quick).",
+    ),
+]
 WorkersOption = Annotated[
     int,
     typer.Option(
@@ -302,6 +309,7 @@ def run_command(
     yes: Annotated[
         bool, typer.Option("--yes", help="Run even if it will take over an hour.")
     ] = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """Simulate N replications; print latency, requests, cost and risk next to the BOTEC."""
     from reports.run_table import run_report
@@ -312,14 +320,23 @@ def run_command(
 
         check_output_folder(out, "--out")
     loaded = _load(scenario, sets, seed, replications)
-    plan = plan_run(loaded, workers)
-    if not json_output:
-        stderr.print(plan.describe(), highlight=False)
-    check_plan(plan, yes)
+    chosen, runner = _engine_runner(loaded, engine, workers)
+    if runner is None:
+        plan = plan_run(loaded, workers)
+        if not json_output:
+            stderr.print(plan.describe(), highlight=False)
+        check_plan(plan, yes)
+    elif not json_output:
+        from sim.fleetscale.run import describe_fast
+
+        stderr.print(describe_fast(loaded), highlight=False)
     with _executor(executor, workers, scheduler) as pool:
         # The local executor keeps run_replications' own path; dask hands it the cluster.
-        chosen = pool if executor == "dask" else None
-        summary, results = run_and_aggregate(loaded, workers, not json_output, executor=chosen)
+        cluster = pool if executor == "dask" else None
+        summary, results = run_and_aggregate(
+            loaded, workers, not json_output, executor=cluster, runner=runner
+        )
+    summary["engine"] = chosen
     if out is not None:
         from reports.run_files import write_run
         from sim.montecarlo.run_info import run_info
@@ -335,6 +352,7 @@ def run_command(
         _print_json(summary)
         return
     stdout.print(run_report(summary))
+    stdout.print(f"engine: {chosen}", highlight=False)
     if out is not None:
         stdout.print(f"results written to {out}/", highlight=False)
 
@@ -362,6 +380,7 @@ def compare_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write each policy's results to this folder.")
     ] = None,
+    engine: EngineOption = "auto",
 ) -> None:
     """Run each autoscaling policy on the same traffic and seeds; one row per policy."""
     from reports.compare_table import compare_table
@@ -375,23 +394,38 @@ def compare_command(
         if not names:
             raise CapsimError("--policies: name at least one policy")
     variants, skipped = runnable_variants(loaded, names)  # every named policy must run
+    chosen, runner = _engine_runner(loaded, engine, workers)
     with _executor(executor, workers, scheduler) as pool:
-        chosen = pool if executor == "dask" else None
-        runs = run_policies(variants, workers=workers, executor=chosen)
+        cluster = pool if executor == "dask" else None
+        runs = run_policies(variants, workers=workers, executor=cluster, runner=runner)
     rows = [policy_row(run.policy, run.summary) for run in runs]
     if out is not None:
         from reports.compare_files import write_compare
 
         write_compare(out, runs, rows, executor, workers)
     if json_output:
-        document = {"scenario": loaded.name, "seed": loaded.seed, "policies": rows}
-        _print_json({**document, "skipped": skipped})
+        document = {"scenario": loaded.name, "seed": loaded.seed, "engine": chosen}
+        _print_json({**document, "policies": rows, "skipped": skipped})
         return
     for policy, reason in skipped.items():
         stderr.print(f"skipped {policy}: {escape(reason)}", highlight=False, soft_wrap=True)
     stdout.print(compare_table(rows, loaded.name, loaded.horizon))
+    stdout.print(f"engine: {chosen}", highlight=False)
     if out is not None:
         stdout.print(f"results written to {out}/", highlight=False)
+
+
+def _engine_runner(scenario, engine: str, workers: int):
+    """The engine that runs (exact or fast) and, for the fast one, its replication runner."""
+    from sim.montecarlo.engine_choice import choose_engine
+
+    chosen = choose_engine(scenario, engine, workers)
+    if chosen == "exact":
+        return chosen, None
+    from sim.fleetscale.run import check_fast, run_fast
+
+    check_fast(scenario)
+    return chosen, run_fast
 
 
 @app.command("sweep")

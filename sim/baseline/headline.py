@@ -36,6 +36,9 @@ def botec_headline(scenario: Scenario, botec: dict[str, Any]) -> dict[str, Any]:
         out["request_time_s"] = sized.get("request_latency_s", roofline["inference_time_s"])
         out["replicas_at_mean"] = math.ceil(sized["gpus_needed_at_mean"] / gpus)
         out["replicas_at_peak"] = math.ceil(sized["gpus_needed_at_peak"] / gpus)
+    seed = botec.get("inference_seed")
+    if seed and "gpus_needed" in seed:
+        out["seed_gpus"] = seed["gpus_needed"]  # the seed's own sizing (FLOP/s at the mean)
     serverless = botec.get("serverless")
     if scenario.fleet.market == "serverless" and serverless:
         out["monthly_usd"] = serverless["serverless_usd_per_month"]

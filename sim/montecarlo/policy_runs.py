@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ def run_policies(
     variants: list[tuple[str, Scenario]],
     workers: int = 1,
     executor: Executor | None = None,
+    runner: Callable[[Scenario], list[ReplicationResult]] | None = None,
 ) -> list[PolicyRun]:
     """Each (policy, scenario) variant on the same traffic and seeds, summarised like `run`.
 
@@ -36,7 +38,10 @@ def run_policies(
     """
     runs = []
     for policy, variant in variants:
-        results = run_replications(variant, workers=workers, executor=executor)
+        if runner is not None:  # the fleet-scale engine runs its replications together
+            results = runner(variant)
+        else:
+            results = run_replications(variant, workers=workers, executor=executor)
         summary = aggregate(variant, results)
         summary["botec"] = botec(variant)
         summary["botec_headline"] = botec_headline(variant, summary["botec"])

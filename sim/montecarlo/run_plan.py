@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,11 +96,20 @@ def check_plan(plan: RunPlan, yes: bool) -> None:
 
 
 def run_and_aggregate(
-    scenario: Scenario, workers: int, show_progress: bool, executor: Executor | None = None
+    scenario: Scenario,
+    workers: int,
+    show_progress: bool,
+    executor: Executor | None = None,
+    runner: Callable[[Scenario], list[ReplicationResult]] | None = None,
 ) -> tuple[dict[str, Any], list[ReplicationResult]]:
-    """Run the replications (with a progress bar on a terminal) and summarise them."""
+    """Run the replications (with a progress bar on a terminal) and summarise them.
+
+    `runner`, if given, runs all of them instead (the fleet-scale engine).
+    """
     show_progress = show_progress and sys.stderr.isatty()
-    if show_progress:
+    if runner is not None:
+        results = runner(scenario)
+    elif show_progress:
         from rich.console import Console
         from rich.progress import Progress
 

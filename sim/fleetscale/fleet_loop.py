@@ -1,0 +1,480 @@
+"""The fleet stepped through time, every replication at once (numpy arrays over replications).
+
+Each step of `dt_s` seconds: replicas whose cold start ends join; spot notices take
+replicas out and launch replacements; the step's arrivals meet the serving
+replicas' saturated throughput. Below it, the step's requests take the latency
+model at the step's load; above it, or while a backlog remains, the excess waits
+in a fluid first-come-first-served backlog, which an admission cap (drops) and a
+timeout (abandons) bound. The autoscaler observes time averages and acts on its
+period, as the exact engine's does. Memory is a few arrays per step, whatever the
+request count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from distributions.tokens import dist_mean_cv, sample
+from distributions.traffic import traffic_profile
+from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
+from sim.fleet.spot import spot_terms
+from sim.fleet.start import initial_markets
+from sim.fleetscale.latency_model import ModelSet
+from sim.scenario.schema import Scenario
+
+MARKETS = ("on-demand", "spot", "reserved", "serverless")
+SMOOTHING_STEPS = 12  # the load that picks a step's latency is a moving mean over this many
+COLD_START_SAMPLES = 100_000
+
+
+@dataclass
+class FleetRun:
+    """Per-step records (replications x steps) and per-replication totals of one batch."""
+
+    dt_s: float
+    horizon_steps: int
+    arrivals: np.ndarray  # (R, S) float
+    serving: np.ndarray  # (R, S) replicas serving in the step
+    up: np.ndarray  # (R, S) replicas up (serving or starting): billed
+    backlogged: np.ndarray  # (R, S) bool: the step's requests waited in the backlog
+    level: np.ndarray  # (R, S) fractional index into the model's loads
+    table_index: np.ndarray  # (R, S) which probe size's table
+    completed: np.ndarray  # (R, S) requests of the step that completed
+    cum_arrived: np.ndarray  # (R, S) arrivals up to the step's end
+    cum_left: np.ndarray  # (R, S) requests that left the backlog (served or gave up) by then
+    totals: dict[str, np.ndarray] = field(default_factory=dict)  # (R,) each
+    up_s: dict[str, np.ndarray] = field(default_factory=dict)  # market -> (R,) within horizon
+    busy_s: dict[str, np.ndarray] = field(default_factory=dict)
+    counters: dict[str, np.ndarray] = field(default_factory=dict)
+    end_s: np.ndarray | None = None
+
+
+def _delay_shares(scenario: Scenario, dt_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Probability that a cold start lasts d steps (rounded), d = 0, 1, ..."""
+    draws = sample(scenario.autoscaling.cold_start_dist, COLD_START_SAMPLES, rng)
+    steps = np.rint(draws / dt_s).astype(np.int64)
+    shares = np.bincount(steps).astype(float)
+    return shares / shares.sum()
+
+
+class _Stabilizer:
+    """The HPA's windows, over every replication's recommendations at once."""
+
+    def __init__(self, up_window_s: float, down_window_s: float) -> None:
+        self.up_window_s = up_window_s
+        self.down_window_s = down_window_s
+        self.history: deque[tuple[float, np.ndarray]] = deque()
+
+    def stabilize(self, now_s: float, current: np.ndarray, recommendation: np.ndarray):
+        self.history.append((now_s, recommendation))
+        keep = max(self.up_window_s, self.down_window_s)
+        while self.history and self.history[0][0] < now_s - keep:
+            self.history.popleft()
+        up = np.min([r for t, r in self.history if t >= now_s - self.up_window_s], axis=0)
+        down = np.max([r for t, r in self.history if t >= now_s - self.down_window_s], axis=0)
+        return np.where(current < up, up, np.where(current > down, down, current))
+
+
+def run_fleet(
+    scenario: Scenario,
+    model: ModelSet,
+    counts: np.ndarray,
+    dt_s: float,
+    drain_s: float,
+    rng: np.random.Generator,
+    predictive_capacity_per_s: float,
+) -> FleetRun:
+    """Step the fleet of every replication over the horizon and the drain that follows."""
+    reps, horizon_steps = counts.shape
+    horizon_s = scenario.horizon
+    total_steps = horizon_steps + math.ceil(drain_s / dt_s)
+    config = scenario.autoscaling
+    policy = config.policy
+    serverless = policy == "serverless"
+    largest = model.largest
+    slots = _slots(scenario)
+    delay = _delay_shares(scenario, dt_s, rng)
+    width = len(delay)
+    cold_start_mean_s = dist_mean_cv(config.cold_start_dist)[0]
+    ready = {m: np.zeros((reps, total_steps + width + 1), np.int32) for m in MARKETS}
+    serving = {m: np.zeros(reps, np.int64) for m in MARKETS}
+    starting = {m: np.zeros(reps, np.int64) for m in MARKETS}
+    for market in initial_markets(scenario):
+        serving[market] += 1
+    counters = {
+        k: np.zeros(reps, np.int64)
+        for k in ("launches", "cold_starts", "interruptions", "scale_ups", "scale_downs")
+    }
+    started = np.full(reps, float(scenario.fleet.replicas))
+    up_s = {m: np.zeros(reps) for m in MARKETS}
+    busy_market_s = {m: np.zeros(reps) for m in MARKETS}
+    reserved_above_s = np.zeros(reps)
+    commit = scenario.pricing.reserved_replicas
+
+    uses_spot = scenario.fleet.uses_spot
+    terms = spot_terms(scenario) if uses_spot else None
+    notice_p = 1.0 - math.exp(-terms.interruptions_per_hour * dt_s / 3600.0) if terms else 0.0
+    shortage = scenario.spot.capacity_shortage_probability
+
+    def launch(market_k: dict[str, np.ndarray], join_step: int) -> None:
+        for market, k in market_k.items():
+            if not k.any():
+                continue
+            if market == "spot" and shortage > 0:
+                short = rng.binomial(k, shortage)
+                k = k - short
+                if short.any():
+                    launch({"on-demand": short}, join_step)
+            delays = rng.multinomial(k, delay)
+            ready[market][:, join_step : join_step + width] += delays.astype(np.int32)
+            starting[market] += k
+            counters["launches"] += k
+            if cold_start_mean_s > 0:
+                counters["cold_starts"] += k
+            started[:] += k
+
+    def next_markets(k: np.ndarray) -> dict[str, np.ndarray]:
+        if serverless or scenario.fleet.market == "serverless":
+            return {"serverless": k}
+        fraction = scenario.fleet.spot_fraction
+        if fraction is None:
+            return {scenario.fleet.market: k}
+        active = sum(serving[m] + starting[m] for m in MARKETS)
+        spot_active = serving["spot"] + starting["spot"]
+        wanted = np.floor(fraction * (active + k) + 0.5).astype(np.int64)
+        spot = np.clip(wanted - spot_active, 0, k)
+        return {"spot": spot, "on-demand": k - spot}
+
+    def cancel_starting(count: np.ndarray, step: int) -> np.ndarray:
+        """Cancel up to `count` cold starts, the soonest first; returns how many were."""
+        left = count.copy()
+        for market in MARKETS:
+            if not left.any():
+                break
+            window = ready[market][:, step : step + width + 1]
+            cum = np.cumsum(window, axis=1)
+            take = np.clip(left[:, None] - (cum - window), 0, window)
+            window -= take.astype(np.int32)
+            taken = take.sum(axis=1)
+            starting[market] -= taken
+            left -= taken
+        return count - left
+
+    def remove_serving(count: np.ndarray) -> None:
+        total = sum(serving[m] for m in MARKETS)
+        left = count.copy()
+        for market in MARKETS:
+            share = np.where(total > 0, serving[market] / np.maximum(total, 1), 0.0)
+            take = np.minimum(np.floor(share * count).astype(np.int64), serving[market])
+            take = np.minimum(take, left)
+            serving[market] -= take
+            left -= take
+        for market in MARKETS:
+            take = np.minimum(left, serving[market])
+            serving[market] -= take
+            left -= take
+
+    def resize(desired: np.ndarray, step: int, now_s: float) -> None:
+        current = sum(serving[m] + starting[m] for m in MARKETS)
+        grow = np.maximum(desired - current, 0)
+        shrink = np.maximum(current - desired, 0)
+        counters["scale_ups"] += grow > 0
+        counters["scale_downs"] += shrink > 0
+        if grow.any():
+            launch(next_markets(grow), step)
+        if shrink.any():
+            cancelled = cancel_starting(shrink, step)
+            remove_serving(shrink - cancelled)
+            # A drained replica finishes its requests before it stops, and is billed till then.
+            drained = shrink - cancelled
+            if now_s < horizon_s:
+                tail_s = min(largest.service_e2e_mean_s, horizon_s - now_s)
+                up_s[next_markets(drained).popitem()[0]] += drained * tail_s
+
+    # Records
+    arrivals = np.zeros((reps, total_steps))
+    arrivals[:, :horizon_steps] = counts
+    rec_serving = np.zeros((reps, total_steps), np.int32)
+    rec_up = np.zeros((reps, total_steps), np.int32)
+    backlogged = np.zeros((reps, total_steps), bool)
+    level = np.zeros((reps, total_steps), np.float32)
+    table_index = np.zeros((reps, total_steps), np.int8)
+    completed = np.zeros((reps, total_steps), np.float32)
+    cum_arrived = np.cumsum(arrivals, axis=1)
+    cum_left = np.zeros((reps, total_steps))
+    smooth = _moving_mean(arrivals, SMOOTHING_STEPS)
+
+    backlog = np.zeros(reps)
+    dropped = np.zeros(reps)
+    timed_out = np.zeros(reps)
+    running_area = np.zeros(reps)
+    queue_area = np.zeros(reps)
+    busy_total_s = np.zeros(reps)
+    serving_total_s = np.zeros(reps)
+    end_s = np.full(reps, total_steps * dt_s)
+    ended = np.zeros(reps, bool)
+    loads = model.loads
+    top = len(loads) - 1
+
+    # Autoscaler state
+    period = config.polling_interval if policy == "queue-depth" else config.sync_period
+    next_sync_s = period
+    meter_busy = np.zeros(reps)
+    meter_flight = np.zeros(reps)
+    meter_since_s = 0.0
+    stabilizer = _Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
+    last_scale_s = np.full(reps, -np.inf)
+    next_schedule_s = 0.0 if policy == "scheduled" else math.inf
+    profile = traffic_profile(scenario) if policy == "predictive" else None
+    idle_window = max(1, math.ceil(config.idle_timeout / dt_s)) if serverless else 1
+    needed_history: deque[np.ndarray] = deque(maxlen=idle_window)
+    service_mean_s = largest.service_e2e_mean_s
+
+    for step in range(total_steps):
+        now_s = step * dt_s
+        inside = step < horizon_steps
+        span_s = min(dt_s, horizon_s - now_s) if inside else 0.0
+        if now_s >= next_schedule_s:
+            wanted = scheduled_desired(now_s, config.schedule)
+            desired = np.full(reps, max(config.min_replicas, min(config.max_replicas, wanted)))
+            resize(desired, step, now_s)
+            next_schedule_s = now_s + next_schedule_change_s(now_s, config.schedule)
+        for market in MARKETS:
+            joined = ready[market][:, step]
+            if joined.any():
+                serving[market] += joined
+                starting[market] -= joined
+                ready[market][:, step] = 0
+        if uses_spot and notice_p > 0:
+            spot_up = serving["spot"] + starting["spot"]
+            notices = rng.binomial(spot_up, notice_p)
+            if notices.any():
+                from_starting = cancel_starting_market("spot", notices, serving, starting, ready)
+                serving["spot"] -= notices - from_starting
+                counters["interruptions"] += notices
+                if inside:
+                    # Drained at the notice, it stops once its requests finish (or at the reclaim).
+                    tail_s = min(terms.notice_s, largest.service_e2e_mean_s, horizon_s - now_s)
+                    up_s["spot"] += notices * tail_s
+                launch({"spot": notices}, step + 1)
+        a = arrivals[:, step]
+        if serverless:
+            flight = (a + backlog) / dt_s * service_mean_s
+            needed = np.ceil(flight / slots - 1e-9).astype(np.int64)
+            needed_history.append(needed)
+            active = serving["serverless"] + starting["serverless"]
+            room = np.maximum(config.max_replicas - active, 0)
+            grow = np.minimum(np.maximum(needed - active, 0), room)
+            if grow.any():
+                launch({"serverless": grow}, step)
+                joined = ready["serverless"][:, step]
+                serving["serverless"] += joined
+                starting["serverless"] -= joined
+                ready["serverless"][:, step] = 0
+            keep = np.maximum(np.max(np.stack(needed_history), axis=0), config.min_replicas)
+            extra = np.where(backlog > 0, 0, np.maximum(serving["serverless"] - keep, 0))
+            serving["serverless"] -= extra
+        n = sum(serving[m] for m in MARKETS)
+        size = model.size_index(n)
+        mu = model.capacity_per_s[size]
+        cap = n * mu * dt_s
+        rho = smooth[:, step] / np.maximum(cap, 1e-12)
+        position = np.interp(rho, loads, np.arange(len(loads)))
+        congested = (backlog > 0) | (a > cap) | (n == 0) if not serverless else np.ones(reps, bool)
+        served = np.minimum(backlog + a, cap)
+        new_backlog = backlog + a - served
+        step_dropped = np.zeros(reps)
+        step_timed_out = np.zeros(reps)
+        if scenario.admission.max_queue is not None:
+            limit = scenario.admission.max_queue * n
+            over = np.where(n > 0, np.maximum(new_backlog - limit, 0.0), 0.0)
+            step_dropped += over
+            new_backlog -= over
+        if scenario.admission.timeout is not None:
+            limit = scenario.admission.timeout * n * mu
+            over = np.where(n > 0, np.maximum(new_backlog - limit, 0.0), 0.0)
+            step_timed_out += over
+            new_backlog -= over
+        calm = ~congested
+        model_dropped = np.where(calm, a * model.value("dropped_share", size, position), 0.0)
+        model_timed_out = np.where(calm, a * model.value("timed_out_share", size, position), 0.0)
+        step_completed = np.where(
+            calm,
+            a * model.value("completed_share", size, position),
+            np.maximum(a - step_dropped - step_timed_out, 0.0),
+        )
+        dropped += step_dropped + model_dropped
+        timed_out += step_timed_out + model_timed_out
+        if serverless:
+            busy_slots = np.minimum(served / dt_s * service_mean_s, n * slots)
+            waiting = new_backlog
+            busy_share = np.minimum(busy_slots, n)
+        else:
+            busy_slots = np.where(
+                congested,
+                n * largest.saturated_running,
+                n * model.value("running_per_replica", size, position),
+            )
+            waiting = np.where(
+                congested,
+                new_backlog + n * model.waiting_per_replica[size, top],
+                n * model.value("waiting_per_replica", size, position),
+            )
+            busy_share = n * np.where(congested, 1.0, model.value("busy_share", size, position))
+        running_area += busy_slots * dt_s
+        queue_area += waiting * dt_s
+        busy_total_s += busy_share * dt_s
+        serving_total_s += n * dt_s
+        if inside:
+            for market in MARKETS:
+                up_now = serving[market] + starting[market]
+                up_s[market] += up_now * span_s
+                if market == "serverless" or n.any():
+                    busy_market_s[market] += (
+                        busy_share * serving[market] / np.maximum(n, 1) * span_s
+                    )
+            if commit:
+                above = serving["reserved"] + starting["reserved"] - commit
+                reserved_above_s += np.maximum(above, 0) * span_s
+        backlog = new_backlog
+        cumulative_left = cum_arrived[:, step] - backlog
+        rec_serving[:, step] = n
+        rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS)
+        backlogged[:, step] = congested
+        level[:, step] = position
+        table_index[:, step] = size
+        completed[:, step] = step_completed
+        cum_left[:, step] = cumulative_left
+        meter_busy += busy_slots * dt_s
+        meter_flight += (busy_slots + waiting) * dt_s
+        if not inside:
+            done = (backlog <= 1e-9) & ~ended
+            end_s[done] = (step + 1) * dt_s
+            ended |= done
+            if ended.all():
+                total_steps = step + 1
+                break
+        end_of_step_s = (step + 1) * dt_s
+        if policy in ("target-tracking", "queue-depth", "predictive") and (
+            end_of_step_s >= next_sync_s - 1e-9
+        ):
+            span = max(end_of_step_s - meter_since_s, 1e-9)
+            busy_mean = meter_busy / span
+            flight_mean = meter_flight / span
+            meter_busy[:] = 0.0
+            meter_flight[:] = 0.0
+            meter_since_s = end_of_step_s
+            next_sync_s += period
+            current = sum(serving[m] + starting[m] for m in MARKETS)
+            if policy == "target-tracking":
+                desired = _target_tracking(current, busy_mean, flight_mean, slots, config)
+                desired = stabilizer.stabilize(end_of_step_s, current, desired)
+            elif policy == "queue-depth":
+                desired = np.ceil(flight_mean / config.queue_per_replica - 1e-9).astype(np.int64)
+                cooling = (desired < current) & (end_of_step_s - last_scale_s < config.cooldown)
+                desired = np.where(cooling, current, desired)
+            else:
+                lead_s = cold_start_mean_s
+                start = end_of_step_s + lead_s
+                forecast = float(profile.integral(start, start + config.sync_period))
+                forecast /= config.sync_period
+                needed = forecast * (1.0 + config.headroom)
+                needed /= predictive_capacity_per_s * config.target
+                desired = np.full(reps, math.ceil(needed - 1e-9), np.int64)
+                desired = stabilizer.stabilize(end_of_step_s, current, desired)
+            desired = _limit_step(current, desired, config)
+            changed = desired != current
+            last_scale_s = np.where(changed, end_of_step_s, last_scale_s)
+            resize(desired, step + 1, end_of_step_s)
+    s = total_steps
+    run = FleetRun(
+        dt_s=dt_s,
+        horizon_steps=horizon_steps,
+        arrivals=arrivals[:, :s],
+        serving=rec_serving[:, :s],
+        up=rec_up[:, :s],
+        backlogged=backlogged[:, :s],
+        level=level[:, :s],
+        table_index=table_index[:, :s],
+        completed=completed[:, :s],
+        cum_arrived=cum_arrived[:, :s],
+        cum_left=cum_left[:, :s],
+    )
+    run.totals = {
+        "dropped": dropped,
+        "timed_out": timed_out,
+        "in_flight": backlog,
+        "running_area": running_area,
+        "queue_area": queue_area,
+        "busy_s": busy_total_s,
+        "serving_s": serving_total_s,
+        "reserved_above_s": reserved_above_s,
+        "started": started,
+    }
+    run.up_s = up_s
+    run.busy_s = busy_market_s
+    run.counters = counters
+    run.end_s = np.maximum(end_s, horizon_s)
+    return run
+
+
+def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarray:
+    """Spot notices that fall on replicas still in their cold start: count them out of those."""
+    share = np.where(
+        serving[market] + starting[market] > 0,
+        starting[market] / np.maximum(serving[market] + starting[market], 1),
+        0.0,
+    )
+    from_starting = np.minimum(np.rint(count * share).astype(np.int64), starting[market])
+    if from_starting.any():
+        for r in np.flatnonzero(from_starting):
+            row = ready[market][r]
+            left = int(from_starting[r])
+            for column in np.flatnonzero(row):
+                take = min(left, int(row[column]))
+                row[column] -= take
+                left -= take
+                if left == 0:
+                    break
+        starting[market] -= from_starting
+    return from_starting
+
+
+def _slots(scenario: Scenario) -> int:
+    batching = scenario.batching
+    concurrency = scenario.autoscaling.concurrency_per_replica
+    if scenario.autoscaling.policy == "serverless" and concurrency and batching.policy != "none":
+        return concurrency
+    return batching.max_batch if batching.policy != "none" else 1
+
+
+def _target_tracking(current, busy_mean, flight_mean, slots, config) -> np.ndarray:
+    """HPA on utilisation or in-flight per replica, every replication at once."""
+    per = np.maximum(current, 1)
+    metric = busy_mean / (per * slots) if config.metric == "utilization" else flight_mean / per
+    ratio = metric / config.target
+    scaled = np.ceil(current * ratio - 1e-9).astype(np.int64)
+    desired = np.where(np.abs(ratio - 1.0) <= config.tolerance, current, scaled)
+    wake = np.where(flight_mean > 0, 1, 0)
+    return np.where(current == 0, wake, desired)
+
+
+def _limit_step(current, desired, config) -> np.ndarray:
+    if config.max_step_up is not None:
+        desired = np.minimum(desired, current + config.max_step_up)
+    if config.max_step_down is not None:
+        desired = np.maximum(desired, current - config.max_step_down)
+    return np.clip(desired, config.min_replicas, config.max_replicas)
+
+
+def _moving_mean(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean along the step axis (shorter windows at the ends)."""
+    cum = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
+    steps = values.shape[1]
+    lo = np.clip(np.arange(steps) - width // 2, 0, steps)
+    hi = np.clip(np.arange(steps) + (width - width // 2), 0, steps)
+    return (cum[:, hi] - cum[:, lo]) / np.maximum(hi - lo, 1)
