@@ -92,7 +92,7 @@ def check_all(drawn: list[Mutant], workers: int, budget_s: float) -> list[tuple[
 
 def signature(kind: str, detail: str) -> tuple[str, str]:
     """A failure with its numbers and quoted values blanked: one line per distinct bug."""
-    if kind in ("non-finite", "negative"):
+    if kind in ("non-finite", "negative", "botec-non-finite"):
         return kind, detail.split(":")[0]  # the sections the figures are in
     if kind == "hang":
         return kind, detail.split("stuck at ")[-1]
@@ -143,14 +143,17 @@ def main() -> None:
     advice, distinct_advice = tally(results, advisory=True)
     stages: Counter[str] = Counter(outcome.stage for _, outcome in results)
     failing_mutants = sum(bool(outcome.problems) for _, outcome in results)
-    finished = [o.elapsed_s for _, o in results if not o.stage.startswith("hang")]
 
     print(f"checked {len(results)} of {len(drawn)} in {wall_s:.0f} s on {args.workers} workers")
     print(f"mutants: {len(results)}")
     print(f"valid: {sum(o.validated for _, o in results)}")
     print(f"run: {sum(o.ran for _, o in results)}")
     print(f"mutants with a failure: {failing_mutants}")
-    print(f"slowest finished check: {max(finished, default=0):.1f} s")
+    slowest = sorted(
+        ((o.elapsed_s, m.describe()) for m, o in results if not o.stage.startswith("hang")),
+        reverse=True,
+    )[:3]
+    print("slowest finished checks: " + "; ".join(f"{t:.1f} s ({d[:100]})" for t, d in slowest))
     print("stages: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
     print("failures by kind (mutants):")
     for kind, count in sorted(failures.items()):

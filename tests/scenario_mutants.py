@@ -112,6 +112,12 @@ class Mutant:
     def describe(self) -> str:
         return f"{self.scenario}: " + "; ".join(m.describe() for m in self.mutations)
 
+    def __repr__(self) -> str:
+        return f"<mutant {self.describe()}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))  # how hypothesis prints a falsifying mutant
+
 
 def key_path(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path) or "<top>"
@@ -325,6 +331,8 @@ def mutants(draw: st.DrawFn, max_mutations: int = 3) -> Mutant:
     counts = [1, 1, 1, *range(2, max_mutations + 1)]
     for _ in range(draw(st.sampled_from(counts))):
         mutation = draw(mutations_of(data))
+        if any(repr(mutation) == repr(done) for done in applied):
+            continue  # the same change twice says nothing new
         apply_mutation(data, mutation)
         applied.append(mutation)
     return Mutant(name, tuple(applied), data)
@@ -520,9 +528,10 @@ def check_figures(summary: dict[str, Any], outcome: Outcome) -> None:
     for kind, figures in found.items():
         if figures:
             outcome.problems.append((kind, _figures_line(figures)))
-    for path, value in _numbers({k: v for k, v in summary.items() if k.startswith("botec")}):
-        if not math.isfinite(value):
-            outcome.advice.append(("botec-non-finite", f"{'.'.join(path)} = {value}"))
+    botec = {k: v for k, v in summary.items() if k.startswith("botec")}
+    figures = [(path, value) for path, value in _numbers(botec) if not math.isfinite(value)]
+    if figures:
+        outcome.advice.append(("botec-non-finite", _figures_line(figures)))
 
 
 def _figures_line(figures: list[tuple[tuple[str, ...], float]]) -> str:
@@ -599,7 +608,11 @@ class GuardedChecker:
     and restarted after a hang or a crash of the process itself.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, validate_timeout_s: float = VALIDATE_TIMEOUT_S, run_timeout_s: float = RUN_TIMEOUT_S
+    ) -> None:
+        self.validate_timeout_s = validate_timeout_s
+        self.run_timeout_s = run_timeout_s
         self._context = multiprocessing.get_context("spawn")
         self._process = None
         self._connection = None
@@ -644,7 +657,8 @@ class GuardedChecker:
 
     def check(self, mutant: Mutant) -> Outcome:
         """Validate, then (if valid) run short; each stage under its own time limit."""
-        for stage, timeout_s in (("validate", VALIDATE_TIMEOUT_S), ("all", RUN_TIMEOUT_S)):
+        stages = (("validate", self.validate_timeout_s), ("all", self.run_timeout_s))
+        for stage, timeout_s in stages:
             if self._process is None or not self._process.is_alive():
                 self._start()
             outcome, notes = self._ask(mutant, stage, timeout_s)
