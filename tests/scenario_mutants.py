@@ -16,11 +16,15 @@ with a wall-time limit, so a hang is reported as "hang", not a stuck suite.
 
 The short run (what the cap hides): the horizon is cut to SHORT_HORIZON_S (3 min),
 and further so that it expects at most SHORT_RUN_REQUESTS requests, leaving every
-rate, size and count as drawn (a huge rate still runs, on a shorter horizon);
-replications become 1 (as `-n 1`, so a huge replications value is not run), and
---yes is not given (a run the plan refuses is a clean refusal, counted apart).
-Bugs that need a long horizon (a day's diurnal peak, growth over days) are not
-reached by the short run, only by validation and the plan.
+rate, size and count as drawn (a huge rate still runs, on a shorter horizon, but
+never under SHORTEST_HORIZON_S, 1 ms: beyond that the run plan must refuse it);
+the run is billed and summarised as usual. Replications become 1 (as `-n 1`, so a
+huge replications value is not run), and --yes is not given (a run the plan refuses
+is a clean refusal, counted apart). Bugs that need a long horizon (a day's diurnal
+peak, growth over days) are not reached by the short run, only by validation and
+the plan. NaN (null in JSON) is accepted only where it means "no data" (see
+`_nan_allowed`); the BOTEC beside the run may be negative (savings), and its
+non-finite figures are counted as advisories, not failures.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ SCENARIOS_DIR = ROOT / "scenarios"
 
 SHORT_HORIZON_S = 180.0
 SHORT_RUN_REQUESTS = 5000.0
+SHORTEST_HORIZON_S = 1e-3  # a rate so huge that even 1 ms is too many: the plan decides
 VALIDATE_TIMEOUT_S = 20.0
 RUN_TIMEOUT_S = 30.0
 WORKER_MEMORY_BYTES = 4 * 2**30  # address-space limit of a checking worker
@@ -415,7 +420,7 @@ def short_horizon_s(api: types.SimpleNamespace, scenario: Any) -> float:
         if not (math.isfinite(expected) and expected > SHORT_RUN_REQUESTS):
             break
         horizon_s *= 0.9 * SHORT_RUN_REQUESTS / expected
-    return horizon_s
+    return max(horizon_s, SHORTEST_HORIZON_S)
 
 
 def check_mutant_here(
