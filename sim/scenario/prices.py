@@ -79,6 +79,16 @@ def markets_needed(scenario: Scenario) -> list[str]:
 MIN_HORIZON_S = 1.0
 
 
+def shortest_horizon_s(scenario: Scenario) -> float:
+    """The shortest horizon whose bill scales honestly to a month (see `billing_problem`)."""
+    autoscaling = scenario.autoscaling
+    serverless = "serverless" in (scenario.fleet.market, autoscaling.policy)
+    if autoscaling.billed_only_busy and serverless:
+        return MIN_HORIZON_S  # billed by the busy second: no minimum, no granularity
+    pricing = scenario.pricing
+    return max(MIN_HORIZON_S, pricing.minimum_billed, pricing.billing_granularity)
+
+
 def billing_problem(scenario: Scenario) -> str | None:
     """Why this scenario's bill cannot be scaled to a month honestly, or None.
 
@@ -86,26 +96,22 @@ def billing_problem(scenario: Scenario) -> str | None:
     granularity: a replica still up at the end would otherwise be billed a whole
     minimum for a sliver of horizon, and the month scaled from that.
     """
-    pricing = scenario.pricing
     horizon_s = scenario.horizon
+    if horizon_s >= shortest_horizon_s(scenario):
+        return None
     if horizon_s < MIN_HORIZON_S:
         return (
             f"horizon: must be at least {MIN_HORIZON_S:g} s to scale a bill to a month "
             f"(got {horizon_s:g} s)"
         )
-    serverless_busy_only = scenario.autoscaling.billed_only_busy and (
-        scenario.fleet.market == "serverless" or scenario.autoscaling.policy == "serverless"
-    )
-    if serverless_busy_only:
-        return None  # billed by the busy second: no minimum, no granularity
-    for key, billed_s in (
+    pricing = scenario.pricing
+    key, billed_s = max(
         ("minimum_billed", pricing.minimum_billed),
         ("billing_granularity", pricing.billing_granularity),
-    ):
-        if horizon_s < billed_s:
-            return (
-                f"horizon: {horizon_s:g} s is shorter than pricing.{key} ({billed_s:g} s), "
-                f"so the monthly cost would be scaled from a bill the horizon does not "
-                f"cover; use a horizon of at least {billed_s:g} s or lower pricing.{key}"
-            )
-    return None
+        key=lambda item: item[1],
+    )
+    return (
+        f"horizon: {horizon_s:g} s is shorter than pricing.{key} ({billed_s:g} s), "
+        f"so the monthly cost would be scaled from a bill the horizon does not "
+        f"cover; use a horizon of at least {billed_s:g} s or lower pricing.{key}"
+    )
