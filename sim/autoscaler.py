@@ -131,12 +131,8 @@ class FleetMeter:
         self._last = self._integrals()
 
     def _integrals(self) -> tuple[float, float, float]:
-        state = self.state
-        now = state.env.now
-        running = sum(r.running_area_until(now) for r in state.replicas)
-        lines = {id(r.line): r.line for r in state.replicas}
-        lines[id(state.holding_line)] = state.holding_line
-        waiting = sum(line.length_area_until(now) for line in lines.values())
+        now = self.state.env.now
+        running, waiting = self.state.load_integrals(now)
         return now, running, waiting
 
     def observe(self, replicas: int) -> Observation:
@@ -181,7 +177,7 @@ def autoscaler(
     stabilizer = Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
     last_scale_s = -math.inf
     while config.policy == "scheduled":
-        current = len(state.active_replicas())
+        current = state.active_count()
         # A scheduled action sets the size outright (step limits pace the reactive policies).
         scheduled = scheduled_desired(env.now, config.schedule)
         desired = max(config.min_replicas, min(config.max_replicas, scheduled))
@@ -191,7 +187,7 @@ def autoscaler(
     while True:
         period = config.polling_interval if config.policy == "queue-depth" else config.sync_period
         yield env.timeout(period)
-        current = len(state.active_replicas())
+        current = state.active_count()
         observation = meter.observe(current)
         if config.policy == "target-tracking":
             desired = target_tracking_desired(observation, config)
