@@ -182,6 +182,10 @@ class EngineState:
         """Replicas up and not draining (serving or in their cold start), newest first."""
         return list(reversed(self._active.values()))
 
+    def iter_active(self):
+        """The active replicas oldest first, without a copy (do not change the fleet meanwhile)."""
+        return self._active.values()
+
     def active_count(self) -> int:
         """How many replicas are up and not draining, without listing them."""
         return len(self._active)

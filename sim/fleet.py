@@ -10,7 +10,7 @@ from distributions.tokens import dist_mean_cv, sample
 from sim.autoscaler import autoscaler
 from sim.capacity import replica_capacity_per_s
 from sim.engine_state import EngineState
-from sim.scenario import Scenario
+from sim.scenario import Fixed, Scenario
 from sim.serverless import attach_serverless_scaler
 from sim.service_time import ServiceModel
 from sim.spot import launch_market, spot_terms, watch_spot_replicas
@@ -56,7 +56,11 @@ def start_fleet(
     fleet_rng = streams["fleet"]
     spot_rng = streams["spot"]
     cold_start = config.cold_start_dist
-    state.cold_start_sampler = lambda: float(sample(cold_start, 1, fleet_rng)[0])
+    if isinstance(cold_start, Fixed):
+        cold_start_s = float(cold_start.value)  # draws nothing: no array per launch
+        state.cold_start_sampler = lambda: cold_start_s
+    else:
+        state.cold_start_sampler = lambda: float(sample(cold_start, 1, fleet_rng)[0])
     concurrency = config.concurrency_per_replica
     if config.policy == "serverless" and concurrency and scenario.batching.policy != "none":
         state.max_batch = concurrency  # a container takes this many inputs at once

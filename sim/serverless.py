@@ -24,7 +24,8 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
     def on_arrival() -> None:
         if state.idle_replicas:
             return
-        spare = sum(_room(r, state.max_batch) for r in state.active_replicas())
+        slots = state.max_batch
+        spare = sum(_room(r, slots) for r in state.iter_active())
         waiting = state.shared_line.size
         if waiting <= spare:
             return
