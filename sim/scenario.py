@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,7 +19,36 @@ from pydantic import (
     model_validator,
 )
 
+from distributions.profiles import MAX_DIURNAL_PEAK_TO_MEAN
 from sim.units import SECONDS_PER_DAY, parse_duration_s, parse_time_of_day_s
+
+
+def at_most(limit: float, why: str) -> AfterValidator:
+    """A bound on a value that would be absurd (and could not be simulated) above it."""
+
+    def check(value: float) -> float:
+        if value > limit:
+            shown = f"{int(limit):,}" if float(limit).is_integer() else f"{limit:g}"
+            raise ValueError(f"must be at most {shown}: {why}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Bounds on sizes beyond any real deployment; each would exhaust memory or time first.
+MAX_REPLICAS = 1_000_000  # more replicas than any GPU cluster holds
+MAX_GPUS_PER_REPLICA = 1024
+MAX_BATCH = 65_536
+# One reclaim a minute per replica: real spot markets reclaim GPUs well under once
+# an hour (the catalog's rates are 3e-4 to 4e-3 per hour).
+MAX_INTERRUPTIONS_PER_HOUR = 60.0
+Replicas = Annotated[
+    int, at_most(MAX_REPLICAS, "more replicas than any GPU cluster in existence holds")
+]
+BatchSlots = Annotated[
+    int,
+    at_most(MAX_BATCH, "no serving engine runs more requests at once (vLLM's default is 256)"),
+]
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0)]
 PositiveDurationS = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0)]
@@ -140,7 +170,15 @@ class Traffic(Section):
     daily_active_users: PositiveFloat | None = None
     requests_per_user_per_day: PositiveFloat | None = None
     profile: Literal["constant", "diurnal", "hourly", "trace"] = "constant"
-    peak_to_mean: Annotated[float, Field(ge=1)] = 2.0
+    peak_to_mean: Annotated[
+        float,
+        Field(ge=1),
+        at_most(
+            MAX_DIURNAL_PEAK_TO_MEAN,
+            "the diurnal peak narrows as the ratio grows (about 2 h wide at half height "
+            "at 10); model a sharper daily spike with hourly_weights or bursts",
+        ),
+    ] = 2.0
     peak_time: TimeOfDayS = 14 * 3600.0
     hourly_weights: list[Annotated[float, Field(ge=0)]] | None = None
     bursts: list[Burst] = []
@@ -267,17 +305,20 @@ class Service(Section):
 
 class Fleet(Section):
     gpu: str = "A100-80GB"
-    gpus_per_replica: PositiveInt = 1
+    gpus_per_replica: Annotated[
+        PositiveInt,
+        at_most(MAX_GPUS_PER_REPLICA, "one model instance across over 14 NVL72 racks of 72 GPUs"),
+    ] = 1
     provider: str = "aws"
     market: Literal["on-demand", "spot", "reserved", "serverless"] = "on-demand"
     spot_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
-    replicas: Annotated[int, Field(ge=0)] = 1  # fixed size, or the starting size
+    replicas: Annotated[Replicas, Field(ge=0)] = 1  # fixed size, or the starting size
     router: Literal["least-loaded", "round-robin", "random", "shared-queue"] = "least-loaded"
 
 
 class Batching(Section):
     policy: Literal["none", "static", "continuous"] = "none"
-    max_batch: PositiveInt = 1
+    max_batch: Annotated[BatchSlots, Field(gt=0)] = 1
     max_wait: DurationS = 0.0
 
     @model_validator(mode="after")
@@ -303,8 +344,8 @@ class Autoscaling(Section):
     policy: Literal[
         "fixed", "target-tracking", "queue-depth", "scheduled", "predictive", "serverless"
     ] = "fixed"
-    min_replicas: Annotated[int, Field(ge=0)] = 1
-    max_replicas: PositiveInt = 1000
+    min_replicas: Annotated[Replicas, Field(ge=0)] = 1
+    max_replicas: Annotated[Replicas, Field(gt=0)] = 1000
     # None: minutes for a dedicated replica, seconds for a serverless container
     # (see `Autoscaling.cold_start_dist`).
     cold_start: DistSpec | None = None
@@ -323,7 +364,7 @@ class Autoscaling(Section):
         list[tuple[TimeOfDayS, Annotated[int, Field(ge=0)]]], BeforeValidator(_pairs_as_tuples)
     ] = []
     headroom: Annotated[float, Field(ge=0)] = 0.2
-    concurrency_per_replica: PositiveInt | None = None
+    concurrency_per_replica: Annotated[BatchSlots, Field(gt=0)] | None = None
     idle_timeout: DurationS = 60.0
     billed_only_busy: bool = False  # the seeds' serverless idealisation: bill busy seconds only
 
@@ -355,7 +396,18 @@ class Autoscaling(Section):
 class Spot(Section):
     """Spot reclaims; rate and notice default to the catalog's figures for the provider."""
 
-    interruptions_per_hour: Annotated[float, Field(ge=0)] | None = None
+    interruptions_per_hour: (
+        Annotated[
+            float,
+            Field(ge=0),
+            at_most(
+                MAX_INTERRUPTIONS_PER_HOUR,
+                "a reclaim a minute per replica; real spot markets reclaim a GPU well under "
+                "once an hour",
+            ),
+        ]
+        | None
+    ) = None
     notice: DurationS | None = None
     retry: bool = True
     capacity_shortage_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
