@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -167,6 +168,14 @@ def traffic_command(
     if bin_s <= 0:
         raise CapsimError("--bins: a bin must be longer than zero")
     loaded = _load(scenario, sets, seed)
+    from sim.traffic import MAX_TRAFFIC_BINS, bin_count
+
+    if bin_count(bin_s, loaded.horizon) > MAX_TRAFFIC_BINS:
+        raise CapsimError(
+            f"--bins: {bins} bins over a {loaded.horizon:g} s horizon are "
+            f"{bin_count(bin_s, loaded.horizon):,}, more than the {MAX_TRAFFIC_BINS:,} allowed; "
+            f"use --bins {_narrowest_bin(loaded.horizon)} or wider"
+        )
     from sim.simulation import replication_streams
 
     # Replication 0's traffic stream: the same arrivals `capsim run` simulates first.
@@ -185,6 +194,19 @@ def traffic_command(
         stdout.print(traffic_table(summary))
         if plot is not None:
             stdout.print(f"rate plot written to {plot}", highlight=False)
+
+
+def _narrowest_bin(horizon_s: float) -> str:
+    """The narrowest bin width, in a unit a user can type, that keeps within the bin limit."""
+    from sim.traffic import MAX_TRAFFIC_BINS, bin_count
+    from sim.units import SECONDS_PER_UNIT
+
+    narrowest_s = horizon_s / MAX_TRAFFIC_BINS
+    unit = next(u for u in ("h", "m", "s", "ms", "us") if narrowest_s >= SECONDS_PER_UNIT[u])
+    tenths = math.ceil(narrowest_s / SECONDS_PER_UNIT[unit] * 10 - 1e-6)
+    while bin_count(tenths / 10 * SECONDS_PER_UNIT[unit], horizon_s) > MAX_TRAFFIC_BINS:
+        tenths += 1
+    return f"{tenths / 10:g}{unit}"
 
 
 @app.command("run")
@@ -207,9 +229,9 @@ def run_command(
 
     loaded = _load(scenario, sets, seed, replications)
     plan = plan_run(loaded, workers)
+    check_plan(plan, yes)  # a refusal is one line, so it comes before the plan is shown
     if not json_output:
         stderr.print(plan.describe(), highlight=False)
-    check_plan(plan, yes)
     summary, results = run_and_aggregate(loaded, workers, show_progress=not json_output)
     if out is not None:
         from sim.run_output import write_run
