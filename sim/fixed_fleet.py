@@ -138,7 +138,8 @@ def run_fixed_fleet(
     if max_queue is None:
         queue_limit = -1
     else:
-        queue_limit = max_queue * (replicas if router == SHARED_QUEUE else 1)
+        # A limit no line can reach is no limit; clamped, it fits the kernel's int64.
+        queue_limit = min(max_queue * (replicas if router == SHARED_QUEUE else 1), 2**62)
     max_batch = scenario.batching.max_batch if continuous else 1
     if continuous:
         _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)

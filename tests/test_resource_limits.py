@@ -147,6 +147,15 @@ def test_a_fleet_too_big_for_memory_is_refused_before_it_starts(runner, base, se
     assert "replicas launched" in message and "more than this machine" in message
 
 
+def test_a_queue_limit_beyond_int64_is_no_limit_in_the_kernel() -> None:
+    """max_queue x replicas (shared line) overflowed the kernel's int64 at 2**63 - 1."""
+    sets = ['horizon="10m"']
+    huge = run_once([*sets, f"admission.max_queue={INT64_MAX}"])
+    unbounded = run_once(sets)
+    assert huge.requests == unbounded.requests
+    assert huge.latency_s == unbounded.latency_s
+
+
 # ---------------------------------------------------------------- traffic bins
 
 
