@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -99,6 +100,9 @@ def simulate(
         tokens = (requests.prompt_tokens, requests.output_tokens)
         workload = Workload.from_arrays(requests.arrival_s, *tokens, latency_s, patience_s)
         outcome = _run_simpy(scenario, workload, service, streams, end_s)
+        # The engine's replicas, processes and state refer to each other: only the cycle
+        # collector frees them, and left to itself it lets replications pile up.
+        gc.collect()
     result = _summarize(scenario, outcome, service, requests.arrival_s, replication)
     result.classes = class_summary(scenario, result.log, requests.class_index)
     if not keep_log:

@@ -9,12 +9,14 @@ lists the same replicas, in the same order, as the scan did.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from engine_helpers import run_once
 
 import sim.simulation
 from sim.engine_state import EngineState
-from sim.replica import STOPPED
+from sim.replica import STOPPED, Replica
 
 
 class VisitCountingList(list):
@@ -113,3 +115,16 @@ def test_the_live_set_lists_what_the_scan_listed_in_its_order(monkeypatch, sets,
     monkeypatch.setattr(EngineState, "route", checked_route)
     run_once(sets, base=base, seed=11)
     assert len(sizes) > 1000 and max(sizes) >= 3  # checked at every routing, on fleets of several
+
+
+def test_a_replication_leaves_no_engine_behind_for_the_next() -> None:
+    """Replicas, processes and state refer to each other; unless freed as each replication
+    ends, the garbage of several replications piled up (diurnal-api: 839 MB peak for 10)."""
+    gc.collect()
+    gc.disable()  # so that only what the engine frees itself is freed
+    try:
+        run_once(['horizon="30m"'], base="diurnal-api", seed=1)
+        left = [o for o in gc.get_objects() if isinstance(o, EngineState | Replica)]
+    finally:
+        gc.enable()
+    assert left == []
