@@ -19,7 +19,7 @@ from pathlib import Path
 
 from scenarios import bundled_scenario_names
 from sim.errors import CapsimError
-from sim.run_plan import plan_run
+from sim.run_plan import check_plan, plan_run
 from sim.scenario_file import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +74,7 @@ def report(label: str, name: str, sets: list[str], replications: int | None) -> 
         scenario = scenario.model_copy(update={"replications": replications})
     try:
         plan = plan_run(scenario, workers=1)
+        check_plan(plan, yes=True)
     except CapsimError as exc:
         print(f"{label:46s} refused: {exc}")
         return
