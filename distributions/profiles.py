@@ -38,6 +38,11 @@ import numpy as np
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_WEEK = 7 * SECONDS_PER_DAY
 _ENVELOPE_SLACK = 1e-12  # relative widening of rate bounds, so rounding never breaks them
+# The sharpest diurnal peak supported. The raised-cosine power grows as pi p^2 / 4
+# (32 cosine terms at 10, whose cost every integral pays; at 40 the coefficients
+# overflow a float): at 10 the peak is ~2.2 h wide at half height and the trough
+# 0.7 % of the mean. Sharper daily spikes are hourly weights or bursts.
+MAX_DIURNAL_PEAK_TO_MEAN = 10.0
 
 
 # ---------------------------------------------------------------- shapes
@@ -54,6 +59,11 @@ class DiurnalShape:
     def __post_init__(self) -> None:
         if not self.peak_to_mean > 1:
             raise ValueError(f"a diurnal shape needs peak_to_mean > 1, got {self.peak_to_mean}")
+        if not self.peak_to_mean <= MAX_DIURNAL_PEAK_TO_MEAN:
+            raise ValueError(
+                f"a diurnal shape needs peak_to_mean <= {MAX_DIURNAL_PEAK_TO_MEAN:g}, "
+                f"got {self.peak_to_mean}"
+            )
 
     @cached_property
     def power(self) -> int:

@@ -153,9 +153,19 @@ _CHUNK_FIELDS = ("arrival_s", "prompt_tokens", "output_tokens", "class_index")
 # ---------------------------------------------------------------- summaries
 
 
+# The most bins a traffic summary holds: a week at one-second bins fits, a horizon
+# in microseconds (billions of counters) does not.
+MAX_TRAFFIC_BINS = 1_000_000
+
+
+def bin_count(bin_s: float, horizon_s: float) -> int:
+    """How many bins of bin_s cover the horizon (the last may be short)."""
+    return max(1, math.ceil(horizon_s / bin_s - 1e-9))
+
+
 def bin_counts(arrival_s: np.ndarray, bin_s: float, horizon_s: float) -> np.ndarray:
     """Arrivals per bin [i * bin_s, (i + 1) * bin_s) up to horizon_s; the last may be short."""
-    n_bins = max(1, math.ceil(horizon_s / bin_s - 1e-9))
+    n_bins = bin_count(bin_s, horizon_s)
     index = np.floor(np.asarray(arrival_s, dtype=float) / bin_s).astype(np.int64)
     index = index[(index >= 0) & (index < n_bins)]
     return np.bincount(index, minlength=n_bins).astype(np.int64)
@@ -163,7 +173,7 @@ def bin_counts(arrival_s: np.ndarray, bin_s: float, horizon_s: float) -> np.ndar
 
 def bin_edges(bin_s: float, horizon_s: float) -> np.ndarray:
     """Edges of the bins bin_counts uses, ending at horizon_s."""
-    n_bins = max(1, math.ceil(horizon_s / bin_s - 1e-9))
+    n_bins = bin_count(bin_s, horizon_s)
     return np.minimum(np.arange(n_bins + 1) * bin_s, horizon_s)
 
 
@@ -190,6 +200,8 @@ def traffic_summary(
     """
     if not bin_s > 0:
         raise ValueError(f"bin_s must be > 0, got {bin_s}")
+    if bin_count(bin_s, scenario.horizon) > MAX_TRAFFIC_BINS:
+        raise ValueError(f"bin_s {bin_s} makes more than {MAX_TRAFFIC_BINS:,} bins")
     seed = scenario.seed if seed is None else seed
     if rng is None:
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])

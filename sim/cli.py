@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -271,6 +272,14 @@ def traffic_command(
     loaded = _load(scenario, sets, seed)
     if bins is None:
         bin_s = round_bin_s(loaded.horizon)
+    from distributions.traffic import MAX_TRAFFIC_BINS, bin_count
+
+    if bin_count(bin_s, loaded.horizon) > MAX_TRAFFIC_BINS:
+        raise CapsimError(
+            f"--bins: {bins} bins over a {loaded.horizon:g} s horizon are "
+            f"{bin_count(bin_s, loaded.horizon):,}, more than the {MAX_TRAFFIC_BINS:,} allowed; "
+            f"use --bins {_narrowest_bin(loaded.horizon)} or wider"
+        )
     from sim.montecarlo.replication import replication_streams
 
     # Replication 0's traffic stream: the same arrivals `capsim run` simulates first.
@@ -290,6 +299,19 @@ def traffic_command(
         stdout.print(traffic_table(summary))
         if plot is not None:
             stdout.print(f"rate plot written to {plot}", highlight=False)
+
+
+def _narrowest_bin(horizon_s: float) -> str:
+    """The narrowest bin width, in a unit a user can type, that keeps within the bin limit."""
+    from distributions.traffic import MAX_TRAFFIC_BINS, bin_count
+    from sim.scenario.units import SECONDS_PER_UNIT
+
+    narrowest_s = horizon_s / MAX_TRAFFIC_BINS
+    unit = next(u for u in ("h", "m", "s", "ms", "us") if narrowest_s >= SECONDS_PER_UNIT[u])
+    tenths = math.ceil(narrowest_s / SECONDS_PER_UNIT[unit] * 10 - 1e-6)
+    while bin_count(tenths / 10 * SECONDS_PER_UNIT[unit], horizon_s) > MAX_TRAFFIC_BINS:
+        tenths += 1
+    return f"{tenths / 10:g}{unit}"
 
 
 @app.command("run", cls=CapsimCommand)
@@ -323,9 +345,9 @@ def run_command(
     chosen, runner = _engine_runner(loaded, engine, workers)
     if runner is None:
         plan = plan_run(loaded, workers)
+        check_plan(plan, yes)  # a refusal is one line, so it comes before the plan is shown
         if not json_output:
             stderr.print(plan.describe(), highlight=False)
-        check_plan(plan, yes)
     elif not json_output:
         from sim.fleetscale.run import describe_fast
 

@@ -6,11 +6,22 @@ import json
 
 import pandas as pd
 import pytest
+from engine_helpers import run_once
 from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import CapsimError
-from sim.montecarlo.run_plan import BYTES_PER_REQUEST, REQUESTS_PER_S, RunPlan, check_plan, plan_run
+from sim.montecarlo.run_plan import (
+    BYTES_PER_BATCH_SLOT,
+    BYTES_PER_REPLICA,
+    BYTES_PER_REQUEST,
+    REQUESTS_PER_S,
+    SECONDS_PER_REPLICA,
+    STARTUP_S,
+    RunPlan,
+    check_plan,
+    plan_run,
+)
 from sim.scenario.file import load_scenario
 
 SMALL = ["--set", 'horizon="2h"', "-n", "2"]
@@ -82,14 +93,56 @@ def test_the_plan_counts_requests_from_the_traffic_integral() -> None:
 def test_the_plan_prices_each_run_at_the_speed_and_memory_of_its_engine() -> None:
     fixed = plan_run(load_scenario("mmc"), workers=1)  # the compiled kernel
     scaling = plan_run(load_scenario("mmc", ['fleet.market="spot"']), 1)  # SimPy (for now)
+    assert (fixed.engine, scaling.engine) == ("kernel", "simpy")
     assert fixed.requests == pytest.approx(scaling.requests)
-    assert fixed.wall_s == pytest.approx(fixed.requests / REQUESTS_PER_S["kernel"])
-    assert scaling.wall_s == pytest.approx(scaling.requests / REQUESTS_PER_S["static"])
     tracking = plan_run(load_scenario("mmc", ['autoscaling={policy="target-tracking"}']), 1)
-    assert tracking.wall_s == pytest.approx(tracking.requests / REQUESTS_PER_S["kernel"])
+    assert tracking.engine == "kernel"
     per_replication = fixed.requests / fixed.replications  # one worker holds one at a time
-    assert fixed.memory_bytes == pytest.approx(per_replication * BYTES_PER_REQUEST["kernel"])
-    assert scaling.memory_bytes == pytest.approx(per_replication * BYTES_PER_REQUEST["simpy"])
+    for plan, speed, engine in ((fixed, "kernel", "kernel"), (scaling, "static", "simpy")):
+        launch_s = plan.replicas * SECONDS_PER_REPLICA[engine]  # spot adds replacements
+        replication_s = per_replication / REQUESTS_PER_S[speed] + launch_s
+        assert plan.wall_s == pytest.approx(STARTUP_S + plan.replications * replication_s)
+    kernel_replica = BYTES_PER_REPLICA["kernel"] + BYTES_PER_BATCH_SLOT  # max_batch 1
+    assert fixed.memory_bytes == pytest.approx(
+        per_replication * BYTES_PER_REQUEST["kernel"] + 4 * kernel_replica
+    )
+    assert scaling.memory_bytes == pytest.approx(
+        per_replication * BYTES_PER_REQUEST["simpy"] + scaling.replicas * BYTES_PER_REPLICA["simpy"]
+    )
+
+
+def test_the_plan_counts_a_container_per_request_without_an_idle_timeout() -> None:
+    """redai-100k (idle_timeout = 0) launched 100,000 containers a day its plan did not count."""
+    plan = plan_run(load_scenario("redai-100k"), workers=1)
+    per_replication = plan.requests / plan.replications
+    assert plan.replicas == pytest.approx(per_replication)
+    containers_s = plan.replications * per_replication * SECONDS_PER_REPLICA["simpy"]
+    assert plan.wall_s > containers_s  # 80 s of the estimate
+    warm = plan_run(load_scenario("redai-100k", ["autoscaling.idle_timeout=60"]), workers=1)
+    assert warm.replicas < 0.01 * per_replication
+
+
+def test_the_plan_counts_the_launches_a_run_makes() -> None:
+    """Containers per request, then spot replacements under target tracking: the estimate
+    against one replication's count, within a factor of 2."""
+    cases = [
+        ("redai-100k", ['traffic.profile="constant"', 'horizon="30m"']),
+        (
+            "diurnal-api",
+            [
+                'fleet.market="spot"',
+                "spot.interruptions_per_hour=20",
+                "spot.notice=30",
+                'traffic.profile="constant"',
+                'horizon="2h"',
+            ],
+        ),
+    ]
+    for base, sets in cases:
+        scenario = load_scenario(base, sets)
+        estimate = plan_run(scenario, workers=1).replicas
+        launched = run_once(sets, base=base, seed=5).replicas["started"]
+        assert 0.5 < launched / estimate < 2.0, (base, launched, estimate)
 
 
 def test_compare_runs_every_policy_on_the_same_traffic(runner: CliRunner) -> None:

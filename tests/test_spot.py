@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from engine_helpers import run_once
 
-import sim.scenario
+import sim.scenario.schema
 
 FLEET = ['autoscaling.policy="fixed"', "fleet.replicas=6", 'horizon="12h"']
 SPOT = [*FLEET, 'fleet.market="spot"', "spot.interruptions_per_hour=0.5"]
@@ -152,9 +152,9 @@ def test_zero_notice_reclaims_during_cold_starts_do_not_crash() -> None:
 
 
 def test_spot_defaults_come_from_the_catalog_for_the_provider() -> None:
-    from sim.fleet.spot import FALLBACK_INTERRUPTIONS_PER_HOUR, spot_terms
     from sim.scenario.catalog import load_catalog
     from sim.scenario.file import load_scenario
+    from sim.scenario.spot_terms import FALLBACK_INTERRUPTIONS_PER_HOUR, spot_terms
 
     listed = load_catalog().spot
     aws = spot_terms(load_scenario("mmc", ['fleet.market="spot"']))

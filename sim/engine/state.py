@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from sim.engine.exact_sum import add_exactly
 from sim.engine.outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent, ReplicaLifetime
 from sim.engine.replica import STARTING, STOPPED, Replica
 from sim.engine.request_log import DROPPED, LOST, PENDING, TIMED_OUT, RequestLog
@@ -94,6 +95,13 @@ class EngineState:
         self.on_idle = None  # a hook for the serverless scaler: called when a replica idles
         self.on_start = None  # a hook for the spot market: called when a replica starts
         self.counters = dict.fromkeys(FLEET_COUNTERS, 0)
+        # Kept as replicas change, so no event scans every replica ever launched:
+        # those up and not draining, and those not stopped, each in launch order.
+        self._active: dict[int, Replica] = {}
+        self._live: dict[int, Replica] = {}
+        # Integrals of the stopped replicas (frozen once a replica stops), summed exactly.
+        self._stopped_running_area: list[float] = []
+        self._stopped_queue_area: list[float] = []
 
     # ----------------------------------------------------------- fleet
 
@@ -102,6 +110,8 @@ class EngineState:
         line = self.shared_line if self.shared_line is not None else WaitingLine()
         replica = Replica(self, len(self.replicas), line, market)
         self.replicas.append(replica)
+        self._active[replica.index] = replica
+        self._live[replica.index] = replica
         self.fleet_events.append(FleetEvent(self.env.now, replica.index, "start"))
         replica.start(cold_start_s)
         if self.on_start is not None:
@@ -123,6 +133,7 @@ class EngineState:
         """
         if replica.draining or replica.status == STOPPED:
             return
+        self._active.pop(replica.index, None)
         if replica in self.accepting:
             self.accepting.remove(replica)
         requeue = self._take_line(replica)
@@ -138,12 +149,14 @@ class EngineState:
         """A replica dies now (a spot reclaim): its requests are retried or lost."""
         if replica.status == STOPPED:
             return
+        self._active.pop(replica.index, None)
         if replica in self.accepting:
             self.accepting.remove(replica)
         if replica in self.idle_replicas:
             self.idle_replicas.remove(replica)
         requeue = self._take_line(replica)
         in_service = replica.kill()
+        self._retire(replica)
         now = self.env.now
         self.fleet_events.append(FleetEvent(now, replica.index, "interrupt"))
         self.fleet_events.append(FleetEvent(now, replica.index, "stop"))
@@ -167,7 +180,41 @@ class EngineState:
 
     def active_replicas(self) -> list[Replica]:
         """Replicas up and not draining (serving or in their cold start), newest first."""
-        return [r for r in reversed(self.replicas) if r.status != STOPPED and not r.draining]
+        return list(reversed(self._active.values()))
+
+    def iter_active(self):
+        """The active replicas oldest first, without a copy (do not change the fleet meanwhile)."""
+        return self._active.values()
+
+    def active_count(self) -> int:
+        """How many replicas are up and not draining, without listing them."""
+        return len(self._active)
+
+    def _retire(self, replica: Replica) -> None:
+        """A replica stopped: its integrals no longer change, so add them up once."""
+        del self._live[replica.index]
+        add_exactly(self._stopped_running_area, replica.running_area)
+        if replica.line is not self.shared_line:
+            add_exactly(self._stopped_queue_area, replica.line.length_area_until(self.env.now))
+
+    def load_integrals(self, now_s: float) -> tuple[float, float]:
+        """Integrals up to `now_s` of requests in service and of requests waiting (all lines).
+
+        Stopped replicas count through their frozen totals, so this costs the
+        replicas still up, not every replica ever launched. The sums are correctly
+        rounded (`math.fsum`): the compiled loop, which keeps its replicas in
+        another order, gets the same figures.
+        """
+        live = self._live.values()
+        running = math.fsum(
+            [*self._stopped_running_area, *(r.running_area_until(now_s) for r in live)]
+        )
+        waiting = [*self._stopped_queue_area, self.holding_line.length_area_until(now_s)]
+        if self.shared_line is not None:
+            waiting.append(self.shared_line.length_area_until(now_s))
+        else:
+            waiting.extend(r.line.length_area_until(now_s) for r in live)
+        return running, math.fsum(waiting)
 
     def launch(self, market: str) -> Replica:
         """Start one more replica after a cold start drawn from the scenario's distribution."""
@@ -177,6 +224,7 @@ class EngineState:
         return self.add_replica(cold_start_s, market)
 
     def replica_stopped(self, replica: Replica) -> None:
+        self._retire(replica)
         self.fleet_events.append(FleetEvent(self.env.now, replica.index, "stop"))
 
     # ----------------------------------------------------------- requests

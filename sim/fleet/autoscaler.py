@@ -177,12 +177,9 @@ class FleetMeter:
 
 
 def engine_integrals(state: EngineState) -> tuple[float, float, float]:
-    """The SimPy engine's load integrals up to now, summed replica by replica, line by line."""
+    """The SimPy engine's load integrals up to now, over every replica and line."""
     now = state.env.now
-    running = sum(r.running_area_until(now) for r in state.replicas)
-    lines = {id(r.line): r.line for r in state.replicas}
-    lines[id(state.holding_line)] = state.holding_line
-    waiting = sum(line.length_area_until(now) for line in lines.values())
+    running, waiting = state.load_integrals(now)
     return now, running, waiting
 
 
@@ -286,7 +283,7 @@ def autoscaler(state: EngineState, policy: ScalingPolicy, next_market):
     if not policy.scheduled:
         yield env.timeout(policy.first_sync_s())
     while True:
-        current = len(state.active_replicas())
+        current = state.active_count()
         desired = policy.decide(env.now, current, meter)
         if desired != current:
             resize(state, desired, next_market)

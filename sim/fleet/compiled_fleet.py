@@ -160,20 +160,19 @@ def _with_draws(k: Kernel, tally: list[int], routing_rng: np.random.Generator) -
 
 
 def kernel_integrals(k: Kernel, shared: bool) -> tuple[float, float, float]:
-    """The kernel's load integrals at its control instant, summed in the order the SimPy
-    engine sums them (`autoscaler.engine_integrals`): replica by replica, then its
-    lines (one per replica, or the shared one) and the holding line last."""
+    """The kernel's load integrals at its control instant: the same terms the SimPy
+    engine adds (`EngineState.load_integrals`), every replica and line, summed with the
+    same correctly rounded `math.fsum`, so the order of the terms does not matter."""
     now_s = float(k.clock[CLOCK_CONTROL_S])
     count = int(k.tally[TALLY_REPLICAS])
-    running = sum(
+    running = math.fsum(
         (k.running_area[:count] + k.running[:count] * (now_s - k.last_change_s[:count])).tolist()
     )
     lines = (k.line_area + k.line_size * (now_s - k.line_last_s)).tolist()
-    # The shared line, or each replica's; then the holding line (empty with a shared one).
-    terms = [*lines[:1], 0.0] if shared and count else [*lines[1 : count + 1], lines[0]]
-    if shared and not count:
-        terms = [0.0]
-    return now_s, running, sum(terms)
+    # Line 0 is the holding line, or the shared line (the holding line is then empty);
+    # lines 1..count are the replicas' own.
+    waiting = math.fsum(lines[:1] if shared else lines[: count + 1])
+    return now_s, running, waiting
 
 
 def _outcome(

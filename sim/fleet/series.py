@@ -8,29 +8,37 @@ from sim.engine.outcome import FleetEvent
 
 SERIES_BINS = 288  # five-minute bins over a day
 
-# (change in replicas up, change in replicas serving) for each event kind.
-_CHANGE = {"start": (1, 0), "ready": (0, 1), "drain": (0, -1), "stop": (-1, 0)}
+# Event kinds that change the replicas up (start, stop) or serving (ready, drain).
+_START, _READY, _DRAIN, _STOP = range(4)
+_KIND_CODE = {"start": _START, "ready": _READY, "drain": _DRAIN, "stop": _STOP}
 
 
 def step_functions(events: list[FleetEvent]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Change times and the replicas up and serving just after each change."""
-    served = set()
-    leaving = set()
-    times, up_delta, serving_delta = [], [], []
-    for event in events:
-        up, serving = _CHANGE.get(event.kind, (0, 0))
-        if event.kind == "ready":
-            served.add(event.replica)
-        if event.kind == "drain":
-            leaving.add(event.replica)
-        if event.kind == "stop" and event.replica in served and event.replica not in leaving:
-            serving = -1  # died while serving (a spot reclaim) without draining first
-        times.append(event.time_s)
-        up_delta.append(up)
-        serving_delta.append(serving)
-    times_array = np.array(times)
+    """Change times and the replicas up and serving just after each change.
+
+    A replica's events come in the order start, ready, drain, stop, so whether a
+    stopping replica had become ready and not drained is known from all its events.
+    """
+    if not events:
+        return np.array([]), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    times_array = np.array([event.time_s for event in events])
+    kinds = np.array([_KIND_CODE.get(event.kind, -1) for event in events], dtype=np.int8)
+    replica = np.array([event.replica for event in events], dtype=np.int64)
+    up_delta = np.zeros(len(events), dtype=np.int64)
+    serving_delta = np.zeros(len(events), dtype=np.int64)
+    up_delta[kinds == _START] = 1
+    up_delta[kinds == _STOP] = -1
+    serving_delta[kinds == _READY] = 1
+    serving_delta[kinds == _DRAIN] = -1
+    served = np.zeros(replica.max() + 1, dtype=bool)
+    served[replica[kinds == _READY]] = True
+    leaving = np.zeros_like(served)
+    leaving[replica[kinds == _DRAIN]] = True
+    # Died while serving (a spot reclaim) without draining first.
+    died = (kinds == _STOP) & served[replica] & ~leaving[replica]
+    serving_delta[died] = -1
     # Several events at one instant: keep the state after the last of them.
-    last = np.append(times_array[1:] != times_array[:-1], True) if times else np.array([], bool)
+    last = np.append(times_array[1:] != times_array[:-1], True)
     return times_array[last], np.cumsum(up_delta)[last], np.cumsum(serving_delta)[last]
 
 

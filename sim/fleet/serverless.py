@@ -24,13 +24,13 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
     def on_arrival() -> None:
         if state.idle_replicas:
             return
-        containers = state.active_replicas()
-        spare = sum(_room(r, state.max_batch) for r in containers)
+        slots = state.max_batch
+        spare = sum(_room(r, slots) for r in state.iter_active())
         waiting = state.shared_line.size
         if waiting <= spare:
             return
         needed = math.ceil((waiting - spare) / state.max_batch)
-        room = config.max_replicas - len(containers)
+        room = config.max_replicas - state.active_count()
         for _ in range(max(0, min(needed, room))):
             state.launch("serverless")
 
@@ -41,7 +41,7 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
             env.process(_retire_after_timeout(replica, replica.idle_since_s))
 
     def _retire(replica: Replica) -> None:
-        if len(state.active_replicas()) > config.min_replicas and not state.shared_line:
+        if state.active_count() > config.min_replicas and not state.shared_line:
             state.drain_replica(replica)
 
     def _retire_after_timeout(replica: Replica, idle_since_s: float):

@@ -14,8 +14,9 @@ from sim.engine.state import EngineState
 from sim.fleet.autoscaler import ScalingPolicy, autoscaler
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleet.serverless import attach_serverless_scaler
-from sim.fleet.spot import launch_market, spot_terms, watch_spot_replicas
+from sim.fleet.spot import launch_market, watch_spot_replicas
 from sim.scenario.schema import Scenario
+from sim.scenario.spot_terms import spot_terms
 
 
 def replica_market(scenario: Scenario, markets_up: list[str]) -> str:
@@ -44,6 +45,9 @@ def initial_markets(scenario: Scenario) -> list[str]:
 def cold_start_sampler(scenario: Scenario, rng: np.random.Generator) -> Callable[[], float]:
     """One cold start per call, drawn from the scenario's distribution (both engines)."""
     cold_start = scenario.autoscaling.cold_start_dist
+    if cold_start.dist == "fixed":
+        cold_start_s = float(cold_start.value)  # draws nothing: no array per launch
+        return lambda: cold_start_s
     return lambda: float(sample(cold_start, 1, rng)[0])
 
 

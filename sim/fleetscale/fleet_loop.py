@@ -21,10 +21,10 @@ import numpy as np
 from distributions.tokens import dist_mean_cv, sample
 from distributions.traffic import traffic_profile
 from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
-from sim.fleet.spot import spot_terms
 from sim.fleet.start import initial_markets
 from sim.fleetscale.latency_model import ModelSet
 from sim.scenario.schema import Scenario
+from sim.scenario.spot_terms import spot_terms
 
 MARKETS = ("on-demand", "spot", "reserved", "serverless")
 SMOOTHING_STEPS = 12  # the load that picks a step's latency is a moving mean over this many

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -112,7 +113,11 @@ def engine_outcome(
         return run_compiled(scenario, service, requests, latency_s, patience_s, streams, end_s)
     tokens = (requests.prompt_tokens, requests.output_tokens)
     workload = Workload.from_arrays(requests.arrival_s, *tokens, latency_s, patience_s)
-    return _run_simpy(scenario, workload, service, streams, end_s)
+    outcome = _run_simpy(scenario, workload, service, streams, end_s)
+    # The engine's replicas, processes and state refer to each other: only the cycle
+    # collector frees them, and left to itself it lets replications pile up.
+    gc.collect()
+    return outcome
 
 
 def _run_simpy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -11,23 +12,41 @@ from typing import Any
 from distributions.traffic import expected_request_count
 from sim.baseline.botec import botec
 from sim.baseline.headline import botec_headline
+from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
+from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.executors import Executor
 from sim.montecarlo.replications import run_replications
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.schema import Scenario
+from sim.scenario.spot_terms import spot_terms
 
-# Simulated requests per wall-second on one core of the reference 2-core machine;
-# conservative, for the estimate only. benchmarks/bench_engine.py times `simulate`
-# at 1.7-3.0 million a second in the kernel and 80-220 thousand in SimPy; a whole
-# `capsim run` of a fixed fleet (traffic, summaries, percentiles) ran 1.8 million.
-REQUESTS_PER_S = {"kernel": 500_000.0, "static": 150_000.0, "continuous": 50_000.0}
+# Simulated requests per wall-second on one core of the reference 2-core machine,
+# for the estimate only. benchmarks/bench_engine.py times `simulate` at 1.7-3.0
+# million a second in the kernel and 80-220 thousand in SimPy; whole `capsim run`s
+# (traffic, summaries, percentiles) measured with benchmarks/bench_plan.py set the
+# figures (see README.md).
+REQUESTS_PER_S = {
+    "kernel": 1_500_000.0,
+    "kernel_continuous": 700_000.0,
+    "static": 100_000.0,
+    "continuous": 50_000.0,
+}
 # Memory each engine holds per request of a replication, measured as peak RSS above
 # a warm process's (bench_engine.py --memory): 153-155 B for the kernel's arrays,
 # 411-429 B for the SimPy engine's per-request lists; rounded up.
 BYTES_PER_REQUEST = {"kernel": 200.0, "simpy": 450.0}
+# Each replica (or serverless container) launched: in SimPy a Replica, its process,
+# its events and its books (2.1-2.7 kB, 28-30 us measured); in the kernel its arrays
+# and its entries in the outcome's lists (630 B, 4-9 us), plus a finish key per
+# batch slot under continuous batching.
+SECONDS_PER_REPLICA = {"kernel": 10e-6, "simpy": 40e-6}
+BYTES_PER_REPLICA = {"kernel": 700.0, "simpy": 2_500.0}
+BYTES_PER_BATCH_SLOT = 8.0
+# Imports, the kernel's cache, the BOTEC and the report: paid once per run.
+STARTUP_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -37,10 +56,14 @@ class RunPlan:
     workers: int
     wall_s: float
     memory_bytes: float  # peak, all workers together
+    replicas: float = 0.0  # replicas (or containers) one replication launches, first ones too
+    engine: str = "kernel"  # "kernel" (the compiled fixed fleet) or "simpy"
 
     def describe(self) -> str:
+        engine = "compiled kernel" if self.engine == "kernel" else "SimPy engine"
         return (
-            f"about {self.requests:,.0f} requests over {self.replications} replications; "
+            f"about {self.requests:,.0f} requests over {self.replications} replications, "
+            f"{self.replicas:,.0f} replicas launched in each ({engine}); "
             f"estimated {_human(self.wall_s)} on {self.workers} worker(s)"
         )
 
@@ -53,20 +76,70 @@ def _human(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def typical_fleet(scenario: Scenario) -> float:
+    """Replicas up at a time, roughly: the fixed size, or what the mean load needs."""
+    fleet = scenario.fleet
+    config = scenario.autoscaling
+    if config.policy == "fixed":
+        return float(fleet.replicas)
+    capacity_per_s = replica_capacity_per_s(scenario, build_service_model(scenario))
+    needed = scenario.traffic.mean_rate_per_s / (capacity_per_s * config.target)
+    return float(min(config.max_replicas, max(fleet.replicas, config.min_replicas, needed)))
+
+
+def expected_launches(scenario: Scenario, requests: float) -> float:
+    """Replicas (or serverless containers) one replication launches, the first ones included.
+
+    A serverless request that finds no warm container starts one; a container
+    stays warm for `idle_timeout`, so at the mean rate one is missing with
+    probability about exp(-rate x idle_timeout): with `idle_timeout = 0` every
+    request starts one. Each spot notice launches a replacement; a replica is
+    noticed after max(0, life - notice) with life ~ Exp(rate), on average
+    exp(-rate x notice) / rate, so each spot replica slot sees horizon x rate x
+    exp(rate x notice) launches.
+    """
+    launches = float(scenario.fleet.replicas)
+    config = scenario.autoscaling
+    if config.policy == "serverless":
+        rate_per_s = requests / scenario.horizon
+        launches += requests * math.exp(-rate_per_s * config.idle_timeout)
+    fleet = scenario.fleet
+    if fleet.market == "spot" or fleet.spot_fraction:
+        terms = spot_terms(scenario)
+        share = 1.0 if fleet.spot_fraction is None else fleet.spot_fraction
+        per_s = terms.interruptions_per_hour / 3600.0
+        per_slot = scenario.horizon * per_s * math.exp(per_s * terms.notice_s)
+        launches += typical_fleet(scenario) * share * per_slot
+    return launches
+
+
 def plan_run(scenario: Scenario, workers: int) -> RunPlan:
-    """Expected request count and wall time of a run, from the traffic integral."""
+    """Expected requests, replica launches, wall time and memory of a run, for its engine."""
     per_replication = expected_request_count(scenario)
+    launches = expected_launches(scenario, per_replication)
     if runs_compiled(scenario):
-        speed, bytes_per_request = REQUESTS_PER_S["kernel"], BYTES_PER_REQUEST["kernel"]
+        engine = "kernel"
+        continuous = scenario.batching.policy == "continuous"
+        speed = REQUESTS_PER_S["kernel_continuous" if continuous else "kernel"]
+        slots = scenario.batching.max_batch if continuous else 1
+        bytes_per_replica = BYTES_PER_REPLICA["kernel"] + BYTES_PER_BATCH_SLOT * slots
     else:
+        engine = "simpy"
         continuous = scenario.batching.policy == "continuous"
         speed = REQUESTS_PER_S["continuous" if continuous else "static"]
-        bytes_per_request = BYTES_PER_REQUEST["simpy"]
+        bytes_per_replica = BYTES_PER_REPLICA["simpy"]
+    replication_s = per_replication / speed + launches * SECONDS_PER_REPLICA[engine]
+    replication_bytes = per_replication * BYTES_PER_REQUEST[engine] + launches * bytes_per_replica
     parallel = max(1, min(workers, scenario.replications))
-    wall_s = per_replication * scenario.replications / (speed * parallel)
-    memory = per_replication * bytes_per_request * parallel
+    wall_s = STARTUP_S + replication_s * scenario.replications / parallel
     return RunPlan(
-        per_replication * scenario.replications, scenario.replications, parallel, wall_s, memory
+        requests=per_replication * scenario.replications,
+        replications=scenario.replications,
+        workers=parallel,
+        wall_s=wall_s,
+        memory_bytes=replication_bytes * parallel,
+        replicas=launches,
+        engine=engine,
     )
 
 
@@ -82,11 +155,13 @@ def check_plan(plan: RunPlan, yes: bool) -> None:
     """Refuse a run that cannot fit in memory, and one over an hour unless `yes`."""
     memory = machine_memory_bytes()
     if memory and plan.memory_bytes > 0.6 * memory:
+        per_replication = plan.requests / plan.replications
         raise CapsimError(
-            f"one replication holds about {plan.requests / plan.replications:,.0f} requests, "
-            f"about {plan.memory_bytes / 1e9:,.0f} GB across {plan.workers} worker(s), more than "
-            f"this machine's {memory / 1e9:,.0f} GB allows; shorten the horizon "
-            "(--set horizon=...), scale the traffic down, or use fewer workers"
+            f"one replication holds about {per_replication:,.0f} requests and "
+            f"{plan.replicas:,.0f} replicas launched, about {plan.memory_bytes / 1e9:,.0f} GB "
+            f"across {plan.workers} worker(s), more than this machine's {memory / 1e9:,.0f} GB "
+            "allows; shorten the horizon (--set horizon=...), scale the traffic or the fleet "
+            "down, or use fewer workers"
         )
     if plan.wall_s > 3600 and not yes:
         raise CapsimError(

@@ -32,6 +32,7 @@ from sim.scenario.schema import (
     Scenario,
     Uniform,
 )
+from sim.scenario.spot_terms import spot_terms
 
 
 def load_scenario(ref: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -172,6 +173,7 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
         raise CapsimError(f"{source}: {problem}")
     _read_files(scenario, source)
     _check_service_time(scenario, source)
+    _check_spot_notice(scenario, source)
     try:
         if scenario.service.model == "roofline":
             kv_memory_bytes(scenario)  # the model must fit in the replica's memory
@@ -446,6 +448,33 @@ def _read_files(scenario: Scenario, source: str) -> None:
             load_empirical_file(spec)
         except (CapsimError, WorkloadError) as exc:
             raise CapsimError(f"{source}: {key_path}.file: {exc}") from None
+
+
+def _check_spot_notice(scenario: Scenario, source: str) -> None:
+    """Refuse a notice longer than the mean time between reclaims.
+
+    A replica whose reclaim is due within its notice is told to leave as it
+    starts, and its replacement launches at the same instant: with most replicas
+    so short-lived, the replacements would go on without the clock moving.
+    """
+    fleet = scenario.fleet
+    if fleet.market != "spot" and not fleet.spot_fraction:
+        return
+    terms = spot_terms(scenario)
+    if terms.interruptions_per_hour <= 0:
+        return
+    mean_life_s = 3600.0 / terms.interruptions_per_hour
+    if terms.notice_s <= mean_life_s:
+        return
+    given = scenario.spot.notice is not None
+    key = "spot.notice" if given else "spot.interruptions_per_hour"
+    origin = "" if given else f" ({fleet.provider}'s notice in the catalog)"
+    raise CapsimError(
+        f"{source}: {key}: a {terms.notice_s:g} s notice{origin} is longer than the mean time "
+        f"between reclaims, 3600 / {terms.interruptions_per_hour:g} = {mean_life_s:g} s, so "
+        "most spot replicas would be told to leave as they start; the notice may be at most "
+        "3600 / spot.interruptions_per_hour seconds"
+    )
 
 
 def _check_service_time(scenario: Scenario, source: str) -> None:

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from distributions.profiles import MAX_DIURNAL_PEAK_TO_MEAN
 from sim.scenario.units import (
     MAX_DURATION_S,
     SECONDS_PER_DAY,
@@ -41,6 +42,7 @@ class Range:
     low_open: bool = False  # the low end itself is excluded
     high_open: bool = False
     unit: str = ""  # shown after the bounds, e.g. " s"
+    why: str = ""  # what a value beyond the bounds would mean, for the message
 
     def __call__(self, value: float) -> float:
         above = value > self.low if self.low_open else value >= self.low
@@ -52,7 +54,8 @@ class Range:
     def describe(self) -> str:
         low = f"{'greater than' if self.low_open else 'at least'} {_number(self.low)}"
         high = f"{'less than' if self.high_open else 'at most'} {_number(self.high)}"
-        return f"{low} and {high}{self.unit}"
+        reason = f": {self.why}" if self.why else ""
+        return f"{low} and {high}{self.unit}{reason}"
 
 
 def _number(x: float) -> str:
@@ -62,9 +65,11 @@ def _number(x: float) -> str:
     return f"{x:g}"
 
 
-def number(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Any:
+def number(
+    low: float, high: float, *, low_open: bool = False, high_open: bool = False, why: str = ""
+) -> Any:
     """A finite float in the interval (closed unless an end is open)."""
-    return Annotated[float, AfterValidator(Range(low, high, low_open, high_open))]
+    return Annotated[float, AfterValidator(Range(low, high, low_open, high_open, why=why))]
 
 
 def positive(high: float) -> Any:
@@ -72,9 +77,9 @@ def positive(high: float) -> Any:
     return number(0, high, low_open=True)
 
 
-def whole(low: int, high: int) -> Any:
+def whole(low: int, high: int, why: str = "") -> Any:
     """An integer in [low, high]."""
-    return Annotated[int, AfterValidator(Range(low, high))]
+    return Annotated[int, AfterValidator(Range(low, high, why=why))]
 
 
 def text(max_chars: int) -> Any:
@@ -85,8 +90,10 @@ def text(max_chars: int) -> Any:
 MAX_VALUE = 1e7  # a distribution's value: tokens (a 10M context) or seconds (116 days)
 MAX_TOKENS = 10_000_000
 MAX_RATE_PER_S = 1e6  # requests per second: a very large deployment's whole traffic
-MAX_REPLICAS = 100_000
-MAX_BATCH = 100_000
+MAX_REPLICAS = 1_000_000
+REPLICAS_WHY = "more replicas than any GPU cluster in existence holds"
+MAX_BATCH = 65_536
+BATCH_WHY = "no serving engine runs more requests at once (vLLM's default is 256)"
 MAX_BYTES = 1e12
 MAX_USD = 1e12
 MAX_GROWTH_FACTOR = 1e6  # how much the traffic may grow over the horizon
@@ -242,7 +249,12 @@ class Traffic(Section):
     daily_active_users: positive(1e10) | None = None
     requests_per_user_per_day: positive(1e5) | None = None
     profile: Literal["constant", "diurnal", "hourly", "trace"] = "constant"
-    peak_to_mean: number(1, 20) = 2.0
+    peak_to_mean: number(
+        1,
+        MAX_DIURNAL_PEAK_TO_MEAN,
+        why="the diurnal peak narrows as the ratio grows (about 2 h wide at half height "
+        "at 10); model a sharper daily spike with hourly_weights or bursts",
+    ) = 2.0
     peak_time: TimeOfDayS = 14 * 3600.0
     hourly_weights: list[RelativeWeight] | None = None
     bursts: list[Burst] = []
@@ -374,11 +386,11 @@ class Service(Section):
 
 class Fleet(Section):
     gpu: Name = "A100-80GB"
-    gpus_per_replica: whole(1, 1024) = 1
+    gpus_per_replica: whole(1, 1024, "one model instance across over 14 NVL72 racks of 72 GPUs") = 1
     provider: Name = "aws"
     market: Literal["on-demand", "spot", "reserved", "serverless"] = "on-demand"
     spot_fraction: Fraction | None = None
-    replicas: whole(0, MAX_REPLICAS) = 1  # fixed size, or the starting size
+    replicas: whole(0, MAX_REPLICAS, REPLICAS_WHY) = 1  # fixed size, or the starting size
     router: Literal["least-loaded", "round-robin", "random", "shared-queue"] = "least-loaded"
 
     @property
@@ -389,7 +401,7 @@ class Fleet(Section):
 
 class Batching(Section):
     policy: Literal["none", "static", "continuous"] = "none"
-    max_batch: whole(1, MAX_BATCH) = 1
+    max_batch: whole(1, MAX_BATCH, BATCH_WHY) = 1
     max_wait: DurationS = 0.0
 
     @model_validator(mode="after")
@@ -415,8 +427,8 @@ class Autoscaling(Section):
     policy: Literal[
         "fixed", "target-tracking", "queue-depth", "scheduled", "predictive", "serverless"
     ] = "fixed"
-    min_replicas: whole(0, MAX_REPLICAS) = 1
-    max_replicas: whole(1, MAX_REPLICAS) = 1000
+    min_replicas: whole(0, MAX_REPLICAS, REPLICAS_WHY) = 1
+    max_replicas: whole(1, MAX_REPLICAS, REPLICAS_WHY) = 1000
     # None: minutes for a dedicated replica, seconds for a serverless container
     # (see `Autoscaling.cold_start_dist`).
     cold_start: DistSpec | None = None
@@ -432,10 +444,11 @@ class Autoscaling(Section):
     polling_interval: PeriodS = 30.0
     cooldown: DurationS = 300.0
     schedule: Annotated[
-        list[tuple[TimeOfDayS, whole(0, MAX_REPLICAS)]], BeforeValidator(_pairs_as_tuples)
+        list[tuple[TimeOfDayS, whole(0, MAX_REPLICAS, REPLICAS_WHY)]],
+        BeforeValidator(_pairs_as_tuples),
     ] = []
     headroom: number(0, 100) = 0.2
-    concurrency_per_replica: whole(1, 1_000_000) | None = None
+    concurrency_per_replica: whole(1, MAX_BATCH, BATCH_WHY) | None = None
     idle_timeout: DurationS = 60.0
     billed_only_busy: bool = False  # the seeds' serverless idealisation: bill busy seconds only
 
@@ -467,7 +480,15 @@ class Autoscaling(Section):
 class Spot(Section):
     """Spot reclaims; rate and notice default to the catalog's figures for the provider."""
 
-    interruptions_per_hour: number(0, 60) | None = None
+    interruptions_per_hour: (
+        number(
+            0,
+            60,
+            why="a reclaim a minute per replica; real spot markets reclaim a GPU well under "
+            "once an hour",
+        )
+        | None
+    ) = None
     notice: DurationS | None = None
     retry: bool = True
     capacity_shortage_probability: Fraction = 0.0
@@ -491,7 +512,7 @@ class Pricing(Section):
     reserved_usd_per_hour: UsdPerHour | None = None
     billing_granularity: PositiveDurationS = 1.0
     minimum_billed: DurationS = 60.0
-    reserved_replicas: whole(0, MAX_REPLICAS) = 0
+    reserved_replicas: whole(0, MAX_REPLICAS, REPLICAS_WHY) = 0
     storage_usd_per_gb_month: UsdPerUnit = 0.023
     egress_usd_per_gb: UsdPerUnit = 0.09
     ingress_usd_per_gb: UsdPerUnit = 0.0
