@@ -52,15 +52,15 @@ def test_a_short_horizon_the_bill_covers_scales_to_the_botec_month() -> None:
     [
         (
             "pricing.gpu_usd_per_hour=1e308",
-            "pricing.gpu_usd_per_hour: must be greater than 0 and at most 1000",
+            "pricing.gpu_usd_per_hour: must be at least 1e-06 and at most 1000",
         ),
         (
             "pricing.spot_usd_per_hour=inf",
-            "pricing.spot_usd_per_hour: must be greater than 0 and at most 1000",
+            "pricing.spot_usd_per_hour: must be at least 1e-06 and at most 1000",
         ),
         (
             "pricing.serverless_usd_per_s=5",
-            "pricing.serverless_usd_per_s: must be greater than 0 and at most 0.3",
+            "pricing.serverless_usd_per_s: must be at least 1e-09 and at most 0.3",
         ),
         (
             "pricing.egress_usd_per_gb=1e300",

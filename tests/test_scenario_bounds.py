@@ -158,7 +158,8 @@ def test_a_zero_mean_latency_is_refused(runner, scenario, latency, verb):
     result = invoke(
         runner, verb[0], str(scenario), *verb[1:], "--set", f"service.latency={latency}"
     )
-    assert_clean_error(result, str(scenario), "service.latency: the mean latency must be above 0")
+    message = "service.latency: the mean latency must be at least 1e-06 s (got 0)"
+    assert_clean_error(result, str(scenario), message)
 
 
 def test_a_latency_that_is_sometimes_zero_runs(runner, scenario):

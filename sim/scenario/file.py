@@ -477,20 +477,35 @@ def _check_spot_notice(scenario: Scenario, source: str) -> None:
     )
 
 
+MIN_LATENCY_S = 1e-6  # a microsecond: the shortest mean service time that means something
+
+
 def _check_service_time(scenario: Scenario, source: str) -> None:
-    """Refuse a per-request latency whose mean is zero: a replica's throughput would be
-    infinite, so capacity, utilisation and cost per request have no value."""
+    """Refuse a per-request latency whose mean is (nearly) zero, and requests of no tokens:
+    a replica's throughput would be unbounded, so capacity, utilisation and cost per
+    request have no value."""
     latency = scenario.service.latency
-    if scenario.service.model != "latency" or latency is None:
-        return
-    mean_s, _ = dist_mean_cv(latency)
-    if mean_s <= 0:
-        raise CapsimError(
-            f"{source}: service.latency: the mean latency must be above 0 (got 0): with zero "
-            "service time a replica serves without limit, and capacity, utilisation and cost "
-            "per request are undefined; for an idealised fast server use a small value, "
-            'e.g. { dist = "fixed", value = 0.001 }'
-        )
+    if scenario.service.model == "latency" and latency is not None:
+        mean_s, _ = dist_mean_cv(latency)
+        if mean_s < MIN_LATENCY_S:
+            raise CapsimError(
+                f"{source}: service.latency: the mean latency must be at least "
+                f"{MIN_LATENCY_S:g} s (got {mean_s:g}): with no service time a replica "
+                "serves without limit, and capacity, utilisation and cost per request are "
+                "undefined; for an idealised fast server use a small value, e.g. "
+                '{ dist = "fixed", value = 0.001 }'
+            )
+    requests = scenario.requests
+    for key, spec in (
+        ("prompt_tokens", requests.prompt_tokens),
+        ("output_tokens", requests.output_tokens),
+    ):
+        mean_tokens, _ = dist_mean_cv(spec)
+        if mean_tokens <= 0:
+            raise CapsimError(
+                f"{source}: requests.{key}: the mean must be above 0 tokens (got "
+                f"{mean_tokens:g}): every request reads a prompt and writes a token"
+            )
 
 
 def _empirical_files(node: Any, key_path: str) -> list[tuple[str, Empirical]]:

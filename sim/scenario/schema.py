@@ -90,6 +90,7 @@ def text(max_chars: int) -> Any:
 MAX_VALUE = 1e7  # a distribution's value: tokens (a 10M context) or seconds (116 days)
 MAX_TOKENS = 10_000_000
 MAX_RATE_PER_S = 1e6  # requests per second: a very large deployment's whole traffic
+MIN_RATE_PER_S = 1e-6
 MAX_REPLICAS = 1_000_000
 REPLICAS_WHY = "more replicas than any GPU cluster in existence holds"
 MAX_BATCH = 65_536
@@ -102,7 +103,7 @@ Fraction = number(0, 1)
 RelativeWeight = number(0, 1e12)
 # Prices above these are typing errors, not markets (the catalog's dearest GPU-hour is
 # under $15); they also keep every cost finite.
-UsdPerHour = positive(1000)  # per GPU-hour
+UsdPerHour = number(1e-6, 1000)  # per GPU-hour
 UsdPerUnit = number(0, 100)  # per GB, per GB-month, per 1k tokens
 
 Name = text(100)
@@ -295,10 +296,12 @@ class Traffic(Section):
                 )
             if sum(self.hourly_weights) <= 0:
                 raise ValueError("hourly_weights must have a positive sum")
-        if self.mean_rate_per_s > MAX_RATE_PER_S:
+        given = self.profile != "trace"  # a replayed trace sets its own rate
+        if given and not MIN_RATE_PER_S <= self.mean_rate_per_s <= MAX_RATE_PER_S:
             raise ValueError(
                 f"the mean rate is {self.mean_rate_per_s:g} requests/s; "
-                f"at most {MAX_RATE_PER_S:g} is allowed"
+                f"{MIN_RATE_PER_S:g} (one request in about 12 days) to {MAX_RATE_PER_S:g} "
+                "is allowed"
             )
         return self
 
@@ -351,8 +354,8 @@ class Requests(Section):
 
 class Model(Section):
     name: Name = "model"
-    parameters: positive(1e14) = 7e9
-    bytes_per_param: positive(8) = 2.0
+    parameters: number(1e6, 1e14, why="a language model has a million parameters or more") = 7e9
+    bytes_per_param: number(0.125, 8, why="from 1-bit weights to FP64") = 2.0
     layers: whole(1, 10_000) | None = None
     hidden_size: whole(1, 1_000_000) | None = None
     kv_heads: whole(1, 10_000) | None = None
@@ -370,8 +373,8 @@ class Service(Section):
     latency: DistSpec | None = None
     batch_overhead: number(0, 100) = 0.0
     batch_overhead_at: whole(2, MAX_BATCH) | None = None  # default: max_batch
-    mfu: positive(1) = 0.5
-    mbu: positive(1) = 0.77
+    mfu: number(0.001, 1, why="the share of peak FLOP/s a step achieves") = 0.5
+    mbu: number(0.001, 1, why="the share of peak memory bandwidth a step achieves") = 0.77
     step_overhead: DurationS = 0.0  # fixed scheduler/launch cost per batch or decode step
 
     @model_validator(mode="after")
@@ -507,7 +510,7 @@ class Pricing(Section):
     """Overrides of the catalog's prices and the billing rules."""
 
     gpu_usd_per_hour: UsdPerHour | None = None  # per GPU, replaces the catalog price
-    serverless_usd_per_s: positive(0.3) | None = None  # per GPU-second
+    serverless_usd_per_s: number(1e-9, 0.3) | None = None  # per GPU-second
     spot_usd_per_hour: UsdPerHour | None = None
     reserved_usd_per_hour: UsdPerHour | None = None
     billing_granularity: PositiveDurationS = 1.0
