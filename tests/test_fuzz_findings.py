@@ -12,7 +12,9 @@ from sim.cli import app
 @pytest.mark.parametrize(
     ("scenario", "override", "fragment"),
     [
-        ("smartpal", 'requests.output_tokens={dist="fixed", value=0}', "above 0 tokens"),
+        ("smartpal", 'requests.output_tokens={dist="fixed", value=0}', "at least 0.01 tokens"),
+        ("smartpal", 'requests.output_tokens={dist="fixed", value=5e-324}', "at least 0.01"),
+        ("azure-conv", "fleet.replicas=1000000", "fleet.replicas: must be at least 0 and at most"),
         ("azure-conv", "model.parameters=5e-324", "model.parameters: must be at least 1e+06"),
         ("diurnal-chat", "model.bytes_per_param=7.2e-185", "model.bytes_per_param"),
         ("azure-conv", "service.mfu=8.8e-183", "service.mfu: must be at least 0.001"),

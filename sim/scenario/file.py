@@ -478,6 +478,7 @@ def _check_spot_notice(scenario: Scenario, source: str) -> None:
 
 
 MIN_LATENCY_S = 1e-6  # a microsecond: the shortest mean service time that means something
+MIN_MEAN_TOKENS = 0.01  # draws are whole tokens, at least 1; the BOTEC divides by the mean
 
 
 def _check_service_time(scenario: Scenario, source: str) -> None:
@@ -501,10 +502,10 @@ def _check_service_time(scenario: Scenario, source: str) -> None:
         ("output_tokens", requests.output_tokens),
     ):
         mean_tokens, _ = dist_mean_cv(spec)
-        if mean_tokens <= 0:
+        if mean_tokens < MIN_MEAN_TOKENS:
             raise CapsimError(
-                f"{source}: requests.{key}: the mean must be above 0 tokens (got "
-                f"{mean_tokens:g}): every request reads a prompt and writes a token"
+                f"{source}: requests.{key}: the mean must be at least {MIN_MEAN_TOKENS:g} "
+                f"tokens (got {mean_tokens:g}): every request reads a prompt and writes a token"
             )
 
 
