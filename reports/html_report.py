@@ -343,7 +343,7 @@ def _sweep_report(folder: Path) -> Report:
                 "replications per point",
                 f"{manifest['replications']} (the same seeds at every point)",
             ),
-            ("engine", "per point: the fixed-fleet kernel where it applies, else SimPy"),
+            ("engine", "per point: the compiled loop where it applies, else SimPy"),
             ("capsim version", manifest.get("capsim_version", "not recorded")),
         ],
         scenario_json=json.dumps(manifest["scenario"]["content"], indent=2),

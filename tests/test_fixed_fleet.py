@@ -17,11 +17,11 @@ from engine_helpers import run_once
 from sim.engine.compiled_loop import (
     _check_finish_keys_fit,
     drop_stale_kernel_cache,
-    runs_as_fixed_fleet,
 )
 from sim.engine.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT
 from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
+from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.file import load_scenario
 
@@ -140,7 +140,7 @@ def assert_identical(kernel: ReplicationResult, simpy: ReplicationResult) -> Non
 @pytest.mark.parametrize("name", list(CASES))
 def test_kernel_reproduces_the_simpy_engine_exactly(name: str) -> None:
     sets = CASES[name]
-    assert runs_as_fixed_fleet(load_scenario("mmc", sets))
+    assert runs_compiled(load_scenario("mmc", sets))
     assert_identical(run_once(sets, seed=7), run_once(sets, seed=7, use_simpy=True))
 
 
@@ -263,10 +263,10 @@ def test_the_cases_reach_every_outcome() -> None:
     "sets",
     [
         ['batching={policy="static", max_batch=4}'],
-        ['autoscaling={policy="target-tracking"}'],
+        ['autoscaling={policy="serverless"}', "pricing.serverless_usd_per_s=0.0002"],
         ['fleet.market="spot"'],
         ["fleet.spot_fraction=0.5", "fleet.replicas=2"],
     ],
 )
-def test_fleets_that_change_or_batch_statically_run_on_simpy(sets: list[str]) -> None:
-    assert not runs_as_fixed_fleet(load_scenario("mmc", sets))
+def test_spot_serverless_and_static_batches_run_on_simpy(sets: list[str]) -> None:
+    assert not runs_compiled(load_scenario("mmc", sets))

@@ -56,7 +56,7 @@ def test_a_run_report_says_how_it_ran_and_sets_the_botec_beside_it(folders) -> N
     html = _html(folders["run"])
     summary = json.loads((folders["run"] / "summary.json").read_text())
     assert "<th>seed</th><td>7</td>" in html and "<th>replications</th><td>3</td>" in html
-    assert "SimPy discrete-event engine" in html and "capsim version" in html
+    assert "compiled loop (numba)" in html and "capsim version" in html
     replicas = summary["replicas"]["mean"]["p50"]
     assert f"The BOTEC says {summary['botec_headline']['replicas_at_peak']} replicas" in html
     assert f"the simulation ran {replicas:.2f} replicas" in html

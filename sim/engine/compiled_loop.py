@@ -80,23 +80,6 @@ def drop_stale_kernel_cache(cache_dir: Path, dependency: Path) -> None:
         pass
 
 
-def runs_as_fixed_fleet(scenario: Scenario) -> bool:
-    """True if the kernel can run the scenario: a fixed fleet, no spot, no static
-    batches, and a router and service model the kernel knows.
-
-    Everything else runs on the SimPy engine, which is where a new router, batching
-    policy or service model goes first. (Validation already ensures a fixed fleet
-    has a replica and continuous batching a roofline.)
-    """
-    return (
-        scenario.autoscaling.policy == "fixed"
-        and not scenario.fleet.uses_spot
-        and scenario.batching.policy in ("none", "continuous")
-        and scenario.fleet.router in ROUTERS
-        and scenario.service.model in ("latency", "roofline")
-    )
-
-
 def kernel_for(
     scenario: Scenario,
     service: ServiceModel,
@@ -168,7 +151,7 @@ def _check_finish_keys_fit(
     if steps * requests >= 2**62:
         raise CapsimError(
             f"{requests:,} requests over {drain_end_s:,.0f} s could take {steps:,.0f} steps "
-            "on one replica, more than the fixed-fleet kernel can count; shorten the horizon"
+            "on one replica, more than the compiled loop can count; shorten the horizon"
         )
 
 

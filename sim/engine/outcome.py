@@ -1,7 +1,7 @@
 """What one run of the engine hands to the summary: the request log, replica books, fleet changes.
 
 Both ways of running a replication (the SimPy engine and the compiled
-fixed-fleet kernel) end in an `EngineOutcome`, so everything downstream is one
+compiled loop) end in an `EngineOutcome`, so everything downstream is one
 code path.
 """
 

@@ -3,7 +3,7 @@
 Each router is a function from the loads (queued plus running requests) of the
 replicas that accept work to the index of the chosen one. `shared-queue` is not
 a choice at arrival: every replica pulls from one FIFO line when it has room,
-which is the M/M/c discipline. The compiled fixed-fleet kernel applies the same
+which is the M/M/c discipline. The compiled loop applies the same
 rules to the same draws (`uniform_draws`) in `choose` in `sim/engine/compiled_loop.py`.
 """
 

@@ -90,7 +90,7 @@ class RooflineModel:
 
 # The roofline's arithmetic as compiled functions of `RooflineModel.constants`:
 # (compute s per token, weight-read s per step, KV-read s per context token, step
-# overhead s). The model's methods and the fixed-fleet kernel both call them.
+# overhead s). The model's methods and the compiled loop both call them.
 
 
 @njit(cache=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from sim.engine.compiled_loop import runs_as_fixed_fleet
+from sim.fleet.compiled_fleet import runs_compiled
 from sim.scenario.schema import Scenario
 
 
@@ -22,8 +22,8 @@ def capsim_version() -> str:
 
 def engine_name(scenario: Scenario) -> str:
     """Which engine `simulate` picks for the scenario."""
-    if runs_as_fixed_fleet(scenario):
-        return "fixed-fleet kernel (numba)"
+    if runs_compiled(scenario):
+        return "compiled loop (numba)"
     return "SimPy discrete-event engine"
 
 
