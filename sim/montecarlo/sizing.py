@@ -1,0 +1,304 @@
+"""`capsim size`: the cheapest fleet of each candidate that meets the SLO on enough days.
+
+A candidate is a GPU type with the tensor-parallel degree its memory needs, a
+market and a policy. Its setting (fixed: `fleet.replicas`) is searched by a
+bracket from the BOTEC's estimate and a bisection. Every setting of every
+candidate runs replications 0, 1, ... on the same seeds (common random numbers),
+so a bigger fleet sees the same days as a smaller one. A setting is accepted when
+the lower end of the 95% Wilson interval on its share of good days clears the
+confidence, rejected when the upper end falls below it, and otherwise given more
+replications up to the cap; still unclear there, it is "undecided", never picked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sim.baseline.botec import botec, dist_mean
+from sim.baseline.headline import botec_headline
+from sim.baseline.queueing_theory import mmc_wait_quantile_s
+from sim.errors import CapsimError
+from sim.montecarlo.aggregate import good_day, spread, wilson_interval
+from sim.montecarlo.executors import Executor, ReplicationBlock, run_block
+from sim.montecarlo.results import ReplicationResult
+from sim.scenario.catalog import gpu_spec
+from sim.scenario.memory import kv_bytes_per_token
+from sim.scenario.schema import MAX_REPLICAS, Scenario
+
+ACCEPTED, REJECTED, UNDECIDED = "accepted", "rejected", "undecided"
+FIRST_REPLICATIONS = 4  # replications of a setting's first round; each further round doubles
+TP_DEGREES = (1, 2, 4, 8)
+SEARCH_FACTOR = 16  # the search goes up to this many times the estimate (plus as many again)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to serve the scenario: a GPU type, its tensor-parallel degree, market, policy."""
+
+    gpu: str
+    gpus_per_replica: int
+    market: str = "on-demand"
+    policy: str = "fixed"
+
+    @property
+    def name(self) -> str:
+        return f"{self.gpu} x{self.gpus_per_replica} {self.market} {self.policy}"
+
+
+@dataclass
+class Evaluation:
+    """One setting of one candidate: its replications so far and the decision they give."""
+
+    candidate: Candidate
+    replicas: int
+    scenario: Scenario
+    results: list[ReplicationResult] = field(default_factory=list)
+    good_days: int = 0
+    status: str = UNDECIDED
+
+    @property
+    def replications(self) -> int:
+        return len(self.results)
+
+    @property
+    def good_share(self) -> float:
+        return self.good_days / self.replications if self.results else math.nan
+
+    @property
+    def good_share_ci95(self) -> tuple[float, float]:
+        return wilson_interval(self.good_days, self.replications)
+
+    def summary(self) -> dict[str, object]:
+        """The figures a table row or `--json` shows for this setting."""
+        monthly = spread([r.cost_usd.get("monthly_total", math.nan) for r in self.results])
+        return {
+            "replicas": self.replicas,
+            "status": self.status,
+            "replications": self.replications,
+            "good_days": self.good_days,
+            "good_share": self.good_share,
+            "good_share_ci95": self.good_share_ci95,
+            "cost_monthly_usd": monthly,
+            "e2e_p99_s": spread([r.latency_s["e2e"]["p99"] for r in self.results]),
+            "utilization": spread([r.utilization for r in self.results]),
+        }
+
+
+@dataclass
+class Sized:
+    """A candidate's answer: the cheapest accepted setting, the one below it, all evaluations."""
+
+    candidate: Candidate
+    estimate_replicas: int
+    chosen: Evaluation | None
+    next_cheaper: Evaluation | None
+    evaluations: list[Evaluation]
+    note: str = ""
+
+
+def replications_to_accept(confidence: float) -> int:
+    """Fewest all-good replications whose Wilson lower bound reaches `confidence`."""
+    n = 1
+    while wilson_interval(n, n)[0] < confidence:
+        n += 1
+        if n > 1_000_000:
+            break
+    return n
+
+
+def decide(good_days: int, replications: int, confidence: float) -> str:
+    """Accepted, rejected or (so far) undecided, from the 95% Wilson interval on good days."""
+    low, high = wilson_interval(good_days, replications)
+    if low >= confidence:
+        return ACCEPTED
+    if high < confidence:
+        return REJECTED
+    return UNDECIDED
+
+
+def tensor_parallel_degree(scenario: Scenario, gpu: str) -> int:
+    """Fewest GPUs per replica (1, 2, 4, 8) whose memory holds the weights and one request's KV.
+
+    A scenario with a given per-request latency keeps its own `fleet.gpus_per_replica`.
+    """
+    if scenario.service.model != "roofline":
+        return scenario.fleet.gpus_per_replica
+    spec = gpu_spec(gpu)
+    model = scenario.model
+    tokens = dist_mean(scenario.requests.prompt_tokens) + dist_mean(scenario.requests.output_tokens)
+    one_request_bytes = kv_bytes_per_token(model) * tokens
+    for degree in TP_DEGREES:
+        if spec.memory_bytes * degree - model.weight_bytes >= one_request_bytes:
+            return degree
+    raise CapsimError(
+        f"--gpus {gpu}: the model's weights ({model.weight_bytes / 1e9:.1f} GB) do not fit in "
+        f"{TP_DEGREES[-1]} x {gpu} with room for one request's KV cache"
+    )
+
+
+def candidate_scenario(base: Scenario, candidate: Candidate, replicas: int) -> Scenario:
+    """The base scenario served by `candidate` with `replicas` replicas (validated afresh)."""
+    data = base.model_dump()
+    data["fleet"].update(
+        gpu=candidate.gpu,
+        gpus_per_replica=candidate.gpus_per_replica,
+        market=candidate.market,
+        replicas=replicas,
+    )
+    data["autoscaling"]["policy"] = candidate.policy
+    try:
+        return Scenario.model_validate(data)
+    except ValueError as exc:
+        raise CapsimError(f"{candidate.name}: not a valid scenario: {exc}") from None
+
+
+def analytic_replicas(scenario: Scenario) -> int:
+    """The BOTEC's replicas at the peak rate (batched roofline capacity at 100% busy);
+    for a shared queue of fixed-latency servers, the Erlang C count meeting the e2e p99."""
+    headline = botec_headline(scenario, botec(scenario))
+    estimate = headline.get("replicas_at_peak", 1)
+    estimate = 1 if not isinstance(estimate, int | float) or math.isnan(estimate) else estimate
+    target_s = scenario.slo.latency_p99
+    if scenario.fleet.router == "shared-queue" and "request_time_s" in headline and target_s:
+        service_s = float(headline["request_time_s"])
+        rate = float(headline["peak_rate_per_s"])
+        servers = max(1, math.floor(rate * service_s) + 1)
+        while servers < MAX_REPLICAS:
+            wait_s = mmc_wait_quantile_s(servers, rate, 1.0 / service_s, 0.99)
+            if wait_s + service_s <= target_s:
+                break
+            servers += 1
+        estimate = max(estimate, servers)
+    return int(max(1, min(MAX_REPLICAS, estimate)))
+
+
+class SettingRunner:
+    """Runs settings on an executor, adding replications round by round, remembering all."""
+
+    def __init__(
+        self, base: Scenario, executor: Executor, confidence: float, max_replications: int
+    ) -> None:
+        needed = replications_to_accept(confidence)
+        if needed > max_replications:
+            raise CapsimError(
+                f"-n {max_replications}: too few replications to show confidence "
+                f"{confidence:g} (even {needed} good days of {needed} are needed); "
+                f"raise -n to at least {needed} or lower --confidence"
+            )
+        self.base = base
+        self.executor = executor
+        self.confidence = confidence
+        self.max_replications = max_replications
+        self.seen: dict[tuple[Candidate, int], Evaluation] = {}
+
+    def evaluate(self, candidate: Candidate, replicas: int) -> Evaluation:
+        """The setting's decision, running more replications while it is undecided."""
+        key = (candidate, replicas)
+        if key not in self.seen:
+            scenario = candidate_scenario(self.base, candidate, replicas)
+            self.seen[key] = Evaluation(candidate, replicas, scenario)
+        evaluation = self.seen[key]
+        while evaluation.status == UNDECIDED and evaluation.replications < self.max_replications:
+            start = evaluation.replications
+            stop = min(self.max_replications, max(FIRST_REPLICATIONS, 2 * start))
+            self._add(evaluation, start, stop)
+            evaluation.status = decide(evaluation.good_days, stop, self.confidence)
+        return evaluation
+
+    def _add(self, evaluation: Evaluation, start: int, stop: int) -> None:
+        """Run replications start..stop-1 in blocks over the executor's workers."""
+        size = max(1, math.ceil((stop - start) / (2 * self.executor.workers)))
+        blocks = [
+            ReplicationBlock(0, first, min(first + size, stop), evaluation.scenario)
+            for first in range(start, stop, size)
+        ]
+        found = [
+            r for _, results in self.executor.map_unordered(run_block, blocks) for r in results
+        ]
+        found.sort(key=lambda result: result.replication)
+        evaluation.results.extend(found)
+        evaluation.good_days += sum(good_day(evaluation.scenario, r) for r in found)
+
+
+def smallest_accepted(
+    evaluate: Callable[[int], Evaluation], estimate: int, max_replicas: int = MAX_REPLICAS
+) -> tuple[Evaluation | None, Evaluation | None]:
+    """The fewest replicas accepted and the evaluation of one fewer (None at one replica).
+
+    Brackets from `estimate` (down by doubling steps while accepted, up by doubling
+    steps while not), then bisects; assumes acceptance is monotone in the replica
+    count, which common random numbers make the rule rather than luck.
+    """
+    estimate = max(1, min(max_replicas, estimate))
+    first = evaluate(estimate)
+    if first.status == ACCEPTED:
+        high, low, step = first, None, 1
+        while high.replicas - step >= 1:
+            trial = evaluate(high.replicas - step)
+            if trial.status != ACCEPTED:
+                low = trial
+                break
+            high, step = trial, 2 * step
+    else:
+        low, high, step = first, None, 1
+        while high is None:
+            if low.replicas >= max_replicas:
+                return None, low
+            trial = evaluate(min(max_replicas, low.replicas + step))
+            if trial.status == ACCEPTED:
+                high = trial
+            else:
+                low, step = trial, 2 * step
+    bottom = 0 if low is None else low.replicas
+    while high.replicas - bottom > 1:
+        trial = evaluate((high.replicas + bottom) // 2)
+        if trial.status == ACCEPTED:
+            high = trial
+        else:
+            low, bottom = trial, trial.replicas
+    return high, (low if low is not None and low.replicas == high.replicas - 1 else None)
+
+
+def size_candidate(
+    runner: SettingRunner, candidate: Candidate, estimate: int | None = None
+) -> Sized:
+    """Search one candidate's replica count (the fixed policy)."""
+    if candidate.policy != "fixed":
+        raise CapsimError(
+            f"--policies {candidate.policy}: only 'fixed' is sized so far "
+            "(target-tracking's grid of targets is not built yet)"
+        )
+    if estimate is None:
+        estimate = analytic_replicas(candidate_scenario(runner.base, candidate, 1))
+    limit = min(MAX_REPLICAS, SEARCH_FACTOR * (estimate + 1))
+    chosen, below = smallest_accepted(lambda n: runner.evaluate(candidate, n), estimate, limit)
+    evaluations = sorted(
+        (e for (c, _), e in runner.seen.items() if c == candidate), key=lambda e: e.replicas
+    )
+    note = ""
+    if chosen is None:
+        note = f"no count up to {limit} was accepted"
+    undecided = [e for e in evaluations if e.status == UNDECIDED]
+    if undecided:
+        note = (
+            (note + "; " if note else "")
+            + "undecided: "
+            + ", ".join(f"{e.replicas} ({e.good_days}/{e.replications} good)" for e in undecided)
+        )
+    return Sized(candidate, estimate, chosen, below, evaluations, note)
+
+
+def candidates(
+    base: Scenario, gpus: list[str], markets: list[str], policies: list[str]
+) -> list[Candidate]:
+    """Every (GPU, its tensor-parallel degree, market, policy) combination."""
+    out = []
+    for gpu in gpus:
+        gpu_spec(gpu)  # an unknown GPU is a clear error before anything runs
+        degree = tensor_parallel_degree(base, gpu)
+        for market in markets:
+            for policy in policies:
+                out.append(Candidate(gpu, degree, market, policy))
+    return out
