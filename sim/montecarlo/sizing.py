@@ -25,9 +25,12 @@ from sim.montecarlo.executors import Executor, ReplicationBlock, run_block
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.catalog import gpu_spec
 from sim.scenario.memory import kv_bytes_per_token
+from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import MAX_REPLICAS, Scenario
 
 ACCEPTED, REJECTED, UNDECIDED = "accepted", "rejected", "undecided"
+MARKETS = ("on-demand", "spot")
+POLICIES = ("fixed",)  # target-tracking's grid of targets is not built yet
 FIRST_REPLICATIONS = 4  # replications of a setting's first round; each further round doubles
 TP_DEGREES = (1, 2, 4, 8)
 SEARCH_FACTOR = 16  # the search goes up to this many times the estimate (plus as many again)
@@ -294,11 +297,45 @@ def candidates(
     base: Scenario, gpus: list[str], markets: list[str], policies: list[str]
 ) -> list[Candidate]:
     """Every (GPU, its tensor-parallel degree, market, policy) combination."""
+    for policy in policies:
+        if policy not in POLICIES:
+            raise CapsimError(
+                f"--policies: {policy!r} is not sized yet; allowed: {', '.join(POLICIES)}"
+            )
     out = []
     for gpu in gpus:
         gpu_spec(gpu)  # an unknown GPU is a clear error before anything runs
         degree = tensor_parallel_degree(base, gpu)
         for market in markets:
             for policy in policies:
-                out.append(Candidate(gpu, degree, market, policy))
+                candidate = Candidate(gpu, degree, market, policy)
+                scenario = candidate_scenario(base, candidate, 1)
+                if market not in resolve_rates(scenario).usd_per_replica_s:
+                    raise CapsimError(
+                        f"--markets {market}: the catalog has no {market} price for {gpu} "
+                        f"on {scenario.fleet.provider}"
+                    )
+                out.append(candidate)
     return out
+
+
+def size_all(runner: SettingRunner, chosen: list[Candidate], on_sized=None) -> list[Sized]:
+    """Size every candidate in turn on the runner's executor (`on_sized` hears of each)."""
+    out = []
+    for candidate in chosen:
+        sized = size_candidate(runner, candidate)
+        if on_sized is not None:
+            on_sized(sized)
+        out.append(sized)
+    return out
+
+
+def parse_list(option: str, text: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """A comma-separated option's items; CapsimError names the option and what it allows."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise CapsimError(f"{option}: give at least one value")
+    for item in items:
+        if allowed is not None and item not in allowed:
+            raise CapsimError(f"{option}: unknown value {item!r}; allowed: {', '.join(allowed)}")
+    return items
