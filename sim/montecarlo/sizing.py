@@ -33,6 +33,8 @@ MARKETS = ("on-demand", "spot")
 POLICIES = ("fixed",)  # target-tracking's grid of targets is not built yet
 FIRST_REPLICATIONS = 4  # replications of a setting's first round; each further round doubles
 TP_DEGREES = (1, 2, 4, 8)
+SCREEN_REPLICATIONS = 8  # the screen's most replications per setting (rounds of 4 and 8)
+MAX_REPLICATIONS_ANY = 10**9  # "as many as the runner allows"
 SEARCH_FACTOR = 16  # the search goes up to this many times the estimate (plus as many again)
 
 
@@ -190,22 +192,29 @@ class SettingRunner:
                 f"{confidence:g} (even {needed} good days of {needed} are needed); "
                 f"raise -n to at least {needed} or lower --confidence"
             )
+        self.needed = needed
         self.base = base
         self.executor = executor
         self.confidence = confidence
         self.max_replications = max_replications
         self.seen: dict[tuple[Candidate, int], Evaluation] = {}
 
-    def evaluate(self, candidate: Candidate, replicas: int) -> Evaluation:
-        """The setting's decision, running more replications while it is undecided."""
+    def evaluate(
+        self, candidate: Candidate, replicas: int, most: int = MAX_REPLICATIONS_ANY
+    ) -> Evaluation:
+        """The setting's decision, running more replications while it is undecided
+        (up to `most`, and never more than the runner's cap)."""
+        most = min(most, self.max_replications)
         key = (candidate, replicas)
         if key not in self.seen:
             scenario = candidate_scenario(self.base, candidate, replicas)
             self.seen[key] = Evaluation(candidate, replicas, scenario)
         evaluation = self.seen[key]
-        while evaluation.status == UNDECIDED and evaluation.replications < self.max_replications:
+        while evaluation.status == UNDECIDED and evaluation.replications < most:
             start = evaluation.replications
-            stop = min(self.max_replications, max(FIRST_REPLICATIONS, 2 * start))
+            stop = min(most, max(FIRST_REPLICATIONS, 2 * start))
+            if start < self.needed < stop:
+                stop = self.needed  # the fewest that can accept: a round ends there
             self._add(evaluation, start, stop)
             evaluation.status = decide(evaluation.good_days, stop, self.confidence)
         return evaluation
@@ -225,22 +234,22 @@ class SettingRunner:
         evaluation.good_days += sum(good_day(evaluation.scenario, r) for r in found)
 
 
-def smallest_accepted(
-    evaluate: Callable[[int], Evaluation], estimate: int, max_replicas: int = MAX_REPLICAS
+def smallest_not_rejected(
+    evaluate: Callable[[int], Evaluation], estimate: int, max_replicas: int
 ) -> tuple[Evaluation | None, Evaluation | None]:
-    """The fewest replicas accepted and the evaluation of one fewer (None at one replica).
+    """The fewest replicas not rejected and the evaluation of one fewer (None at one replica).
 
-    Brackets from `estimate` (down by doubling steps while accepted, up by doubling
-    steps while not), then bisects; assumes acceptance is monotone in the replica
+    Brackets from `estimate` (down by doubling steps while not rejected, up by doubling
+    steps while rejected), then bisects; assumes the decision is monotone in the replica
     count, which common random numbers make the rule rather than luck.
     """
     estimate = max(1, min(max_replicas, estimate))
     first = evaluate(estimate)
-    if first.status == ACCEPTED:
+    if first.status != REJECTED:
         high, low, step = first, None, 1
         while high.replicas - step >= 1:
             trial = evaluate(high.replicas - step)
-            if trial.status != ACCEPTED:
+            if trial.status == REJECTED:
                 low = trial
                 break
             high, step = trial, 2 * step
@@ -250,18 +259,44 @@ def smallest_accepted(
             if low.replicas >= max_replicas:
                 return None, low
             trial = evaluate(min(max_replicas, low.replicas + step))
-            if trial.status == ACCEPTED:
+            if trial.status != REJECTED:
                 high = trial
             else:
                 low, step = trial, 2 * step
     bottom = 0 if low is None else low.replicas
     while high.replicas - bottom > 1:
         trial = evaluate((high.replicas + bottom) // 2)
-        if trial.status == ACCEPTED:
+        if trial.status != REJECTED:
             high = trial
         else:
             low, bottom = trial, trial.replicas
     return high, (low if low is not None and low.replicas == high.replicas - 1 else None)
+
+
+def smallest_accepted(
+    evaluate: Callable[[int, int], Evaluation],
+    estimate: int,
+    max_replicas: int = MAX_REPLICAS,
+    screen_replications: int = SCREEN_REPLICATIONS,
+) -> tuple[Evaluation | None, Evaluation | None]:
+    """The fewest replicas accepted and the evaluation of one fewer (None at one replica).
+
+    `evaluate(n, most)` decides n with at most `most` replications. A cheap screen
+    (bracket and bisection, at most `screen_replications` each) finds the fewest
+    replicas not rejected; a rejection is final, so everything below is out. Only
+    from there up is each count run to a decision, usually one or two counts.
+    """
+    found, below = smallest_not_rejected(
+        lambda n: evaluate(n, screen_replications), estimate, max_replicas
+    )
+    if found is None:
+        return None, below
+    for replicas in range(found.replicas, max_replicas + 1):
+        trial = evaluate(replicas, MAX_REPLICATIONS_ANY)
+        if trial.status == ACCEPTED:
+            return trial, below
+        below = trial
+    return None, below
 
 
 def size_candidate(
@@ -276,7 +311,9 @@ def size_candidate(
     if estimate is None:
         estimate = analytic_replicas(candidate_scenario(runner.base, candidate, 1))
     limit = min(MAX_REPLICAS, SEARCH_FACTOR * (estimate + 1))
-    chosen, below = smallest_accepted(lambda n: runner.evaluate(candidate, n), estimate, limit)
+    chosen, below = smallest_accepted(
+        lambda n, most: runner.evaluate(candidate, n, most), estimate, limit
+    )
     evaluations = sorted(
         (e for (c, _), e in runner.seen.items() if c == candidate), key=lambda e: e.replicas
     )
