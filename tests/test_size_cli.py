@@ -116,3 +116,9 @@ def test_diurnal_chat_on_a_short_horizon_matches_a_brute_force() -> None:
     row = json.loads(result.stdout)["candidates"][0]
     assert row["chosen"]["replicas"] == expected
     assert expected > 1 and statuses[expected - 1] != ACCEPTED
+
+
+def test_a_dask_local_cluster_gives_the_same_answer(runner: CliRunner, document: dict) -> None:
+    result = runner.invoke(app, [*SIZE, "--json", "--executor", "dask", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == document
