@@ -565,9 +565,9 @@ def size_command(
 
     def report(sized) -> None:
         if not json_output:
-            found = sized.chosen.replicas if sized.chosen else "none"
+            found = f"{sized.chosen.replicas} replicas" if sized.chosen else sized.note
             stderr.print(
-                f"{sized.candidate.name}: {found} replicas "
+                f"{sized.candidate.name}: {found} "
                 f"({len(sized.evaluations)} settings, "
                 f"{sum(e.replications for e in sized.evaluations)} replications)",
                 highlight=False,

@@ -27,7 +27,7 @@ def candidate_row(base: Scenario, sized: Sized) -> dict[str, Any]:
         "tensor_parallel": candidate.gpus_per_replica,
         "market": candidate.market,
         "policy": candidate.policy,
-        "status": chosen.status if chosen else "none accepted",
+        "status": _status(sized),
         "chosen": chosen.summary() if chosen else None,
         "next_cheaper": sized.next_cheaper.summary() if sized.next_cheaper else None,
         "botec_replicas": sized.estimate_replicas,
@@ -42,6 +42,12 @@ def candidate_row(base: Scenario, sized: Sized) -> dict[str, Any]:
         "cheapest": False,
     }
     return row
+
+
+def _status(sized: Sized) -> str:
+    if sized.chosen is None:
+        return "none accepted"
+    return "over budget" if sized.over_budget else sized.chosen.status
 
 
 def size_document(

@@ -8,6 +8,8 @@ so a bigger fleet sees the same days as a smaller one. A setting is accepted whe
 the lower end of the 95% Wilson interval on its share of good days clears the
 confidence, rejected when the upper end falls below it, and otherwise given more
 replications up to the cap; still unclear there, it is "undecided", never picked.
+The search decides on the SLO alone (more replicas never hurt it); a budget, which
+more replicas can only break, is then checked on the cheapest count meeting the SLO.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class Evaluation:
     replicas: int
     scenario: Scenario
     results: list[ReplicationResult] = field(default_factory=list)
-    good_days: int = 0
+    good_days: int = 0  # days meeting the SLO
+    within_budget_days: int = 0  # days meeting the SLO and the budget
     status: str = UNDECIDED
 
     @property
@@ -83,6 +86,7 @@ class Evaluation:
             "status": self.status,
             "replications": self.replications,
             "good_days": self.good_days,
+            "good_and_within_budget_days": self.within_budget_days,
             "good_share": self.good_share,
             "good_share_ci95": self.good_share_ci95,
             "cost_monthly_usd": monthly,
@@ -101,6 +105,7 @@ class Sized:
     next_cheaper: Evaluation | None
     evaluations: list[Evaluation]
     note: str = ""
+    over_budget: bool = False  # the chosen count meets the SLO but not the budget
 
 
 def replications_to_accept(confidence: float) -> int:
@@ -231,7 +236,9 @@ class SettingRunner:
         ]
         found.sort(key=lambda result: result.replication)
         evaluation.results.extend(found)
-        evaluation.good_days += sum(good_day(evaluation.scenario, r) for r in found)
+        scenario = evaluation.scenario
+        evaluation.good_days += sum(good_day(scenario, r, with_budget=False) for r in found)
+        evaluation.within_budget_days += sum(good_day(scenario, r) for r in found)
 
 
 def smallest_not_rejected(
@@ -320,6 +327,15 @@ def size_candidate(
     note = ""
     if chosen is None:
         note = f"no count up to {limit} was accepted"
+    over_budget = False
+    if chosen is not None and runner.base.budget.monthly_usd is not None:
+        days = chosen.within_budget_days
+        over_budget = decide(days, chosen.replications, runner.confidence) != ACCEPTED
+        if over_budget:
+            note = (
+                f"meets the SLO at {chosen.replicas} replicas but only {days} of "
+                f"{chosen.replications} days are within the budget"
+            )
     undecided = [e for e in evaluations if e.status == UNDECIDED]
     if undecided:
         note = (
@@ -327,7 +343,7 @@ def size_candidate(
             + "undecided: "
             + ", ".join(f"{e.replicas} ({e.good_days}/{e.replications} good)" for e in undecided)
         )
-    return Sized(candidate, estimate, chosen, below, evaluations, note)
+    return Sized(candidate, estimate, chosen, below, evaluations, note, over_budget)
 
 
 def candidates(
