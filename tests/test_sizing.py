@@ -147,3 +147,17 @@ def test_the_tensor_parallel_degree_is_the_fewest_gpus_that_hold_the_model() -> 
     eight_b = load_scenario("diurnal-chat", [])  # 16.06 GB of weights
     assert tensor_parallel_degree(eight_b, "A10G") == 1  # 24 GB
     assert tensor_parallel_degree(eight_b, "T4") == 2  # 16 GB holds not even the weights
+
+
+def test_a_budget_below_the_slo_count_is_reported_not_searched_past() -> None:
+    unbounded = load_scenario("mmc", MMC)
+    tight = load_scenario("mmc", [*MMC, "budget.monthly_usd=1500"])  # 5 T4s cost ~$1,900
+    loose = load_scenario("mmc", [*MMC, "budget.monthly_usd=1e6"])
+    sizes = [
+        size_candidate(SettingRunner(base, LocalExecutor(1), CONFIDENCE, CAP), T4)
+        for base in (unbounded, tight, loose)
+    ]
+    assert len({s.chosen.replicas for s in sizes}) == 1  # the SLO alone decides the count
+    assert [s.over_budget for s in sizes] == [False, True, False]
+    assert sizes[1].chosen.within_budget_days == 0
+    assert "within the budget" in sizes[1].note
