@@ -161,3 +161,13 @@ def test_a_budget_below_the_slo_count_is_reported_not_searched_past() -> None:
     assert [s.over_budget for s in sizes] == [False, True, False]
     assert sizes[1].chosen.within_budget_days == 0
     assert "within the budget" in sizes[1].note
+
+
+def test_an_slo_the_service_time_alone_misses_stops_the_search() -> None:
+    # Exponential 1 s service: its own p99 is 4.6 s, so no fleet meets a 3 s p99.
+    base = load_scenario("mmc", ["horizon=20m", "slo.latency_p99=3s"])
+    sized = size_candidate(SettingRunner(base, LocalExecutor(1), CONFIDENCE, CAP), T4)
+    assert sized.chosen is None
+    assert "out of reach" in sized.note
+    assert all(e.status == REJECTED for e in sized.evaluations)
+    assert max(e.replicas for e in sized.evaluations) <= 4 * sized.estimate_replicas

@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from sim.baseline.botec import botec, dist_mean
 from sim.baseline.headline import botec_headline
 from sim.baseline.queueing_theory import mmc_wait_quantile_s
@@ -37,6 +39,7 @@ FIRST_REPLICATIONS = 4  # replications of a setting's first round; each further 
 TP_DEGREES = (1, 2, 4, 8)
 SCREEN_REPLICATIONS = 8  # the screen's most replications per setting (rounds of 4 and 8)
 MAX_REPLICATIONS_ANY = 10**9  # "as many as the runner allows"
+OUT_OF_REACH_GAIN = 0.05  # a doubling that cuts the tail by less gives up (see out_of_reach)
 SEARCH_FACTOR = 16  # the search goes up to this many times the estimate (plus as many again)
 
 
@@ -241,6 +244,22 @@ class SettingRunner:
         evaluation.within_budget_days += sum(good_day(scenario, r) for r in found)
 
 
+def median_p99_s(evaluation: Evaluation) -> float:
+    """The median day's e2e p99 of a setting's replications so far."""
+    return float(np.median([r.latency_s["e2e"]["p99"] for r in evaluation.results]))
+
+
+def out_of_reach(smaller: Evaluation, larger: Evaluation) -> bool:
+    """More replicas, under half busy, gave no good day and under OUT_OF_REACH_GAIN less
+    tail latency: the requests' own service time, not the queue, misses the SLO."""
+    if larger.good_days or smaller.good_days:
+        return False
+    if np.median([r.utilization for r in larger.results]) >= 0.5:
+        return False  # still busy: more replicas may yet cut the wait
+    before, after = median_p99_s(smaller), median_p99_s(larger)
+    return math.isfinite(before) and after > (1 - OUT_OF_REACH_GAIN) * before
+
+
 def smallest_not_rejected(
     evaluate: Callable[[int], Evaluation], estimate: int, max_replicas: int
 ) -> tuple[Evaluation | None, Evaluation | None]:
@@ -268,6 +287,8 @@ def smallest_not_rejected(
             trial = evaluate(min(max_replicas, low.replicas + step))
             if trial.status != REJECTED:
                 high = trial
+            elif out_of_reach(low, trial):
+                return None, trial
             else:
                 low, step = trial, 2 * step
     bottom = 0 if low is None else low.replicas
@@ -325,7 +346,12 @@ def size_candidate(
         (e for (c, _), e in runner.seen.items() if c == candidate), key=lambda e: e.replicas
     )
     note = ""
-    if chosen is None:
+    if chosen is None and below is not None and below.good_days == 0:
+        note = (
+            f"no good day up to {below.replicas} replicas (median day's e2e p99 "
+            f"{median_p99_s(below):.3g} s): out of reach"
+        )
+    elif chosen is None:
         note = f"no count up to {limit} was accepted"
     over_budget = False
     if chosen is not None and runner.base.budget.monthly_usd is not None:
