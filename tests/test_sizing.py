@@ -171,3 +171,14 @@ def test_an_slo_the_service_time_alone_misses_stops_the_search() -> None:
     assert "out of reach" in sized.note
     assert all(e.status == REJECTED for e in sized.evaluations)
     assert max(e.replicas for e in sized.evaluations) <= 4 * sized.estimate_replicas
+
+
+def test_a_gpu_too_slow_for_the_slo_alone_is_out_of_reach_before_any_run() -> None:
+    from sim.montecarlo.sizing import alone_p99_s, unreachable_slo
+
+    base = load_scenario("diurnal-chat", ['horizon="20m"', 'traffic.peak_time="00:10"'])
+    l4 = candidate_scenario(base, Candidate("L4", 1), 150)
+    assert "out of reach" in unreachable_slo(l4)
+    day = run_replication(l4, 0)  # 150 L4s for about 16 requests/s: queueing is not the cause
+    assert day.latency_s["e2e"]["p99"] >= 0.95 * alone_p99_s(l4)[1] > 30.0
+    assert unreachable_slo(candidate_scenario(base, Candidate("A100-80GB", 1), 1)) == ""

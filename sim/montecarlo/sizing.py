@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distributions.traffic import generate_requests
 from sim.baseline.botec import botec, dist_mean
 from sim.baseline.headline import botec_headline
 from sim.baseline.queueing_theory import mmc_wait_quantile_s
+from sim.engine.service_time import RooflineModel, build_service_model
 from sim.errors import CapsimError
 from sim.montecarlo.aggregate import good_day, spread, wilson_interval
 from sim.montecarlo.executors import Executor, ReplicationBlock, run_block
+from sim.montecarlo.replication import replication_streams
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.catalog import gpu_spec
 from sim.scenario.memory import kv_bytes_per_token
@@ -40,6 +43,7 @@ TP_DEGREES = (1, 2, 4, 8)
 SCREEN_REPLICATIONS = 8  # the screen's most replications per setting (rounds of 4 and 8)
 MAX_REPLICATIONS_ANY = 10**9  # "as many as the runner allows"
 OUT_OF_REACH_GAIN = 0.05  # a doubling that cuts the tail by less gives up (see out_of_reach)
+ALONE_SAMPLE = 20_000  # requests of replication 0 timed alone for the reachability check
 SEARCH_FACTOR = 16  # the search goes up to this many times the estimate (plus as many again)
 
 
@@ -327,6 +331,45 @@ def smallest_accepted(
     return None, below
 
 
+def alone_p99_s(scenario: Scenario, sample: int = ALONE_SAMPLE) -> tuple[float, float] | None:
+    """(TTFT, e2e) p99 of replication 0's requests each served alone, the fastest any fleet
+    can serve them (batching and queueing only add); None for a given per-request latency."""
+    service = build_service_model(scenario)
+    if not isinstance(service, RooflineModel):
+        return None
+    requests = generate_requests(scenario, replication_streams(scenario.seed, 0)["traffic"])
+    count = len(requests.arrival_s)
+    if count == 0:
+        return None
+    picked = np.linspace(0, count - 1, min(count, sample)).astype(np.int64)
+    times = np.array(
+        [
+            service.alone_times_s(int(requests.prompt_tokens[i]), int(requests.output_tokens[i]))
+            for i in picked
+        ]
+    )
+    ttft_p99, e2e_p99 = np.percentile(times, 99, axis=0)
+    return float(ttft_p99), float(e2e_p99)
+
+
+def unreachable_slo(scenario: Scenario) -> str:
+    """Why no fleet can meet the SLO (a request alone already misses it), or ""."""
+    found = alone_p99_s(scenario)
+    if found is None:
+        return ""
+    for (name, target_s), alone_s in zip(
+        (("e2e", scenario.slo.latency_p99), ("TTFT", scenario.slo.ttft_p99)),
+        (found[1], found[0]),
+        strict=True,
+    ):
+        if target_s is not None and alone_s > (1 + OUT_OF_REACH_GAIN) * target_s:
+            return (
+                f"out of reach: requests served alone have a {name} p99 of {alone_s:.3g} s, "
+                f"over the SLO's {target_s:g} s, with any number of replicas"
+            )
+    return ""
+
+
 def size_candidate(
     runner: SettingRunner, candidate: Candidate, estimate: int | None = None
 ) -> Sized:
@@ -336,8 +379,12 @@ def size_candidate(
             f"--policies {candidate.policy}: only 'fixed' is sized so far "
             "(target-tracking's grid of targets is not built yet)"
         )
+    one = candidate_scenario(runner.base, candidate, 1)
     if estimate is None:
-        estimate = analytic_replicas(candidate_scenario(runner.base, candidate, 1))
+        estimate = analytic_replicas(one)
+    reason = unreachable_slo(one)
+    if reason:
+        return Sized(candidate, estimate, None, None, [], reason)
     limit = min(MAX_REPLICAS, SEARCH_FACTOR * (estimate + 1))
     chosen, below = smallest_accepted(
         lambda n, most: runner.evaluate(candidate, n, most), estimate, limit
