@@ -69,4 +69,11 @@ def size_table(document: dict[str, Any]) -> Table:
             botec,
             f"{row['replicas_over_botec_ratio']:.2f}",
         )
+    notes = [
+        f"{row['gpu']} x{row['tensor_parallel']} {row['market']}: {row['note']}"
+        for row in document["candidates"]
+        if row["note"]
+    ]
+    if notes:
+        table.caption = "\n".join(notes)
     return table
