@@ -577,6 +577,9 @@ def size_command(
         runner = SettingRunner(base, pool, confidence, replications)
         sized = size_all(runner, chosen, report)
     document = size_document(base, sized, confidence, replications)
+    if not json_output:
+        for warning in document["warnings"]:
+            stderr.print(f"[yellow]note:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if store is not None:
         from sim.montecarlo.size_store import write_size_folder
 

@@ -122,3 +122,22 @@ def test_a_dask_local_cluster_gives_the_same_answer(runner: CliRunner, document:
     result = runner.invoke(app, [*SIZE, "--json", "--executor", "dask", "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == document
+
+
+def test_redai_100k_on_a_short_horizon_matches_a_brute_force(runner: CliRunner) -> None:
+    """The seed-001 classifier (2 s a request, two peak hours) on dedicated T4s, every N."""
+    sets = ['horizon="2h"', 'traffic.peak_time="01:00"']
+    base = load_scenario("redai-100k", sets)
+    candidate = Candidate("T4", 1)
+    statuses = {
+        n: SettingRunner(base, LocalExecutor(1), 0.8, 40).evaluate(candidate, n).status
+        for n in range(1, 10)
+    }
+    expected = min(n for n, status in statuses.items() if status == ACCEPTED)
+    command = ["size", "redai-100k", "--set", sets[0], "--set", sets[1], "--gpus", "T4,A10G"]
+    result = runner.invoke(app, [*command, "--confidence", "0.8", "-n", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [row["chosen"]["replicas"] for row in document["candidates"]] == [expected] * 2
+    assert expected > 1 and statuses[expected - 1] != ACCEPTED
+    assert any("prices every GPU type alike" in w for w in document["warnings"])

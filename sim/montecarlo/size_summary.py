@@ -44,6 +44,23 @@ def candidate_row(base: Scenario, sized: Sized) -> dict[str, Any]:
     return row
 
 
+def scenario_warnings(base: Scenario, sized: list[Sized]) -> list[str]:
+    """What makes candidates alike for reasons of the scenario, not of the GPUs."""
+    out = []
+    if len({s.candidate.gpu for s in sized}) > 1:
+        if base.pricing.gpu_usd_per_hour is not None:
+            out.append(
+                f"pricing.gpu_usd_per_hour = {base.pricing.gpu_usd_per_hour:g} prices every "
+                "GPU type alike; drop it (--set pricing.gpu_usd_per_hour=...) to use the catalog"
+            )
+        if base.service.model != "roofline":
+            out.append(
+                "service.model is 'latency': each request takes the given time on any GPU, "
+                "so the GPU types differ only in price"
+            )
+    return out
+
+
 def _status(sized: Sized) -> str:
     if sized.chosen is None:
         return "none accepted"
@@ -60,6 +77,7 @@ def size_document(
     if accepted:
         accepted[0]["cheapest"] = True
     return {
+        "warnings": scenario_warnings(base, sized),
         "scenario": base.name,
         "seed": base.seed,
         "horizon_s": base.horizon,
