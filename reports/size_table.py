@@ -59,7 +59,7 @@ def size_table(document: dict[str, Any]) -> Table:
         p99 = chosen["e2e_p99_s"]["p50"]
         table.add_row(
             *head,
-            f"replicas={chosen['replicas']}",
+            row["setting"],
             _usd(chosen["cost_monthly_usd"]["p50"]),
             _usd(chosen["cost_monthly_usd"]["p95"]),
             "-" if math.isnan(p99) else format_duration(p99),

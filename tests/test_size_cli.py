@@ -78,7 +78,7 @@ def test_out_writes_a_sweep_folder_that_report_draws(
     [
         (["--gpus", "X1"], "unknown GPU 'X1'"),
         (["--markets", "reserved"], "--markets: unknown value 'reserved'"),
-        (["--policies", "target-tracking"], "--policies: 'target-tracking' is not sized yet"),
+        (["--policies", "serverless"], "--policies: 'serverless' is not sized yet"),
         (["-n", "10"], "raise -n to at least 16"),
     ],
 )

@@ -182,3 +182,25 @@ def test_a_gpu_too_slow_for_the_slo_alone_is_out_of_reach_before_any_run() -> No
     day = run_replication(l4, 0)  # 150 L4s for about 16 requests/s: queueing is not the cause
     assert day.latency_s["e2e"]["p99"] >= 0.95 * alone_p99_s(l4)[1] > 30.0
     assert unreachable_slo(candidate_scenario(base, Candidate("A100-80GB", 1), 1)) == ""
+
+
+def test_target_tracking_minimum_matches_a_brute_force_and_the_cheapest_target_wins() -> None:
+    from sim.montecarlo.sizing import TARGETS, size_targets
+
+    sets = ['horizon="1h"', 'traffic.peak_time="00:30"', "budget.monthly_usd=1e7"]
+    base = load_scenario("diurnal-api", sets)
+    tracking = Candidate("T4", 1, policy="target-tracking", target=0.7)
+    statuses = brute_force(base, tracking, range(1, 8))
+    expected = smallest(statuses)
+    sized = size_candidate(SettingRunner(base, LocalExecutor(1), CONFIDENCE, CAP), tracking)
+    assert sized.chosen is not None and sized.chosen.replicas == expected
+    assert sized.chosen.scenario.autoscaling.min_replicas == expected
+    assert sized.chosen.scenario.autoscaling.target == 0.7
+    best = size_targets(SettingRunner(base, LocalExecutor(1), CONFIDENCE, CAP), tracking)
+    assert [s.candidate.target for s in best.alternatives] == list(TARGETS)
+    costs = [
+        s.chosen.summary()["cost_monthly_usd"]["p50"]
+        for s in best.alternatives
+        if s.chosen is not None and not s.over_budget
+    ]
+    assert best.chosen.summary()["cost_monthly_usd"]["p50"] == min(costs)

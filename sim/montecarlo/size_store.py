@@ -21,7 +21,14 @@ from sim.montecarlo.sweep_grid import Point
 from sim.montecarlo.task_store import TaskStore
 from sim.scenario.schema import Scenario
 
-GRID_KEYS = ("fleet.gpu", "fleet.replicas", "fleet.gpus_per_replica", "fleet.market")
+GRID_KEYS = (
+    "fleet.gpu",
+    "fleet.replicas",
+    "fleet.gpus_per_replica",
+    "fleet.market",
+    "autoscaling.policy",
+    "autoscaling.target",
+)
 
 
 def check_folder(folder: Path) -> TaskStore:
@@ -40,7 +47,15 @@ def write_size_folder(
     points = []
     for index, evaluation in enumerate(evaluations):
         candidate = evaluation.candidate
-        values = (candidate.gpu, evaluation.replicas, candidate.gpus_per_replica, candidate.market)
+        target = evaluation.scenario.autoscaling.target if candidate.target is not None else "-"
+        values = (
+            candidate.gpu,
+            evaluation.replicas,
+            candidate.gpus_per_replica,
+            candidate.market,
+            candidate.policy,
+            target,
+        )
         settings = dict(zip(GRID_KEYS, values, strict=True))
         texts = {key: str(value) for key, value in settings.items()}
         points.append(Point(index, settings, texts))

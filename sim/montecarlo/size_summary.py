@@ -27,6 +27,8 @@ def candidate_row(base: Scenario, sized: Sized) -> dict[str, Any]:
         "tensor_parallel": candidate.gpus_per_replica,
         "market": candidate.market,
         "policy": candidate.policy,
+        "target": candidate.target,
+        "setting": _setting(sized),
         "status": _status(sized),
         "chosen": chosen.summary() if chosen else None,
         "next_cheaper": sized.next_cheaper.summary() if sized.next_cheaper else None,
@@ -37,7 +39,7 @@ def candidate_row(base: Scenario, sized: Sized) -> dict[str, Any]:
         ),
         "settings_evaluated": len(sized.evaluations),
         "replications_run": sum(e.replications for e in sized.evaluations),
-        "evaluations": [e.summary() for e in sized.evaluations],
+        "evaluations": [{"target": e.candidate.target, **e.summary()} for e in sized.evaluations],
         "note": sized.note,
         "cheapest": False,
     }
@@ -59,6 +61,15 @@ def scenario_warnings(base: Scenario, sized: list[Sized]) -> list[str]:
                 "so the GPU types differ only in price"
             )
     return out
+
+
+def _setting(sized: Sized) -> str | None:
+    """What the search chose: the fleet's size, or the target and minimum for target tracking."""
+    if sized.chosen is None:
+        return None
+    if sized.candidate.target is None:
+        return f"replicas={sized.chosen.replicas}"
+    return f"target={sized.candidate.target:g} min_replicas={sized.chosen.replicas}"
 
 
 def _status(sized: Sized) -> str:

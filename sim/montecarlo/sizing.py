@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,7 +37,8 @@ from sim.scenario.schema import MAX_REPLICAS, Scenario
 
 ACCEPTED, REJECTED, UNDECIDED = "accepted", "rejected", "undecided"
 MARKETS = ("on-demand", "spot")
-POLICIES = ("fixed",)  # target-tracking's grid of targets is not built yet
+POLICIES = ("fixed", "target-tracking")
+TARGETS = (0.5, 0.6, 0.7, 0.8)  # target tracking's coarse grid of utilisation targets
 FIRST_REPLICATIONS = 4  # replications of a setting's first round; each further round doubles
 TP_DEGREES = (1, 2, 4, 8)
 SCREEN_REPLICATIONS = 8  # the screen's most replications per setting (rounds of 4 and 8)
@@ -55,10 +56,12 @@ class Candidate:
     gpus_per_replica: int
     market: str = "on-demand"
     policy: str = "fixed"
+    target: float | None = None  # target tracking's target; its setting is min_replicas
 
     @property
     def name(self) -> str:
-        return f"{self.gpu} x{self.gpus_per_replica} {self.market} {self.policy}"
+        target = "" if self.target is None else f" target={self.target:g}"
+        return f"{self.gpu} x{self.gpus_per_replica} {self.market} {self.policy}{target}"
 
 
 @dataclass
@@ -113,6 +116,7 @@ class Sized:
     evaluations: list[Evaluation]
     note: str = ""
     over_budget: bool = False  # the chosen count meets the SLO but not the budget
+    alternatives: list[Sized] = field(default_factory=list)  # target tracking: every target
 
 
 def replications_to_accept(confidence: float) -> int:
@@ -156,7 +160,8 @@ def tensor_parallel_degree(scenario: Scenario, gpu: str) -> int:
 
 
 def candidate_scenario(base: Scenario, candidate: Candidate, replicas: int) -> Scenario:
-    """The base scenario served by `candidate` with `replicas` replicas (validated afresh)."""
+    """The base scenario served by `candidate` with `replicas` replicas (validated afresh):
+    the fleet's size for `fixed`, the minimum (and starting size) for target tracking."""
     data = base.model_dump()
     data["fleet"].update(
         gpu=candidate.gpu,
@@ -165,6 +170,12 @@ def candidate_scenario(base: Scenario, candidate: Candidate, replicas: int) -> S
         replicas=replicas,
     )
     data["autoscaling"]["policy"] = candidate.policy
+    if candidate.policy == "target-tracking":
+        scaling = data["autoscaling"]
+        scaling["min_replicas"] = replicas
+        scaling["max_replicas"] = max(scaling["max_replicas"], replicas)
+        if candidate.target is not None:
+            scaling["target"] = candidate.target
     try:
         return Scenario.model_validate(data)
     except ValueError as exc:
@@ -373,12 +384,7 @@ def unreachable_slo(scenario: Scenario) -> str:
 def size_candidate(
     runner: SettingRunner, candidate: Candidate, estimate: int | None = None
 ) -> Sized:
-    """Search one candidate's replica count (the fixed policy)."""
-    if candidate.policy != "fixed":
-        raise CapsimError(
-            f"--policies {candidate.policy}: only 'fixed' is sized so far "
-            "(target-tracking's grid of targets is not built yet)"
-        )
+    """Search one candidate's replica count (fixed) or minimum (target tracking, one target)."""
     one = candidate_scenario(runner.base, candidate, 1)
     if estimate is None:
         estimate = analytic_replicas(one)
@@ -409,7 +415,11 @@ def size_candidate(
                 f"meets the SLO at {chosen.replicas} replicas but only {days} of "
                 f"{chosen.replications} days are within the budget"
             )
-    undecided = [e for e in evaluations if e.status == UNDECIDED]
+    undecided = [  # at the cap; a screen's unfinished settings are not undecided
+        e
+        for e in evaluations
+        if e.status == UNDECIDED and e.replications >= runner.max_replications
+    ]
     if undecided:
         note = (
             (note + "; " if note else "")
@@ -445,11 +455,28 @@ def candidates(
     return out
 
 
+def size_targets(runner: SettingRunner, candidate: Candidate) -> Sized:
+    """Target tracking: the fewest `min_replicas` per target of TARGETS, and the cheapest."""
+    per_target = [size_candidate(runner, replace(candidate, target=target)) for target in TARGETS]
+    accepted = [s for s in per_target if s.chosen is not None and not s.over_budget]
+    pool = accepted or [s for s in per_target if s.chosen is not None] or per_target
+    best = min(
+        pool,
+        key=lambda s: s.chosen.summary()["cost_monthly_usd"]["p50"] if s.chosen else math.inf,
+    )
+    best.evaluations = [e for s in per_target for e in s.evaluations]
+    best.alternatives = per_target
+    return best
+
+
 def size_all(runner: SettingRunner, chosen: list[Candidate], on_sized=None) -> list[Sized]:
     """Size every candidate in turn on the runner's executor (`on_sized` hears of each)."""
     out = []
     for candidate in chosen:
-        sized = size_candidate(runner, candidate)
+        if candidate.policy == "target-tracking" and candidate.target is None:
+            sized = size_targets(runner, candidate)
+        else:
+            sized = size_candidate(runner, candidate)
         if on_sized is not None:
             on_sized(sized)
         out.append(sized)
