@@ -514,7 +514,7 @@ def size_command(
         str, typer.Option("--markets", help="on-demand and/or spot, comma-separated.")
     ] = "on-demand",
     policies: Annotated[
-        str, typer.Option("--policies", help="Scaling policies to size (fixed so far).")
+        str, typer.Option("--policies", help="fixed (the replica count) and/or target-tracking (target and minimum).")
     ] = "fixed",
     confidence: Annotated[
         float,
