@@ -514,7 +514,11 @@ def size_command(
         str, typer.Option("--markets", help="on-demand and/or spot, comma-separated.")
     ] = "on-demand",
     policies: Annotated[
-        str, typer.Option("--policies", help="fixed (the replica count) and/or target-tracking (target and minimum).")
+        str,
+        typer.Option(
+            "--policies",
+            help="fixed (the replica count) and/or target-tracking (target and minimum).",
+        ),
     ] = "fixed",
     confidence: Annotated[
         float,
