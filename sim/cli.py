@@ -525,6 +525,99 @@ def sweep_command(
     stdout.print(f"results written to {out}/", highlight=False)
 
 
+@app.command("size", cls=CapsimCommand)
+@clean_errors
+def size_command(
+    scenario: ScenarioArg,
+    gpus: Annotated[
+        str, typer.Option("--gpus", help="GPU types to try, comma-separated.")
+    ] = "T4,L4,A10G,A100-80GB,H100-SXM",
+    markets: Annotated[
+        str, typer.Option("--markets", help="on-demand and/or spot, comma-separated.")
+    ] = "on-demand",
+    policies: Annotated[
+        str,
+        typer.Option(
+            "--policies",
+            help="fixed (the replica count) and/or target-tracking (target and minimum).",
+        ),
+    ] = "fixed",
+    confidence: Annotated[
+        float,
+        typer.Option(
+            "--confidence", min=0.5, max=0.999, help="Share of days that must meet the SLO."
+        ),
+    ] = 0.95,
+    replications: Annotated[
+        int,
+        typer.Option(
+            "-n", "--replications", min=1, metavar="N", help="Most replications per setting."
+        ),
+    ] = 80,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write every evaluated setting as a sweep folder."),
+    ] = None,
+    sets: SetOption = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = 1,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The cheapest fleet of each GPU type that meets the SLO on enough simulated days."""
+    from reports.size_table import size_table
+    from sim.montecarlo.size_summary import size_document
+    from sim.montecarlo.sizing import (
+        MARKETS,
+        SettingRunner,
+        candidates,
+        parse_list,
+        size_all,
+    )
+
+    base = _load(scenario, sets, seed)
+    chosen = candidates(
+        base,
+        parse_list("--gpus", gpus),
+        parse_list("--markets", markets, MARKETS),
+        parse_list("--policies", policies),
+    )
+    store = None
+    if out is not None:
+        from sim.montecarlo.size_store import check_folder
+
+        store = check_folder(out)
+
+    def report(sized) -> None:
+        if not json_output:
+            found = f"{sized.chosen.replicas} replicas" if sized.chosen else sized.note
+            stderr.print(
+                f"{sized.candidate.name}: {found} "
+                f"({len(sized.evaluations)} settings, "
+                f"{sum(e.replications for e in sized.evaluations)} replications)",
+                highlight=False,
+            )
+
+    with _executor(executor, workers, scheduler) as pool:
+        runner = SettingRunner(base, pool, confidence, replications)
+        sized = size_all(runner, chosen, report)
+    document = size_document(base, sized, confidence, replications)
+    if not json_output:
+        for warning in document["warnings"]:
+            stderr.print(f"[yellow]note:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    if store is not None:
+        from sim.montecarlo.size_store import write_size_folder
+
+        write_size_folder(store, scenario, sets or [], base, sized)
+    if json_output:
+        _print_json(document)
+        return
+    stdout.print(size_table(document))
+    if out is not None:
+        stdout.print(f"evaluated settings written to {out}/ (capsim report {out})", highlight=False)
+
+
 @app.command("report")
 @clean_errors
 def report_command(

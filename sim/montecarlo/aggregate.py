@@ -122,6 +122,24 @@ def _lost_any(result: ReplicationResult) -> bool:
     return lost > 0.01 * max(1, result.requests["arrived"])
 
 
+def good_day(scenario: Scenario, result: ReplicationResult, with_budget: bool = True) -> bool:
+    """A replication (a simulated day) meets the scenario's SLO and its budget.
+
+    Its e2e and TTFT p99 are within `slo.*` where given (by `missed_slo`), it lost
+    at most 1% of its requests (the completed share, checked even with no latency
+    target), and (`with_budget`) its monthly cost is within `budget.monthly_usd` if set.
+    """
+    for metric, target in (("e2e", scenario.slo.latency_p99), ("ttft", scenario.slo.ttft_p99)):
+        if target is not None and missed_slo(result, metric, target):
+            return False
+    if _lost_any(result):
+        return False
+    budget_usd = scenario.budget.monthly_usd
+    if not with_budget or budget_usd is None:
+        return True
+    return not result.cost_usd["monthly_total"] > budget_usd
+
+
 def aggregate(scenario: Scenario, results: list[ReplicationResult]) -> dict[str, object]:
     """The Monte Carlo summary of `run --json` (less the BOTEC, which the caller adds)."""
     requests: dict[str, int] = {}
