@@ -266,7 +266,7 @@ def traffic_command(
         if not 0 < bin_s < float("inf"):
             raise CapsimError(f"--bins {bins}: a bin must be a finite duration longer than zero")
     if plot is not None:
-        from sim.output_paths import check_output_file
+        from reports.output_paths import check_output_file
 
         check_output_file(plot, "--plot")
     loaded = _load(scenario, sets, seed)
@@ -338,7 +338,7 @@ def run_command(
     from sim.montecarlo.run_plan import check_plan, plan_run, run_and_aggregate
 
     if out is not None:
-        from sim.output_paths import check_output_folder
+        from reports.output_paths import check_output_folder
 
         check_output_folder(out, "--out")
     loaded = _load(scenario, sets, seed, replications)
