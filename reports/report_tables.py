@@ -118,22 +118,19 @@ def risk_table(summary: dict[str, Any]) -> ReportTable:
     risk = summary["risk"]
     n = summary["replications"]
     rows = []
-    if risk.get("p_slo_violation") is not None:
-        rows.append(
-            {
-                "risk": f"a day misses p99 end to end <= {seconds(risk['slo_e2e_p99_s'])}",
-                "estimate": share(risk["p_slo_violation"]),
-                "95% interval": interval(risk.get("p_slo_violation_ci95")),
-            }
-        )
-    if risk.get("p_ttft_slo_violation") is not None:
-        rows.append(
-            {
-                "risk": f"a day misses p99 TTFT <= {seconds(risk['slo_ttft_p99_s'])}",
-                "estimate": share(risk["p_ttft_slo_violation"]),
-                "95% interval": interval(risk.get("p_ttft_slo_violation_ci95")),
-            }
-        )
+    for key, metric, label in (
+        ("p_slo_violation", "e2e", "end to end"),
+        ("p_ttft_slo_violation", "ttft", "TTFT"),
+        ("p_tpot_slo_violation", "tpot", "TPOT"),
+    ):
+        if risk.get(key) is not None:
+            rows.append(
+                {
+                    "risk": f"a day misses p99 {label} <= {seconds(risk[f'slo_{metric}_p99_s'])}",
+                    "estimate": share(risk[key]),
+                    "95% interval": interval(risk.get(f"{key}_ci95")),
+                }
+            )
     if risk.get("p_over_budget") is not None:
         rows.append(
             {

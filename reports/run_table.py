@@ -151,10 +151,12 @@ def risk_table(summary: dict[str, Any]) -> Table:
     table.add_column("95% interval", justify="right")
     slo = found.get("slo_e2e_p99_s")
     ttft = found.get("slo_ttft_p99_s")
+    tpot = found.get("slo_tpot_p99_s")
     budget = found.get("budget_monthly_usd")
     rows = (
         ("p_slo_violation", f"chance a replication misses p99 end to end <= {_seconds(slo)}"),
         ("p_ttft_slo_violation", f"chance a replication misses p99 TTFT <= {_seconds(ttft)}"),
+        ("p_tpot_slo_violation", f"chance a replication misses p99 TPOT <= {_seconds(tpot)}"),
         ("p_over_budget", f"chance the month costs over {_usd(budget)}"),
     )
     for key, label in rows:

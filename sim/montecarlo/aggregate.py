@@ -83,6 +83,7 @@ def risk(scenario: Scenario, results: list[ReplicationResult]) -> dict[str, obje
     for key, metric, target in (
         ("p_slo_violation", "e2e", scenario.slo.latency_p99),
         ("p_ttft_slo_violation", "ttft", scenario.slo.ttft_p99),
+        ("p_tpot_slo_violation", "tpot", scenario.slo.tpot_p99),
     ):
         out[key] = None
         if target is None:
@@ -125,11 +126,13 @@ def _lost_any(result: ReplicationResult) -> bool:
 def good_day(scenario: Scenario, result: ReplicationResult, with_budget: bool = True) -> bool:
     """A replication (a simulated day) meets the scenario's SLO and its budget.
 
-    Its e2e and TTFT p99 are within `slo.*` where given (by `missed_slo`), it lost
+    Its e2e, TTFT and TPOT p99 are within `slo.*` where given (by `missed_slo`), it lost
     at most 1% of its requests (the completed share, checked even with no latency
     target), and (`with_budget`) its monthly cost is within `budget.monthly_usd` if set.
     """
-    for metric, target in (("e2e", scenario.slo.latency_p99), ("ttft", scenario.slo.ttft_p99)):
+    slo = scenario.slo
+    targets = (("e2e", slo.latency_p99), ("ttft", slo.ttft_p99), ("tpot", slo.tpot_p99))
+    for metric, target in targets:
         if target is not None and missed_slo(result, metric, target):
             return False
     if _lost_any(result):

@@ -485,6 +485,11 @@ def _check_service_time(scenario: Scenario, source: str) -> None:
     """Refuse a per-request latency whose mean is (nearly) zero, and requests of no tokens:
     a replica's throughput would be unbounded, so capacity, utilisation and cost per
     request have no value."""
+    if scenario.service.model == "latency" and scenario.slo.tpot_p99 is not None:
+        raise CapsimError(
+            f"{source}: slo.tpot_p99: a given per-request latency (service.model = "
+            '"latency") has no token timing; use service.model = "roofline" or drop the TPOT SLO'
+        )
     latency = scenario.service.latency
     if scenario.service.model == "latency" and latency is not None:
         mean_s, _ = dist_mean_cv(latency)

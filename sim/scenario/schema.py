@@ -500,6 +500,7 @@ class Spot(Section):
 class Slo(Section):
     latency_p99: PositiveDurationS | None = None
     ttft_p99: PositiveDurationS | None = None
+    tpot_p99: PositiveDurationS | None = None  # time per output token after the first
 
 
 class Budget(Section):
