@@ -74,6 +74,13 @@ def size_table(document: dict[str, Any]) -> Table:
         for row in document["candidates"]
         if row["note"]
     ]
+    notes += [
+        f"{row['gpu']} x{row['tensor_parallel']} {row['market']} target tracking: the next "
+        f"target, {row['next_target']['target']:g} at the same minimum: "
+        f"{_share(row['next_target'])}"
+        for row in document["candidates"]
+        if row.get("next_target")
+    ]
     if notes:
         table.caption = "\n".join(notes)
     return table

@@ -204,3 +204,26 @@ def test_target_tracking_minimum_matches_a_brute_force_and_the_cheapest_target_w
         if s.chosen is not None and not s.over_budget
     ]
     assert best.chosen.summary()["cost_monthly_usd"]["p50"] == min(costs)
+    # Minimality across targets: the next, hotter target at the same minimum, evaluated;
+    # here the hottest target wins, so there is none above it.
+    assert best.candidate.target == TARGETS[-1] and best.next_target is None
+
+
+def test_the_next_target_is_the_grids_next_hotter_one() -> None:
+    from sim.montecarlo.sizing import TARGETS, hotter_target
+
+    assert [hotter_target(t) for t in TARGETS] == [*TARGETS[1:], None]
+    assert hotter_target(None) is None and hotter_target(0.65) == 0.7
+
+
+def test_a_spot_candidate_is_sized_on_spot_and_matches_its_brute_force() -> None:
+    """Spot replicas are reclaimed and replaced, so spot can need more than on-demand."""
+    base = load_scenario("mmc", [*MMC, "spot.interruptions_per_hour=6", 'spot.notice="30s"'])
+    spot = Candidate("T4", 1, market="spot")
+    expected = smallest(brute_force(base, spot, range(1, 10)))
+    sized = size_candidate(SettingRunner(base, LocalExecutor(1), CONFIDENCE, CAP), spot)
+    assert sized.chosen is not None and sized.chosen.replicas == expected
+    assert sized.chosen.scenario.fleet.market == "spot"
+    assert sum(r.events["interruptions"] for r in sized.chosen.results) > 0
+    on_demand = size_candidate(SettingRunner(base, LocalExecutor(1), CONFIDENCE, CAP), T4)
+    assert expected >= on_demand.chosen.replicas

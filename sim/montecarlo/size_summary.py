@@ -32,6 +32,11 @@ def candidate_row(base: Scenario, sized: Sized) -> dict[str, Any]:
         "status": _status(sized),
         "chosen": chosen.summary() if chosen else None,
         "next_cheaper": sized.next_cheaper.summary() if sized.next_cheaper else None,
+        "next_target": (
+            {"target": sized.next_target.candidate.target, **sized.next_target.summary()}
+            if sized.next_target
+            else None
+        ),
         "botec_replicas": sized.estimate_replicas,
         "botec_monthly_usd": botec_monthly_usd(base, sized),
         "replicas_over_botec_ratio": (

@@ -117,6 +117,7 @@ class Sized:
     note: str = ""
     over_budget: bool = False  # the chosen count meets the SLO but not the budget
     alternatives: list[Sized] = field(default_factory=list)  # target tracking: every target
+    next_target: Evaluation | None = None  # target tracking: the next (hotter) target, same minimum
 
 
 def replications_to_accept(confidence: float) -> int:
@@ -466,7 +467,18 @@ def size_targets(runner: SettingRunner, candidate: Candidate) -> Sized:
     )
     best.evaluations = [e for s in per_target for e in s.evaluations]
     best.alternatives = per_target
+    hotter = hotter_target(best.candidate.target)
+    if best.chosen is not None and hotter is not None:
+        # The next cheaper setting: the same minimum run hotter, on the same seeds.
+        best.next_target = runner.evaluate(replace(candidate, target=hotter), best.chosen.replicas)
     return best
+
+
+def hotter_target(target: float | None) -> float | None:
+    """The next target of the grid above `target` (None above the last, or with no target)."""
+    if target is None:
+        return None
+    return next((t for t in TARGETS if t > target), None)
 
 
 def size_all(runner: SettingRunner, chosen: list[Candidate], on_sized=None) -> list[Sized]:
