@@ -8,15 +8,12 @@ cost-against-p99 frontier. The grid is sparse: only the settings the search trie
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from sim.errors import CapsimError
-from sim.montecarlo.json_output import plain
 from sim.montecarlo.run_info import capsim_version
 from sim.montecarlo.sizing import Sized
-from sim.montecarlo.sweep import task_rows
+from sim.montecarlo.sweep import scenario_record, task_rows
 from sim.montecarlo.sweep_grid import Point
 from sim.montecarlo.task_store import TaskStore
 from sim.scenario.schema import Scenario
@@ -59,15 +56,11 @@ def write_size_folder(
         settings = dict(zip(GRID_KEYS, values, strict=True))
         texts = {key: str(value) for key, value in settings.items()}
         points.append(Point(index, settings, texts))
-    content = base.model_dump(mode="json")
     manifest = {
         "kind": "sweep",
         "made_by": "size",
         "capsim_version": capsim_version(),
-        "scenario": {"ref": str(ref), "name": base.name, "sets": list(sets), "content": content},
-        "scenario_digest": hashlib.sha256(
-            json.dumps(plain(content), sort_keys=True).encode("utf-8")
-        ).hexdigest(),
+        **scenario_record(ref, sets, base),
         "grid": [
             {"key": key, "values": sorted({p.settings[key] for p in points}, key=str)}
             for key in GRID_KEYS

@@ -45,6 +45,17 @@ class SweepPlan:
     tasks: list[ReplicationBlock] = field(default_factory=list)
 
 
+def scenario_record(ref: str, sets: list[str], base: Scenario) -> dict[str, Any]:
+    """A results folder's record of its scenario: how it was named, its content, its digest
+    (which a rerun into the folder must match)."""
+    content = base.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(plain(content), sort_keys=True).encode("utf-8"))
+    return {
+        "scenario": {"ref": str(ref), "name": base.name, "sets": list(sets), "content": content},
+        "scenario_digest": digest.hexdigest(),
+    }
+
+
 def plan_sweep(
     ref: str,
     sets: list[str],
@@ -72,14 +83,10 @@ def plan_sweep(
     if not scenarios:
         first = invalid[points[0].index]
         raise CapsimError(f"--vary: no point of the grid is valid; the first: {first}")
-    content = base.model_dump(mode="json")
     manifest = {
         "kind": "sweep",
         "capsim_version": capsim_version(),
-        "scenario": {"ref": str(ref), "name": base.name, "sets": list(sets), "content": content},
-        "scenario_digest": hashlib.sha256(
-            json.dumps(plain(content), sort_keys=True).encode("utf-8")
-        ).hexdigest(),
+        **scenario_record(ref, sets, base),
         "grid": [{"key": v.key, "values": v.values} for v in grid],
         "seed": base.seed,
         "replications": n,
