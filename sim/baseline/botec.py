@@ -354,6 +354,20 @@ def _work_gpus(requests_per_day: float, latency_s: float) -> float:
     return requests_per_day * latency_s / SECONDS_PER_DAY
 
 
+def _gpu_work(requests_per_day: float, latency_s: float, peak_to_mean: float) -> dict[str, Any]:
+    """The busy GPU time a day's requests need, and the replicas that carries at 100% busy."""
+    work = _work_gpus(requests_per_day, latency_s)
+    return {
+        "busy_gpu_s_per_day": requests_per_day * latency_s,
+        "busy_gpu_hours_per_day": requests_per_day * latency_s / 3600.0,
+        "utilisation_of_one_gpu_fraction": work,
+        "gpus_of_work_at_mean": work,
+        "gpus_of_work_at_peak": work * peak_to_mean,
+        "dedicated_replicas_at_mean": replicas_below_full(work),
+        "dedicated_replicas_at_peak": replicas_below_full(work * peak_to_mean),
+    }
+
+
 def _volume_row(
     requests_per_day: float,
     latency_s: float,
@@ -361,18 +375,11 @@ def _volume_row(
     sls_per_s: float | None,
     ded_per_month: float | None,
 ) -> dict[str, Any]:
-    work = _work_gpus(requests_per_day, latency_s)
-    replicas_peak = replicas_below_full(work * peak_to_mean)
     row: dict[str, Any] = {
         "requests_per_day": requests_per_day,
-        "busy_gpu_s_per_day": requests_per_day * latency_s,
-        "busy_gpu_hours_per_day": requests_per_day * latency_s / 3600.0,
-        "utilisation_of_one_gpu_fraction": work,
-        "gpus_of_work_at_mean": work,
-        "gpus_of_work_at_peak": work * peak_to_mean,
-        "dedicated_replicas_at_mean": replicas_below_full(work),
-        "dedicated_replicas_at_peak": replicas_peak,
+        **_gpu_work(requests_per_day, latency_s, peak_to_mean),
     }
+    replicas_peak = row["dedicated_replicas_at_peak"]
     if sls_per_s is not None:
         row["serverless_usd_per_month"] = requests_per_day * latency_s * sls_per_s * DAYS_PER_MONTH
     if ded_per_month is not None:
@@ -406,13 +413,7 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
     out["capacity"] = {
         "request_latency_s": latency_s,
         "throughput_requests_per_s_per_gpu": 1.0 / latency_s,
-        "busy_gpu_s_per_day": requests_per_day * latency_s,
-        "busy_gpu_hours_per_day": requests_per_day * latency_s / 3600.0,
-        "utilisation_of_one_gpu_fraction": work,
-        "gpus_of_work_at_mean": work,
-        "gpus_of_work_at_peak": work * peak_to_mean,
-        "dedicated_replicas_at_mean": replicas_below_full(work),
-        "dedicated_replicas_at_peak": replicas_below_full(work * peak_to_mean),
+        **_gpu_work(requests_per_day, latency_s, peak_to_mean),
         "one_gpu_max_requests_per_day": SECONDS_PER_DAY / latency_s,
         "one_gpu_max_requests_per_day_with_peak": SECONDS_PER_DAY / latency_s / peak_to_mean,
     }
