@@ -270,6 +270,13 @@ def traffic_command(
 
         check_output_file(plot, "--plot")
     loaded = _load(scenario, sets, seed)
+    if loaded.traffic.closed_loop:
+        raise CapsimError(
+            f"{scenario}: traffic.arrival = 'closed': {loaded.traffic.concurrency} clients "
+            "send as their replies come back, so the arrivals exist only in a simulation of "
+            "the fleet; `capsim run` reports them (throughput, requests) and `capsim botec` "
+            "bounds the throughput by concurrency / (time per request + think time)"
+        )
     if bins is None:
         bin_s = round_bin_s(loaded.horizon)
     from distributions.traffic import MAX_TRAFFIC_BINS, bin_count
