@@ -32,10 +32,16 @@ def residual_table(result: Calibration) -> Table:
             _value(after.metric, after.predicted),
             f"{100 * after.relative_error:+.1f}%",
         )
-    table.caption = (
+    caption = (
         f"rms relative error {100 * result.start_rms_relative_error:.1f}% before, "
         f"{100 * result.rms_relative_error:.1f}% after the fit"
     )
+    if result.undetermined:
+        caption += (
+            f"; these points do not determine {', '.join(result.undetermined)} separately "
+            "(measure other prompt lengths and batches)"
+        )
+    table.caption = caption
     return table
 
 
@@ -46,6 +52,7 @@ def calibration_document(result: Calibration) -> dict[str, Any]:
         "start": result.start,
         "rms_relative_error": result.rms_relative_error,
         "start_rms_relative_error": result.start_rms_relative_error,
+        "undetermined": result.undetermined,
         "residuals": [
             {
                 "source": r.source,

@@ -56,6 +56,17 @@ def test_recovers_other_parameters_from_throughput_and_batch_one_figures():
     assert list(only_mbu) == ["mbu"]
 
 
+def test_points_that_cannot_split_two_parameters_say_so():
+    """Batch-1 TPOT and throughput at one size: MBU and the step overhead trade off."""
+    scenario = load_scenario(SCENARIO)
+    truth = with_parameters(scenario, TRUE_SERVICE)
+    state = predict(truth, MeasuredPoint("x", 1, 512, 128))
+    points = [MeasuredPoint("x", 1, 512, 128, state.ttft_s, state.tpot_s, state.throughput_per_s)]
+    result = calibrate(scenario, points)
+    assert "step_overhead" in result.undetermined
+    assert calibrate(scenario, read_measurements(EXAMPLES / "measurements.csv")).undetermined == []
+
+
 def test_free_parameters_are_the_schema_keys_the_fitter_knows():
     names = free_parameters(load_scenario(SCENARIO))
     assert names[:3] == ["mfu", "mbu", "step_overhead"]

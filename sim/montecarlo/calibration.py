@@ -53,6 +53,7 @@ class Calibration:
     start: dict[str, float]
     residuals: list[Residual]
     start_residuals: list[Residual]
+    undetermined: list[str]  # parameters these points cannot tell apart (see `_undetermined`)
 
     @property
     def rms_relative_error(self) -> float:
@@ -133,7 +134,22 @@ def calibrate(
         start=start,
         residuals=residuals(with_parameters(scenario, fitted), points),
         start_residuals=residuals(scenario, points),
+        undetermined=_undetermined(names, np.asarray(fit.jac) * scale),
     )
+
+
+def _undetermined(names: list[str], jacobian: np.ndarray, ratio: float = 1e-4) -> list[str]:
+    """Parameters the points do not pin down: those with a large share in a direction the
+    residuals hardly change along (a singular value below `ratio` of the largest, on the
+    Jacobian scaled by each parameter's typical step). E.g. batch-1 TPOT alone cannot
+    split MBU from the step overhead."""
+    _, singular, directions = np.linalg.svd(jacobian, full_matrices=True)
+    singular = np.concatenate([singular, np.zeros(len(names) - len(singular))])
+    weak = set()
+    for value, direction in zip(singular, directions, strict=True):
+        if value <= ratio * max(singular[0], 1e-300):
+            weak.update(n for n, w in zip(names, direction, strict=True) if abs(w) > 0.3)
+    return [n for n in names if n in weak]
 
 
 __all__ = ["METRICS", "Calibration", "Residual", "calibrate", "free_parameters", "predict"]
