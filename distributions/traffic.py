@@ -79,6 +79,8 @@ def scenario_trace(scenario: Scenario) -> Trace:
 
 def traffic_profile(scenario: Scenario) -> RateProfile | TraceRateProfile:
     """The rate function the scenario's arrivals follow (rate_per_s, cumulative, integral)."""
+    if scenario.traffic.closed_loop:
+        raise ValueError("closed-loop clients (traffic.arrival = 'closed') follow no rate profile")
     spec = scenario.traffic.trace
     if scenario.traffic.profile == "trace" and spec is not None:
         return TraceRateProfile(
@@ -95,7 +97,11 @@ def expected_request_count(scenario: Scenario) -> float:
 def iter_request_chunks(
     scenario: Scenario, rng: np.random.Generator, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Iterator[RequestChunk]:
-    """The scenario's requests over its horizon, in non-empty chunks of about chunk_size."""
+    """The scenario's requests over its horizon, in non-empty chunks of about chunk_size.
+
+    None for closed-loop clients: their arrivals follow completions, so the engine
+    sends them (`sim/engine/clients.py`, sizes from `distributions/closed_loop.py`).
+    """
     arrival_rng, size_rng = rng.spawn(2)
     requests = scenario.requests
     max_tokens = requests.max_context_tokens
@@ -121,6 +127,8 @@ def _iter_arrivals(
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None, Trace | None]]:
     traffic = scenario.traffic
     spec = traffic.trace
+    if traffic.closed_loop:
+        return  # clients send as replies come back: the engine makes the arrivals
     if traffic.profile == "trace" and spec is not None:
         trace = scenario_trace(scenario)
         for chunk in iter_trace_chunks(

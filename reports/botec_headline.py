@@ -61,6 +61,17 @@ def headline_rows(
             count,
         )
     ]
+    closed = result.get("closed_loop")
+    if closed is not None:
+        rows.append(
+            HeadlineRow(
+                "closed-loop clients",
+                f"{closed['concurrency']:,} clients, think "
+                f"{format_duration(closed['think_time_mean_s'])}:"
+                f" <= {count(closed['clients_bound_per_s'])}/s by the clients,"
+                f" <= {count(closed['fleet_bound_per_s'])}/s by the fleet",
+            )
+        )
     roofline = result.get("inference_roofline")
     if roofline is not None:
         batched = roofline.get("batched")

@@ -101,10 +101,14 @@ def fleet_and_cost_table(summary: dict[str, Any]) -> Table:
             return "-"
         return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
 
+    closed = botec.get("closed_loop")
     table.add_row(
         "requests per second",
         spread(summary["throughput_per_s"], number),
-        f"{number(botec.get('mean_rate_per_s'))} mean, {number(botec.get('peak_rate_per_s'))} peak",
+        closed_loop_bound_text(closed)
+        if closed
+        else f"{number(botec.get('mean_rate_per_s'))} mean, "
+        f"{number(botec.get('peak_rate_per_s'))} peak",
     )
     table.add_row(
         "time per request (alone)",
@@ -135,7 +139,11 @@ def fleet_and_cost_table(summary: dict[str, Any]) -> Table:
     for line, stats in sorted(cost["lines_monthly"].items()):
         table.add_row(f"  {line.replace('_', ' ')} per month", spread(stats, _usd), "")
     table.caption = (
-        f"offered load in the simulation: {number(botec.get('offered_rate_per_s'))} req/s "
+        f"closed loop: {closed['concurrency']:,} clients send as replies come back, so the "
+        "load follows the latency (throughput = clients / (mean e2e + mean think time)); "
+        f"the fleet saturates near {closed['saturation_concurrency']:,.0f} clients"
+        if closed
+        else f"offered load in the simulation: {number(botec.get('offered_rate_per_s'))} req/s "
         "(the traffic integral, with bursts and growth); the BOTEC uses the plain mean"
     )
     return table
@@ -191,3 +199,13 @@ def run_report(summary: dict[str, Any]) -> Group:
         fleet_and_cost_table(summary),
         risk_table(summary),
     )
+
+
+def closed_loop_bound_text(closed: dict) -> str:
+    """The BOTEC's closed-loop throughput bound, and which bound it is."""
+    bound = closed["throughput_bound_per_s"]
+    if closed["limited_by"] == "clients":
+        why = f"{closed['concurrency']:,} clients / (time alone + think time)"
+    else:
+        why = f"{closed['fleet_bound_replicas']:,} replicas' capacity"
+    return f"<= {bound:,.3g} ({why})"

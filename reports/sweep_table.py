@@ -24,7 +24,8 @@ def _chance(value: float | None, interval: tuple[float, float] | None) -> str:
 
 
 def sweep_table(manifest: dict[str, Any], summaries: list[dict[str, Any]]) -> Table:
-    """Cost p50/p95, each day's e2e p99 (median day), and the risks, per point."""
+    """Throughput, cost p50/p95, each day's e2e p99 (median day), and the risks, per point
+    (the throughput column is the view of a closed loop's sweep over traffic.concurrency)."""
     keys = [entry["key"] for entry in manifest["grid"]]
     n = manifest["replications"]
     name, seed = manifest["scenario"]["name"], manifest["seed"]
@@ -32,6 +33,7 @@ def sweep_table(manifest: dict[str, Any], summaries: list[dict[str, Any]]) -> Ta
     for key in keys:
         table.add_column(key)
     for heading in (
+        "req/s p50",
         "$/mo p50",
         "$/mo p95",
         "e2e p99 (median day)",
@@ -43,11 +45,12 @@ def sweep_table(manifest: dict[str, Any], summaries: list[dict[str, Any]]) -> Ta
         settings = [str(entry["settings"][key]) for key in keys]
         if not entry["replications"]:
             reason = "skipped: invalid" if entry["error"] else "not run"
-            table.add_row(*settings, reason, "", "", "", "")
+            table.add_row(*settings, reason, "", "", "", "", "")
             continue
         p99 = entry["e2e_p99_s"]["p50"]
         table.add_row(
             *settings,
+            f"{entry['throughput_per_s']['p50']:,.3g}" if "throughput_per_s" in entry else "-",
             _usd(entry["cost_monthly_usd"]["p50"]),
             _usd(entry["cost_monthly_usd"]["p95"]),
             "-" if math.isnan(p99) else format_duration(p99),

@@ -270,6 +270,13 @@ def traffic_command(
 
         check_output_file(plot, "--plot")
     loaded = _load(scenario, sets, seed)
+    if loaded.traffic.closed_loop:
+        raise CapsimError(
+            f"{scenario}: traffic.arrival = 'closed': {loaded.traffic.concurrency} clients "
+            "send as their replies come back, so the arrivals exist only in a simulation of "
+            "the fleet; `capsim run` reports them (throughput, requests) and `capsim botec` "
+            "bounds the throughput by concurrency / (time per request + think time)"
+        )
     if bins is None:
         bin_s = round_bin_s(loaded.horizon)
     from distributions.traffic import MAX_TRAFFIC_BINS, bin_count
@@ -633,6 +640,60 @@ def report_command(
 
     html, csvs = write_report(folder, out)
     stdout.print(f"report written to {html} ({len(csvs)} CSV tables beside it)", highlight=False)
+
+
+@app.command("calibrate", cls=CapsimCommand)
+@clean_errors
+def calibrate_command(
+    measurements: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="MEASUREMENTS...",
+            help="Measured results: vLLM bench JSON, genai-perf CSV or CSV.",
+        ),
+    ],
+    scenario: Annotated[
+        str, typer.Option("--scenario", metavar="S", help="The scenario whose [service] to fit.")
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="vllm-bench, genai-perf or csv (default: from the file's name and first line).",
+        ),
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write the fitted values into the scenario file.")
+    ] = False,
+    sets: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Fit the step model (service.mfu, mbu, step_overhead, ...) to measured results."""
+    from reports.calibration_table import calibration_document, residual_table
+    from sim.montecarlo.calibration import calibrate
+    from sim.scenario.file import resolve_scenario_path
+    from sim.scenario.measurements import read_measurements
+    from sim.scenario.service_writer import service_block, write_service_values
+
+    path = resolve_scenario_path(scenario)
+    if write and not Path(scenario).is_file():
+        raise CapsimError(
+            f"--write: {scenario} is a bundled scenario; copy it to a file and calibrate that"
+        )
+    loaded = _load(scenario, sets)
+    points = [p for file in measurements for p in read_measurements(file, fmt)]
+    result = calibrate(loaded, points)
+    fitted = {name: float(f"{value:.6g}") for name, value in result.fitted.items()}
+    if write:
+        write_service_values(path, fitted)
+    if json_output:
+        _print_json({**calibration_document(result), "written": str(path) if write else None})
+        return
+    stdout.print(service_block(fitted), highlight=False, markup=False)
+    stdout.print(residual_table(result))
+    if write:
+        stdout.print(f"[service] values written to {path}", highlight=False)
 
 
 def main() -> None:

@@ -82,12 +82,34 @@ def _trace_rate_per_s(scenario: Scenario) -> float:
 def _requests_per_day(scenario: Scenario) -> float:
     """Mean requests per day, computed from the given volume without a detour through rates."""
     traffic = scenario.traffic
+    if traffic.closed_loop:  # the clients' throughput bound (Little's law)
+        return _closed_loop(scenario)["throughput_bound_per_s"] * SECONDS_PER_DAY
     if traffic.requests_per_day is not None:
         return traffic.requests_per_day
     if traffic.daily_active_users is not None and traffic.requests_per_user_per_day is not None:
         return traffic.daily_active_users * traffic.requests_per_user_per_day
     rate = traffic.rate_per_s if traffic.rate_per_s is not None else _trace_rate_per_s(scenario)
     return rate * SECONDS_PER_DAY
+
+
+def _closed_loop(scenario: Scenario) -> dict[str, Any]:
+    """Closed-loop clients' throughput bound: min(N / (T + Z), the fleet's capacity)."""
+    # Imported here: only a closed loop needs the engine's service model in the BOTEC.
+    from sim.engine.service_time import build_service_model
+    from sim.fleet.closed_loop_bound import closed_loop_bound
+
+    bound = closed_loop_bound(scenario, build_service_model(scenario))
+    return {
+        "concurrency": bound.concurrency,
+        "think_time_mean_s": bound.think_time_s,
+        "request_time_alone_s": bound.request_time_s,
+        "clients_bound_per_s": bound.clients_bound_per_s,
+        "fleet_bound_per_s": bound.fleet_bound_per_s,
+        "fleet_bound_replicas": bound.replicas,
+        "throughput_bound_per_s": bound.throughput_per_s,
+        "limited_by": bound.limited_by,
+        "saturation_concurrency": bound.saturation_concurrency,
+    }
 
 
 def serverless_usd_per_s(scenario: Scenario) -> float | None:
@@ -606,6 +628,8 @@ def botec(scenario: Scenario) -> dict[str, Any]:
         "traffic": _traffic(scenario, requests_per_day),
         "model": _model(scenario),
     }
+    if scenario.traffic.closed_loop:
+        result["closed_loop"] = _closed_loop(scenario)
     if scenario.storage.user_profile_bytes > 0 or scenario.storage.interaction_bytes > 0:
         result["storage"] = _storage(scenario, requests_per_day)
     if scenario.service.model == "roofline":

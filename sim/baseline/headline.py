@@ -22,8 +22,14 @@ def botec_headline(scenario: Scenario, botec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "mean_rate_per_s": traffic.get("requests_per_s", math.nan),
         "peak_rate_per_s": traffic.get("peak_requests_per_s", math.nan),
-        "offered_rate_per_s": expected_request_count(scenario) / scenario.horizon,
+        "offered_rate_per_s": (
+            traffic.get("requests_per_s", math.nan)  # closed loop: the clients' bound
+            if scenario.traffic.closed_loop
+            else expected_request_count(scenario) / scenario.horizon
+        ),
     }
+    if "closed_loop" in botec:
+        out["closed_loop"] = botec["closed_loop"]
     if "capacity" in botec:
         capacity = botec["capacity"]
         out["request_time_s"] = capacity["request_latency_s"]

@@ -94,6 +94,7 @@ class EngineState:
         self.on_arrival = None  # a hook for the serverless scaler: called after each routing
         self.on_idle = None  # a hook for the serverless scaler: called when a replica idles
         self.on_start = None  # a hook for the spot market: called when a replica starts
+        self.on_end = None  # a hook for closed-loop clients: called as a request ends
         self.counters = dict.fromkeys(FLEET_COUNTERS, 0)
         # Kept as replicas change, so no event scans every replica ever launched:
         # those up and not draining, and those not stopped, each in launch order.
@@ -285,12 +286,57 @@ class EngineState:
         for replica in self.accepting:
             self.expire(replica.line)
 
+    def add_request(
+        self,
+        arrival_s: float,
+        prompt_tokens: int,
+        output_tokens: int,
+        latency_s: float | None = None,
+        patience_s: float | None = None,
+    ) -> int:
+        """A request made during the run (a closed-loop client's next one); its index.
+
+        The per-request lists grow in place, so the replicas' references to them stay
+        valid. `latency_s` is needed under the latency model, `patience_s` when
+        requests expire.
+        """
+        request = self.request_count
+        self.request_count += 1
+        self.arrival_s.append(arrival_s)
+        self.prompt_tokens.append(prompt_tokens)
+        self.output_tokens.append(output_tokens)
+        if self.workload.latency_s is not None:
+            self.workload.latency_s.append(latency_s)
+        for column, value in (
+            (self.start_s, math.nan),
+            (self.first_token_s, math.nan),
+            (self.finish_s, math.nan),
+            (self.status, PENDING),
+            (self.retries, 0),
+            (self.served_by, -1),
+        ):
+            column.append(value)
+        if self.expires:
+            self.patience_s.append(patience_s)
+            self.deadline_s.append(arrival_s + patience_s)
+        else:
+            self.deadline_s.append(math.inf)
+        return request
+
     def end_request(self, request: int, status: int, time_s: float) -> None:
         self.status[request] = status
         self.finish_s[request] = time_s
         self.resolved += 1
+        if self.on_end is not None:
+            self.on_end(request, time_s)
         everyone = self.resolved == self.request_count and self.arrivals_done
         if everyone and not self.all_resolved.triggered:
+            self.all_resolved.succeed()
+
+    def mark_arrivals_done(self) -> None:
+        """No request arrives any more; fire `all_resolved` if every one has ended."""
+        self.arrivals_done = True
+        if self.resolved == self.request_count and not self.all_resolved.triggered:
             self.all_resolved.succeed()
 
     def finish_run(self) -> None:

@@ -53,7 +53,8 @@ COMPILED_POLICIES = ("fixed", "target-tracking", "queue-depth", "scheduled", "pr
 
 def runs_compiled(scenario: Scenario) -> bool:
     """True if the kernel can run the scenario: a fixed or periodically autoscaled fleet,
-    no spot, no static batches, and a router and service model the kernel knows.
+    no spot, no static batches, open arrivals, and a router and service model the kernel
+    knows.
 
     Everything else runs on the SimPy engine, which is where a new policy, router,
     batching policy or service model goes first.
@@ -64,6 +65,7 @@ def runs_compiled(scenario: Scenario) -> bool:
         and scenario.batching.policy in ("none", "continuous")
         and scenario.fleet.router in ROUTERS
         and scenario.service.model in ("latency", "roofline")
+        and not scenario.traffic.closed_loop  # arrivals follow completions: SimPy's clients
     )
 
 

@@ -54,7 +54,8 @@ def cold_start_sampler(scenario: Scenario, rng: np.random.Generator) -> Callable
 def scaling_policy(scenario: Scenario, service: ServiceModel) -> ScalingPolicy:
     """The periodic policy's decision rule, with the predictive policy's forecast."""
     config = scenario.autoscaling
-    profile = traffic_profile(scenario)
+    # Only the predictive policy forecasts (closed-loop clients have no profile).
+    profile = traffic_profile(scenario) if config.policy == "predictive" else None
     lead_s, _ = dist_mean_cv(config.cold_start_dist)
 
     def forecast_rate_per_s(now_s: float) -> float:

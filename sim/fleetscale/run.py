@@ -24,6 +24,11 @@ MAX_STEPS = 50_000  # per horizon; longer horizons take longer steps
 def unsupported_settings(scenario: Scenario) -> list[str]:
     """Keys of the scenario the fast engine cannot honour (it refuses them by name)."""
     found = []
+    if scenario.traffic.closed_loop:
+        found.append(
+            "traffic.arrival = 'closed' (closed-loop clients send as replies come back; "
+            "its per-step arrival counts cannot be drawn ahead)"
+        )
     if scenario.requests.classes:
         found.append("requests.classes (per-class latency needs the exact engine)")
     return found

@@ -21,6 +21,8 @@ def choose_engine(scenario: Scenario, requested: str = "auto", workers: int = 1)
         raise CapsimError(f"--engine: unknown engine {requested!r}; allowed: {', '.join(ENGINES)}")
     if requested != "auto":
         return requested
+    if scenario.traffic.closed_loop:
+        return "exact"  # closed-loop clients run on the SimPy engine only
     plan = plan_run(scenario, workers)
     memory = machine_memory_bytes()
     fits = not memory or plan.memory_bytes <= 0.6 * memory

@@ -25,6 +25,7 @@ from sim.money.billing import (
     replica_hours,
     request_cost_usd,
 )
+from sim.montecarlo.closed_loop_run import patience_table, run_closed_loop
 from sim.montecarlo.results import (
     ReplicationResult,
     latency_over_time,
@@ -87,12 +88,28 @@ def simulate(
     engine (tests compare the two). With `keep_log` the result carries the per-request log.
     """
     service = service or build_service_model(scenario)
-    outcome = engine_outcome(scenario, requests, streams, service, use_simpy)
+    if scenario.traffic.closed_loop:
+        # Clients send as replies come back: the SimPy engine makes the requests.
+        outcome, requests = closed_loop_outcome(scenario, streams, service)
+    else:
+        outcome = engine_outcome(scenario, requests, streams, service, use_simpy)
     result = _summarize(scenario, outcome, service, requests.arrival_s, replication)
     result.classes = class_summary(scenario, result.log, requests.class_index)
     if not keep_log:
         result.log = None
     return result
+
+
+def closed_loop_outcome(
+    scenario: Scenario, streams: dict[str, np.random.Generator], service: ServiceModel
+) -> tuple[EngineOutcome, RequestChunk]:
+    """A closed loop's run on the SimPy engine and the requests its clients sent."""
+    timeouts = [
+        c.timeout if c.timeout is not None else scenario.admission.timeout
+        for c in scenario.requests.classes
+    ] or [scenario.admission.timeout]
+    end_s = scenario.horizon + drain_limit_s(scenario)
+    return run_closed_loop(scenario, streams, service, patience_table(timeouts), end_s)
 
 
 def engine_outcome(

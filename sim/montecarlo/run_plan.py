@@ -15,6 +15,7 @@ from sim.baseline.headline import botec_headline
 from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
 from sim.fleet.capacity import replica_capacity_per_s
+from sim.fleet.closed_loop_bound import closed_loop_bound
 from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.executors import Executor
@@ -113,9 +114,18 @@ def expected_launches(scenario: Scenario, requests: float) -> float:
     return launches
 
 
+def expected_requests(scenario: Scenario) -> float:
+    """Expected requests per replication; for closed-loop clients, at most the throughput
+    bound over the horizon (`sim.fleet.closed_loop_bound`)."""
+    if scenario.traffic.closed_loop:
+        service = build_service_model(scenario)
+        return closed_loop_bound(scenario, service).throughput_per_s * scenario.horizon
+    return expected_request_count(scenario)
+
+
 def plan_run(scenario: Scenario, workers: int) -> RunPlan:
     """Expected requests, replica launches, wall time and memory of a run, for its engine."""
-    per_replication = expected_request_count(scenario)
+    per_replication = expected_requests(scenario)
     launches = expected_launches(scenario, per_replication)
     if runs_compiled(scenario):
         engine = "kernel"

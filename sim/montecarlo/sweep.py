@@ -172,6 +172,7 @@ def point_summaries(manifest: dict[str, Any], rows: pd.DataFrame) -> list[dict[s
             entry["cost_per_1k_requests_usd"] = spread(found["cost_per_1k_requests_usd"])
             entry["e2e_p99_s"] = spread(found["e2e_p99_s"])
             entry["utilization"] = spread(found["utilization"])
+            entry["throughput_per_s"] = spread(found["throughput_per_s"])
             entry["replicas_mean"] = spread(found["replicas_mean"])
             n = len(found)
             misses = n - int(found["slo_met"].astype(bool).sum()) if "slo_met" in found else None

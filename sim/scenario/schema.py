@@ -94,6 +94,8 @@ MIN_RATE_PER_S = 1e-6
 MAX_REPLICAS = 100_000
 REPLICAS_WHY = "more replicas than any GPU cluster in existence holds"
 MAX_BATCH = 65_536
+MAX_CLIENTS = 1_000_000
+CLIENTS_WHY = "a closed loop of a million clients is already an open stream; give a rate"
 BATCH_WHY = "no serving engine runs more requests at once (vLLM's default is 256)"
 MAX_BYTES = 1e12
 MAX_USD = 1e12
@@ -260,9 +262,13 @@ class Traffic(Section):
     hourly_weights: list[RelativeWeight] | None = None
     bursts: list[Burst] = []
     growth_per_day: number(-1, 1, low_open=True) = 0.0
-    arrival: Literal["poisson", "gamma", "trace"] = "poisson"
+    arrival: Literal["poisson", "gamma", "trace", "closed"] = "poisson"
     cv: CV = 1.0
     trace: TraceSpec | None = None
+    # A closed loop: this many clients, each sending its next request when its last one
+    # ends (completed, dropped, timed out or lost), after a think time.
+    concurrency: whole(1, MAX_CLIENTS, CLIENTS_WHY) | None = None
+    think_time: DistSpec | None = None  # seconds; None: the next request goes at once
 
     @model_validator(mode="after")
     def _consistent(self) -> Traffic:
@@ -272,6 +278,9 @@ class Traffic(Section):
             self.daily_active_users is not None or self.requests_per_user_per_day is not None,
         ]
         uses_trace = self.profile == "trace" or self.arrival == "trace"
+        if self.arrival == "closed" or self.concurrency is not None or self.think_time:
+            self._closed_loop_consistent(any(volume))
+            return self
         if uses_trace:
             if self.trace is None:
                 raise ValueError(
@@ -304,6 +313,43 @@ class Traffic(Section):
                 "is allowed"
             )
         return self
+
+    def _closed_loop_consistent(self, volume_given: bool) -> None:
+        """Closed-loop clients: a count of clients, no rate, and a steady loop."""
+        if self.arrival != "closed":
+            key = "concurrency" if self.concurrency is not None else "think_time"
+            raise ValueError(
+                f"traffic.{key} is for closed-loop clients (arrival = 'closed'); "
+                f"with arrival = {self.arrival!r} remove it, or set arrival = 'closed'"
+            )
+        if self.concurrency is None:
+            raise ValueError(
+                "traffic.arrival = 'closed' needs traffic.concurrency, the number of clients "
+                "(an integer from 1 to 1000000)"
+            )
+        if self.profile != "constant" or self.trace is not None:
+            raise ValueError(
+                f"traffic.profile = {self.profile!r}: closed-loop clients (arrival = 'closed') "
+                "send as their replies come back, so the profile must be 'constant' "
+                "and there is no [traffic.trace]"
+            )
+        if volume_given:
+            raise ValueError(
+                "closed-loop clients (arrival = 'closed') set their own rate from "
+                "traffic.concurrency and the latency; remove traffic.rate_per_s, "
+                "requests_per_day and daily_active_users"
+            )
+        if self.bursts or self.growth_per_day != 0.0:
+            key = "bursts" if self.bursts else "growth_per_day"
+            raise ValueError(
+                f"traffic.{key} changes an open stream's rate; closed-loop clients "
+                "(arrival = 'closed') have none: remove it"
+            )
+
+    @property
+    def closed_loop(self) -> bool:
+        """True if clients wait for their replies (arrival = 'closed') instead of a stream."""
+        return self.arrival == "closed"
 
     @property
     def mean_rate_per_s(self) -> float:
@@ -589,6 +635,19 @@ class Scenario(Section):
                 "continuous batching runs per-token steps and needs service.model = 'roofline'; "
                 "with a per-request latency use batching.policy = 'none' or 'static'"
             )
+        if self.traffic.closed_loop:
+            if self.admission.max_queue is not None:
+                raise ValueError(
+                    "admission.max_queue: closed-loop clients (traffic.arrival = 'closed') "
+                    "hold at most traffic.concurrency requests, so the line is bounded "
+                    "already; remove max_queue"
+                )
+            if self.autoscaling.policy == "predictive":
+                raise ValueError(
+                    "autoscaling.policy = 'predictive' forecasts an open stream's rate "
+                    "profile; closed-loop clients (traffic.arrival = 'closed') have none: "
+                    "use 'target-tracking' or 'queue-depth'"
+                )
         if self.autoscaling.policy == "fixed":
             if self.fleet.replicas < 1:
                 raise ValueError("a fixed fleet needs fleet.replicas >= 1")
