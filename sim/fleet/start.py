@@ -84,10 +84,9 @@ def start_fleet(
         state.add_replica(cold_start_s=0.0, market=market)
     if scenario.fleet.uses_spot:
         watch_spot_replicas(state, spot_terms(scenario), scenario.spot, spot_rng)
-    if not policy.scales:
-        return
     if policy.containers:
         attach_serverless_scaler(state, config)
+    if not policy.periodic:
         return
 
     def next_market() -> str:
