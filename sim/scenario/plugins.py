@@ -10,7 +10,9 @@ of `sim`, imports nothing above `sim.scenario`.
 
 A new router is one file (a factory `(rng) -> choose(loads) -> index`) and one line
 here, `ROUTERS.register(Router("name", "what it does", "module:factory"))`. With
-`compiled=False` (the default) it runs on the SimPy engine by itself.
+`compiled=False` (the default) it runs on the SimPy engine by itself. Register it
+where every worker process imports it (here): a name registered at run time by one
+process (as `tests/test_plugins.py` does) is unknown to a pool's other processes.
 """
 
 from __future__ import annotations
