@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from sim.scenario.plugins import SERVICE_MODELS
 from sim.scenario.units import format_duration
 
 
@@ -46,7 +47,8 @@ def latency_table(summary: dict[str, Any]) -> Table:
         "e2e": "end to end",
     }
     # A given per-request latency has no token timing: its first token is its last.
-    per_request = summary.get("botec", {}).get("service_model") == "latency"
+    model = summary.get("botec", {}).get("service_model")
+    per_request = model in SERVICE_MODELS and not SERVICE_MODELS[model].token_timing
     for metric, label in names.items():
         stats = summary["latency_s"][metric]
         if stats["mean"] is None or math.isnan(stats["mean"]):

@@ -369,13 +369,14 @@ def run_command(
     if out is not None:
         from reports.run_files import write_run
         from sim.montecarlo.run_info import run_info
+        from sim.scenario.plugins import AUTOSCALING
 
         write_run(
             out,
             summary,
             results,
             run_info(loaded, executor, workers),
-            serverless=loaded.autoscaling.policy == "serverless",
+            serverless=AUTOSCALING[loaded.autoscaling.policy].containers,
         )
     if json_output:
         _print_json(summary)

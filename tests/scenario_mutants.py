@@ -74,6 +74,7 @@ def capsim_api() -> types.SimpleNamespace:
     from sim.montecarlo.run_plan import check_plan, plan_run, run_and_aggregate
     from sim.scenario.catalog import load_catalog
     from sim.scenario.file import validate_scenario
+    from sim.scenario.plugins import Registry
     from sim.scenario.prices import shortest_horizon_s
     from sim.scenario.schema import Scenario
 
@@ -88,6 +89,7 @@ def capsim_api() -> types.SimpleNamespace:
         run_and_aggregate=run_and_aggregate,
         dumps=dumps,
         shortest_horizon_s=shortest_horizon_s,
+        Registry=Registry,
     )
 
 
@@ -245,13 +247,22 @@ def schema_leaves() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
             found.extend(literals_in(arg))
         return found
 
+    def plugin_names(metadata: list[Any]) -> list[str]:
+        """A key naming a plug-in validates against its registry (`Registry.check`)."""
+        for item in metadata:
+            registry = getattr(getattr(item, "func", None), "__self__", None)
+            if isinstance(registry, api.Registry):
+                return list(registry.names())
+        return []
+
     def visit(model: type, prefix: tuple[str, ...]) -> None:
         for name, info in model.model_fields.items():
             inner = models_in(info.annotation)
             if len(inner) == 1:
                 visit(inner[0], (*prefix, name))
             else:  # a value, or a distribution (several models): a leaf
-                out.append(((*prefix, name), tuple(literals_in(info.annotation))))
+                names = literals_in(info.annotation) or plugin_names(info.metadata)
+                out.append(((*prefix, name), tuple(names)))
 
     visit(api.Scenario, ())
     return tuple(out)

@@ -32,6 +32,7 @@ from distributions.traffic import output_tokens_mean, prompt_tokens_mean
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec
 from sim.scenario.memory import kv_bytes_per_token
+from sim.scenario.plugins import BATCHING, MARKETS, SERVICE_MODELS
 from sim.scenario.schema import DistSpec, Scenario
 from sim.scenario.units import SECONDS_PER_DAY
 
@@ -128,7 +129,7 @@ def dedicated_usd_per_gpu_hour(scenario: Scenario) -> float | None:
     if scenario.pricing.gpu_usd_per_hour is not None:
         return scenario.pricing.gpu_usd_per_hour
     fleet = scenario.fleet
-    market = "on-demand" if fleet.market == "serverless" else fleet.market
+    market = "on-demand" if MARKETS[fleet.market].containers else fleet.market
     try:
         return find_price(fleet.gpu, fleet.provider, market).usd_per_gpu_hour
     except CapsimError:
@@ -160,7 +161,7 @@ def _traffic(scenario: Scenario, requests_per_day: float) -> dict[str, Any]:
         "peak_to_mean_ratio": peak_to_mean,
         "peak_requests_per_s": rate * peak_to_mean,
     }
-    if scenario.service.model == "roofline" or scenario.api.use:
+    if SERVICE_MODELS[scenario.service.model].token_timing or scenario.api.use:
         out["prompt_tokens_mean"] = prompt_tokens_mean(scenario)
         out["output_tokens_mean"] = output_tokens_mean(scenario)
     return out
@@ -569,7 +570,9 @@ def _latency_sections(scenario: Scenario, rate: float) -> dict[str, Any]:
 def batch_size_modelled(scenario: Scenario) -> int | None:
     """The batch the BOTEC prices: static batching's max_batch, else the size the
     service's batch_overhead is given at (seed 001's what-if); None without either."""
-    if scenario.batching.policy == "static" and scenario.batching.max_batch > 1:
+    batching = BATCHING[scenario.batching.policy]
+    static = batching.batches and not batching.per_token_steps
+    if static and scenario.batching.max_batch > 1:
         return scenario.batching.max_batch
     return scenario.service.batch_overhead_at
 
@@ -632,7 +635,7 @@ def botec(scenario: Scenario) -> dict[str, Any]:
         result["closed_loop"] = _closed_loop(scenario)
     if scenario.storage.user_profile_bytes > 0 or scenario.storage.interaction_bytes > 0:
         result["storage"] = _storage(scenario, requests_per_day)
-    if scenario.service.model == "roofline":
+    if SERVICE_MODELS[scenario.service.model].from_hardware:
         seed = _inference_seed(scenario, rate)
         roof = _inference_roofline(scenario, rate, seed["inference_time_s"])
         result["inference_seed"] = seed

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from distributions.traffic import expected_request_count
+from sim.scenario.plugins import MARKETS
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import Scenario
 from sim.scenario.units import SECONDS_PER_MONTH
@@ -46,7 +47,7 @@ def botec_headline(scenario: Scenario, botec: dict[str, Any]) -> dict[str, Any]:
     if seed and "gpus_needed" in seed:
         out["seed_gpus"] = seed["gpus_needed"]  # the seed's own sizing (FLOP/s at the mean)
     serverless = botec.get("serverless")
-    if scenario.fleet.market == "serverless" and serverless:
+    if MARKETS[scenario.fleet.market].containers and serverless:
         out["monthly_usd"] = serverless["serverless_usd_per_month"]
         out["monthly_basis"] = "busy seconds x price"
     else:

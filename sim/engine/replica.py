@@ -17,6 +17,7 @@ import simpy
 
 from sim.engine.request_log import COMPLETED, DROPPED
 from sim.engine.service_time import RooflineModel, batch_times_s
+from sim.scenario.plugins import BATCHING
 
 if TYPE_CHECKING:
     from sim.engine.state import EngineState
@@ -56,7 +57,8 @@ class Replica:
         self._cut_decode_steps: int | None = None
         self._batch: list[int] = []  # static batching: the batch in service
         self._static = not (
-            isinstance(state.service, RooflineModel) and state.batching.policy == "continuous"
+            isinstance(state.service, RooflineModel)
+            and BATCHING[state.batching.policy].per_token_steps
         )
         self._finishing: list[tuple[int, int]] = []  # continuous: (finish step, request) heap
         self.process: simpy.Process | None = None

@@ -1,10 +1,12 @@
 """Routers: which replica a new request joins.
 
 Each router is a function from the loads (queued plus running requests) of the
-replicas that accept work to the index of the chosen one. `shared-queue` is not
-a choice at arrival: every replica pulls from one FIFO line when it has room,
-which is the M/M/c discipline. The compiled loop applies the same
-rules to the same draws (`uniform_draws`) in `choose` in `sim/engine/compiled_loop.py`.
+replicas that accept work to the index of the chosen one, made by a factory
+`(rng) -> Router` that `sim/scenario/plugins.py` registers under its scenario
+name. `shared-queue` is not a choice at arrival: every replica pulls from one
+FIFO line when it has room, which is the M/M/c discipline. The compiled loop
+applies the same rules to the same draws (`uniform_draws`) in `choose` in
+`sim/engine/compiled_loop.py`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import numpy as np
+
+from sim.scenario.plugins import ROUTERS, implementation
 
 Router = Callable[[list[int]], int]  # loads of the candidate replicas -> index of the chosen
 
@@ -50,8 +54,8 @@ def draw_blocks(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.concatenate(blocks) if blocks else np.empty(0)
 
 
-def round_robin() -> Router:
-    """Each replica in turn."""
+def round_robin(rng: np.random.Generator | None = None) -> Router:
+    """Each replica in turn (draws nothing from `rng`)."""
     counter = 0
 
     def choose(loads: list[int]) -> int:
@@ -88,13 +92,9 @@ def least_loaded(rng: np.random.Generator) -> Router:
 
 
 def make_router(name: str, rng: np.random.Generator) -> Router | None:
-    """The named router; None for `shared-queue`, where replicas pull from one line."""
-    if name == "round-robin":
-        return round_robin()
-    if name == "random":
-        return uniform_random(rng)
-    if name == "least-loaded":
-        return least_loaded(rng)
-    if name == "shared-queue":
+    """The named router (`sim/scenario/plugins.py` registers each); None for a shared
+    line (`shared-queue`), where replicas pull from one line."""
+    plugin = ROUTERS[name]
+    if plugin.shared_line:
         return None
-    raise ValueError(f"unknown router {name!r}")
+    return implementation(plugin)(rng)

@@ -15,6 +15,7 @@ from numba import njit
 
 from sim.scenario.catalog import gpu_spec
 from sim.scenario.memory import kv_bytes_per_token, kv_memory_bytes
+from sim.scenario.plugins import SERVICE_MODELS, implementation
 from sim.scenario.schema import Scenario
 
 
@@ -212,11 +213,21 @@ def batch_times_s(
 
 
 def build_service_model(scenario: Scenario) -> ServiceModel:
-    """The service model a scenario asks for, checked to fit in GPU memory."""
+    """The service model a scenario asks for (`service.model`, registered in
+    `sim/scenario/plugins.py`), checked to fit in GPU memory."""
+    return implementation(SERVICE_MODELS[scenario.service.model])(scenario)
+
+
+def latency_model(scenario: Scenario) -> LatencyModel:
+    """`service.model = "latency"`: the given per-request latency, stretched for batches."""
     service = scenario.service
-    if service.model == "latency":
-        at = service.batch_overhead_at or max(2, scenario.batching.max_batch)
-        return LatencyModel(service.batch_overhead, at, service.step_overhead)
+    at = service.batch_overhead_at or max(2, scenario.batching.max_batch)
+    return LatencyModel(service.batch_overhead, at, service.step_overhead)
+
+
+def roofline_model(scenario: Scenario) -> RooflineModel:
+    """`service.model = "roofline"`: step times from the GPU's specs, with the KV memory left."""
+    service = scenario.service
     gpu = gpu_spec(scenario.fleet.gpu)
     n_gpus = scenario.fleet.gpus_per_replica
     model = scenario.model

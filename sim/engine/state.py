@@ -19,6 +19,7 @@ from sim.engine.request_log import DROPPED, LOST, PENDING, TIMED_OUT, RequestLog
 from sim.engine.routers import Router
 from sim.engine.service_time import ServiceModel
 from sim.engine.waiting_line import WaitingLine
+from sim.scenario.plugins import BATCHING
 from sim.scenario.schema import Batching
 
 
@@ -67,7 +68,7 @@ class EngineState:
         self.arrival_s = self.workload.arrival_s
         self.prompt_tokens = self.workload.prompt_tokens
         self.output_tokens = self.workload.output_tokens
-        self.max_batch = self.batching.max_batch if self.batching.policy != "none" else 1
+        self.max_batch = self.batching.max_batch if BATCHING[self.batching.policy].batches else 1
         # KV-cache tokens a replica holds (unbounded for a given per-request latency).
         self.kv_capacity_tokens = getattr(self.service, "kv_capacity_tokens", math.inf)
         self.start_s = [math.nan] * n

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from distributions.traffic import output_tokens_mean, prompt_tokens_mean
 from sim.engine.service_time import LatencyModel, ServiceModel
+from sim.scenario.plugins import BATCHING
 from sim.scenario.schema import Scenario
 
 
 def replica_capacity_per_s(scenario: Scenario, service: ServiceModel) -> float:
     """Requests per second one replica completes with its batch full."""
     batching = scenario.batching
-    slots = batching.max_batch if batching.policy != "none" else 1
+    slots = batching.max_batch if BATCHING[batching.policy].batches else 1
     if isinstance(service, LatencyModel):
         from distributions.tokens import dist_mean_cv
 
@@ -25,7 +26,7 @@ def replica_capacity_per_s(scenario: Scenario, service: ServiceModel) -> float:
     output = output_tokens_mean(scenario)
     slots = max(1, min(slots, int(service.kv_capacity_tokens // max(1.0, prompt + output))))
     decode_steps = max(0, round(output) - 1)
-    if batching.policy == "continuous":
+    if BATCHING[batching.policy].per_token_steps:
         # A full batch at its mean context: each request's prefill shares one step,
         # then it decodes one token a step.
         context = slots * (prompt + output / 2)

@@ -15,6 +15,7 @@ from distributions.tokens import dist_mean_cv
 from distributions.traffic import output_tokens_mean, prompt_tokens_mean
 from sim.engine.service_time import LatencyModel, ServiceModel
 from sim.fleet.capacity import replica_capacity_per_s
+from sim.scenario import plugins
 from sim.scenario.schema import Scenario
 
 
@@ -85,8 +86,8 @@ def closed_loop_bound(scenario: Scenario, service: ServiceModel) -> ClosedLoopBo
     think = traffic.think_time
     think_s = dist_mean_cv(think)[0] if think is not None else 0.0
     alone_s = request_alone_s(scenario, service)
-    fixed = scenario.autoscaling.policy == "fixed"
-    replicas = scenario.fleet.replicas if fixed else scenario.autoscaling.max_replicas
+    scales = plugins.AUTOSCALING[scenario.autoscaling.policy].scales
+    replicas = scenario.autoscaling.max_replicas if scales else scenario.fleet.replicas
     concurrency = traffic.concurrency or 1
     return ClosedLoopBound(
         concurrency=concurrency,

@@ -46,26 +46,27 @@ from sim.engine.service_time import ServiceModel
 from sim.fleet.autoscaler import FleetMeter
 from sim.fleet.spot import launch_market
 from sim.fleet.start import cold_start_sampler, initial_markets, replica_market, scaling_policy
+from sim.scenario import plugins
 from sim.scenario.schema import Scenario
-
-COMPILED_POLICIES = ("fixed", "target-tracking", "queue-depth", "scheduled", "predictive")
 
 
 def runs_compiled(scenario: Scenario) -> bool:
-    """True if the kernel can run the scenario: a fixed or periodically autoscaled fleet,
-    no spot, no static batches, open arrivals, and a router and service model the kernel
-    knows.
+    """True if the kernel can run the scenario: every plug-in it names says it has a
+    compiled version (`compiled` in `sim/scenario/plugins.py`), no spot replicas, and
+    open arrivals (closed-loop clients follow completions: SimPy's `clients.py`).
 
     Everything else runs on the SimPy engine, which is where a new policy, router,
     batching policy or service model goes first.
     """
+    fleet = scenario.fleet
     return (
-        scenario.autoscaling.policy in COMPILED_POLICIES
-        and not scenario.fleet.uses_spot
-        and scenario.batching.policy in ("none", "continuous")
-        and scenario.fleet.router in ROUTERS
-        and scenario.service.model in ("latency", "roofline")
-        and not scenario.traffic.closed_loop  # arrivals follow completions: SimPy's clients
+        plugins.AUTOSCALING[scenario.autoscaling.policy].compiled
+        and not fleet.uses_spot
+        and plugins.MARKETS[fleet.market].compiled
+        and plugins.BATCHING[scenario.batching.policy].compiled
+        and plugins.ROUTERS[fleet.router].compiled
+        and plugins.SERVICE_MODELS[scenario.service.model].compiled
+        and not scenario.traffic.closed_loop
     )
 
 

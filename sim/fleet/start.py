@@ -15,6 +15,7 @@ from sim.fleet.autoscaler import ScalingPolicy, autoscaler
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleet.serverless import attach_serverless_scaler
 from sim.fleet.spot import launch_market, watch_spot_replicas
+from sim.scenario.plugins import AUTOSCALING, BATCHING, MARKETS
 from sim.scenario.schema import Scenario
 from sim.scenario.spot_terms import spot_terms
 
@@ -26,7 +27,7 @@ def replica_market(scenario: Scenario, markets_up: list[str]) -> str:
     (rounded half up), so the mix holds as the fleet grows, shrinks and loses spot.
     """
     fleet = scenario.fleet
-    if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
+    if AUTOSCALING[scenario.autoscaling.policy].containers or MARKETS[fleet.market].containers:
         return "serverless"
     if fleet.spot_fraction is not None:
         spot_wanted = math.floor(fleet.spot_fraction * (len(markets_up) + 1) + 0.5)
@@ -76,17 +77,17 @@ def start_fleet(
     config = scenario.autoscaling
     spot_rng = streams["spot"]
     state.cold_start_sampler = cold_start_sampler(scenario, streams["fleet"])
+    policy = AUTOSCALING[config.policy]
     concurrency = config.concurrency_per_replica
-    if config.policy == "serverless" and concurrency and scenario.batching.policy != "none":
+    if policy.containers and concurrency and BATCHING[scenario.batching.policy].batches:
         state.max_batch = concurrency  # a container takes this many inputs at once
     for market in initial_markets(scenario):
         state.add_replica(cold_start_s=0.0, market=market)
     if scenario.fleet.uses_spot:
         watch_spot_replicas(state, spot_terms(scenario), scenario.spot, spot_rng)
-    if config.policy == "fixed":
-        return
-    if config.policy == "serverless":
+    if policy.containers:
         attach_serverless_scaler(state, config)
+    if not policy.periodic:
         return
 
     def next_market() -> str:

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.engine.outcome import ReplicaLifetime
 from sim.errors import CapsimError
+from sim.scenario.plugins import MARKETS
 from sim.scenario.prices import Rates
 from sim.scenario.schema import Scenario
 from sim.scenario.units import SECONDS_PER_MONTH
@@ -41,17 +42,18 @@ def replica_cost_usd(
     for replica in replicas:
         stop = horizon_s if replica.stopped_s is None else min(replica.stopped_s, horizon_s)
         up_s = max(0.0, stop - replica.started_s)
-        busy_total_s += min(replica.busy_s, up_s) if replica.market != "serverless" else 0.0
-        if replica.market == "reserved" and rates.reserved_replicas:
+        market = MARKETS[replica.market]
+        busy_total_s += min(replica.busy_s, up_s) if not market.containers else 0.0
+        if market.committed and rates.reserved_replicas:
             reserved_spans.append((replica.started_s, replica.started_s + up_s))
             continue
-        if replica.market == "serverless" and rates.billed_only_busy:
+        if market.containers and rates.billed_only_busy:
             charged_s = replica.busy_s
         else:
             charged_s = billed_seconds(up_s, rates.granularity_s, rates.minimum_billed_s)
-        if replica.market == "serverless":
+        if market.containers:
             busy_total_s += min(replica.busy_s, charged_s)
-        line = "serverless" if replica.market == "serverless" else f"gpu_{replica.market}"
+        line = "serverless" if market.containers else f"gpu_{replica.market}"
         lines[line] = lines.get(line, 0.0) + charged_s * _rate(rates, replica.market)
         billed_total_s += charged_s
     if rates.reserved_replicas:

@@ -18,6 +18,7 @@ from scipy.optimize import least_squares
 from sim.engine.service_time import RooflineModel, build_service_model
 from sim.errors import CapsimError
 from sim.fleet.closed_loop_steady import SteadyState, steady_state
+from sim.scenario import plugins
 from sim.scenario.measurements import METRICS, MeasuredPoint
 from sim.scenario.schema import Scenario, Service
 
@@ -89,7 +90,7 @@ def predict(scenario: Scenario, point: MeasuredPoint) -> SteadyState:
             "to calibrate; calibrate fits service.model = 'roofline'"
         )
     batching = scenario.batching
-    slots = batching.max_batch if batching.policy == "continuous" else 1
+    slots = batching.max_batch if plugins.BATCHING[batching.policy].per_token_steps else 1
     return steady_state(service, point.concurrency, point.prompt_tokens, point.output_tokens, slots)
 
 

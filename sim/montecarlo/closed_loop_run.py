@@ -21,6 +21,7 @@ from sim.engine.routers import make_router
 from sim.engine.service_time import LatencyModel, ServiceModel
 from sim.engine.state import EngineState, Workload
 from sim.fleet.start import start_fleet
+from sim.scenario import plugins
 from sim.scenario.schema import Scenario
 
 
@@ -58,8 +59,8 @@ def run_closed_loop(
     patience_list = None if patience_by_class is None else []
     workload = Workload([], [], [], latency_list, patience_list)
     env = ServingEnvironment()
-    serverless = scenario.autoscaling.policy == "serverless"
-    router = None if serverless else make_router(scenario.fleet.router, streams["routing"])
+    containers = plugins.AUTOSCALING[scenario.autoscaling.policy].containers  # one shared line
+    router = None if containers else make_router(scenario.fleet.router, streams["routing"])
     state = EngineState(
         env=env,
         workload=workload,

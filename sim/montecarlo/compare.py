@@ -7,7 +7,8 @@ from typing import Any
 
 from sim.errors import CapsimError
 from sim.scenario.file import validate_scenario
-from sim.scenario.schema import AUTOSCALING_POLICIES, Scenario
+from sim.scenario.plugins import AUTOSCALING, MARKETS
+from sim.scenario.schema import Scenario
 
 # What `compare` runs when no --policies are named: those of these the scenario can run.
 DEFAULT_POLICIES = ("fixed", "target-tracking", "scheduled", "predictive", "serverless")
@@ -20,31 +21,32 @@ def policy_variant(scenario: Scenario, policy: str) -> Scenario:
     from fleet.replicas. `scheduled` needs the scenario's own schedule: without one
     it would only be a fixed fleet under another name, so it is refused.
     """
-    if policy not in AUTOSCALING_POLICIES:
+    if policy not in AUTOSCALING:
         raise_unknown(policy)
-    if policy == "scheduled" and not scenario.autoscaling.schedule:
+    plugin = AUTOSCALING[policy]
+    if plugin.needs_schedule and not scenario.autoscaling.schedule:
         raise CapsimError(
-            f"{scenario.name} with autoscaling.policy=scheduled: autoscaling.schedule is "
+            f"{scenario.name} with autoscaling.policy={policy}: autoscaling.schedule is "
             'empty; give one, e.g. --set \'autoscaling.schedule=[["08:00", 4], '
             '["20:00", 1]]\''
         )
     data = scenario.model_dump(mode="python")
     data["autoscaling"]["policy"] = policy
     autoscaling = data["autoscaling"]
-    if policy == "serverless":
+    if plugin.containers:
         data["fleet"]["market"] = "serverless"
         data["fleet"]["replicas"] = autoscaling["min_replicas"]
-    elif policy != "fixed":
+    elif plugin.scales:
         low, high = autoscaling["min_replicas"], autoscaling["max_replicas"]
         data["fleet"]["replicas"] = min(high, max(low, data["fleet"]["replicas"]))
-        if data["fleet"]["market"] == "serverless":
+        if MARKETS[data["fleet"]["market"]].containers:
             data["fleet"]["market"] = "on-demand"
     return validate_scenario(data, source=f"{scenario.name} with autoscaling.policy={policy}")
 
 
 def raise_unknown(policy: str) -> None:
     raise CapsimError(
-        f"--policies: unknown policy {policy!r}; allowed: {', '.join(AUTOSCALING_POLICIES)}"
+        f"--policies: unknown policy {policy!r}; allowed: {', '.join(AUTOSCALING.names())}"
     )
 
 

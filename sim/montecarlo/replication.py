@@ -32,6 +32,7 @@ from sim.montecarlo.results import (
     request_latencies,
     summarize_latencies,
 )
+from sim.scenario.plugins import AUTOSCALING
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import Scenario
 
@@ -146,8 +147,8 @@ def _run_simpy(
 ) -> EngineOutcome:
     """The SimPy engine: replicas, autoscaler and spot market as processes."""
     env = ServingEnvironment()
-    serverless = scenario.autoscaling.policy == "serverless"  # one shared line of requests
-    router = None if serverless else make_router(scenario.fleet.router, streams["routing"])
+    containers = AUTOSCALING[scenario.autoscaling.policy].containers  # one shared line
+    router = None if containers else make_router(scenario.fleet.router, streams["routing"])
     state = EngineState(
         env=env,
         workload=workload,

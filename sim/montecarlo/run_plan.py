@@ -21,6 +21,7 @@ from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.executors import Executor
 from sim.montecarlo.replications import run_replications
 from sim.montecarlo.results import ReplicationResult
+from sim.scenario.plugins import AUTOSCALING, BATCHING
 from sim.scenario.schema import Scenario
 from sim.scenario.spot_terms import spot_terms
 
@@ -81,7 +82,7 @@ def typical_fleet(scenario: Scenario) -> float:
     """Replicas up at a time, roughly: the fixed size, or what the mean load needs."""
     fleet = scenario.fleet
     config = scenario.autoscaling
-    if config.policy == "fixed":
+    if not AUTOSCALING[config.policy].scales:
         return float(fleet.replicas)
     capacity_per_s = replica_capacity_per_s(scenario, build_service_model(scenario))
     needed = scenario.traffic.mean_rate_per_s / (capacity_per_s * config.target)
@@ -101,11 +102,11 @@ def expected_launches(scenario: Scenario, requests: float) -> float:
     """
     launches = float(scenario.fleet.replicas)
     config = scenario.autoscaling
-    if config.policy == "serverless":
+    if AUTOSCALING[config.policy].containers:
         rate_per_s = requests / scenario.horizon
         launches += requests * math.exp(-rate_per_s * config.idle_timeout)
     fleet = scenario.fleet
-    if fleet.market == "spot" or fleet.spot_fraction:
+    if fleet.uses_spot:
         terms = spot_terms(scenario)
         share = 1.0 if fleet.spot_fraction is None else fleet.spot_fraction
         per_s = terms.interruptions_per_hour / 3600.0
@@ -129,13 +130,13 @@ def plan_run(scenario: Scenario, workers: int) -> RunPlan:
     launches = expected_launches(scenario, per_replication)
     if runs_compiled(scenario):
         engine = "kernel"
-        continuous = scenario.batching.policy == "continuous"
+        continuous = BATCHING[scenario.batching.policy].per_token_steps
         speed = REQUESTS_PER_S["kernel_continuous" if continuous else "kernel"]
         slots = scenario.batching.max_batch if continuous else 1
         bytes_per_replica = BYTES_PER_REPLICA["kernel"] + BYTES_PER_BATCH_SLOT * slots
     else:
         engine = "simpy"
-        continuous = scenario.batching.policy == "continuous"
+        continuous = BATCHING[scenario.batching.policy].per_token_steps
         speed = REQUESTS_PER_S["continuous" if continuous else "static"]
         bytes_per_replica = BYTES_PER_REPLICA["simpy"]
     replication_s = per_replication / speed + launches * SECONDS_PER_REPLICA[engine]

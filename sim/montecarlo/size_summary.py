@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from sim.montecarlo.sizing import ACCEPTED, Sized, candidate_scenario
+from sim.scenario.plugins import SERVICE_MODELS
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import Scenario
 from sim.scenario.units import SECONDS_PER_MONTH
@@ -60,10 +61,10 @@ def scenario_warnings(base: Scenario, sized: list[Sized]) -> list[str]:
                 f"pricing.gpu_usd_per_hour = {base.pricing.gpu_usd_per_hour:g} prices every "
                 "GPU type alike; drop it (--set pricing.gpu_usd_per_hour=...) to use the catalog"
             )
-        if base.service.model != "roofline":
+        if not SERVICE_MODELS[base.service.model].from_hardware:
             out.append(
-                "service.model is 'latency': each request takes the given time on any GPU, "
-                "so the GPU types differ only in price"
+                f"service.model is {base.service.model!r}: each request takes the given time "
+                "on any GPU, so the GPU types differ only in price"
             )
     return out
 

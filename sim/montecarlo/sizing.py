@@ -32,6 +32,7 @@ from sim.montecarlo.replication import replication_streams
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.catalog import gpu_spec
 from sim.scenario.memory import kv_bytes_per_token
+from sim.scenario.plugins import ROUTERS, SERVICE_MODELS
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import MAX_REPLICAS, Scenario
 
@@ -145,7 +146,7 @@ def tensor_parallel_degree(scenario: Scenario, gpu: str) -> int:
 
     A scenario with a given per-request latency keeps its own `fleet.gpus_per_replica`.
     """
-    if scenario.service.model != "roofline":
+    if not SERVICE_MODELS[scenario.service.model].from_hardware:
         return scenario.fleet.gpus_per_replica
     spec = gpu_spec(gpu)
     model = scenario.model
@@ -190,7 +191,8 @@ def analytic_replicas(scenario: Scenario) -> int:
     estimate = headline.get("replicas_at_peak", 1)
     estimate = 1 if not isinstance(estimate, int | float) or math.isnan(estimate) else estimate
     target_s = scenario.slo.latency_p99
-    if scenario.fleet.router == "shared-queue" and "request_time_s" in headline and target_s:
+    shared_line = ROUTERS[scenario.fleet.router].shared_line
+    if shared_line and "request_time_s" in headline and target_s:
         service_s = float(headline["request_time_s"])
         rate = float(headline["peak_rate_per_s"])
         servers = max(1, math.floor(rate * service_s) + 1)

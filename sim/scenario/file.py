@@ -22,6 +22,7 @@ from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec, load_catalog
 from sim.scenario.memory import kv_memory_bytes
+from sim.scenario.plugins import SERVICE_MODELS
 from sim.scenario.prices import PRICE_OVERRIDES, billing_problem, markets_needed, resolve_rates
 from sim.scenario.schema import (
     Empirical,
@@ -175,7 +176,7 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     _check_service_time(scenario, source)
     _check_spot_notice(scenario, source)
     try:
-        if scenario.service.model == "roofline":
+        if SERVICE_MODELS[scenario.service.model].from_hardware:
             kv_memory_bytes(scenario)  # the model must fit in the replica's memory
     except CapsimError as exc:
         raise CapsimError(f"{source}: {exc}") from None
@@ -458,7 +459,7 @@ def _check_spot_notice(scenario: Scenario, source: str) -> None:
     so short-lived, the replacements would go on without the clock moving.
     """
     fleet = scenario.fleet
-    if fleet.market != "spot" and not fleet.spot_fraction:
+    if not fleet.uses_spot:
         return
     terms = spot_terms(scenario)
     if terms.interruptions_per_hour <= 0:
@@ -485,13 +486,14 @@ def _check_service_time(scenario: Scenario, source: str) -> None:
     """Refuse a per-request latency whose mean is (nearly) zero, and requests of no tokens:
     a replica's throughput would be unbounded, so capacity, utilisation and cost per
     request have no value."""
-    if scenario.service.model == "latency" and scenario.slo.tpot_p99 is not None:
+    model = scenario.service.model
+    if not SERVICE_MODELS[model].token_timing and scenario.slo.tpot_p99 is not None:
         raise CapsimError(
             f"{source}: slo.tpot_p99: a given per-request latency (service.model = "
-            '"latency") has no token timing; use service.model = "roofline" or drop the TPOT SLO'
+            f'"{model}") has no token timing; use service.model = "roofline" or drop the TPOT SLO'
         )
     latency = scenario.service.latency
-    if scenario.service.model == "latency" and latency is not None:
+    if SERVICE_MODELS[model].takes_latency and latency is not None:
         mean_s, _ = dist_mean_cv(latency)
         if mean_s < MIN_LATENCY_S:
             raise CapsimError(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price
+from sim.scenario.plugins import AUTOSCALING, MARKETS
 from sim.scenario.schema import Scenario
 
 
@@ -62,7 +63,7 @@ PRICE_OVERRIDES = {
 def markets_needed(scenario: Scenario) -> list[str]:
     """The markets whose prices a run of this scenario bills."""
     fleet = scenario.fleet
-    if scenario.autoscaling.policy == "serverless" or fleet.market == "serverless":
+    if AUTOSCALING[scenario.autoscaling.policy].containers or MARKETS[fleet.market].containers:
         return ["serverless"]
     markets = {fleet.market}
     if fleet.spot_fraction is not None:
@@ -82,7 +83,9 @@ MIN_HORIZON_S = 1.0
 def shortest_horizon_s(scenario: Scenario) -> float:
     """The shortest horizon whose bill scales honestly to a month (see `billing_problem`)."""
     autoscaling = scenario.autoscaling
-    serverless = "serverless" in (scenario.fleet.market, autoscaling.policy)
+    serverless = (
+        AUTOSCALING[autoscaling.policy].containers or MARKETS[scenario.fleet.market].containers
+    )
     if autoscaling.billed_only_busy and serverless:
         return MIN_HORIZON_S  # billed by the busy second: no minimum, no granularity
     pricing = scenario.pricing

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from distributions.profiles import MAX_DIURNAL_PEAK_TO_MEAN
+from sim.scenario import plugins
 from sim.scenario.units import (
     MAX_DURATION_S,
     SECONDS_PER_DAY,
@@ -135,17 +136,6 @@ TimeOfDayS = Annotated[
     BeforeValidator(parse_time_of_day_s),
     AfterValidator(Range(0, SECONDS_PER_DAY, high_open=True, unit=" s after midnight")),
 ]
-
-ROUTERS = ("least-loaded", "round-robin", "random", "shared-queue")
-MARKETS = ("on-demand", "spot", "reserved", "serverless")
-AUTOSCALING_POLICIES = (
-    "fixed",
-    "target-tracking",
-    "queue-depth",
-    "scheduled",
-    "predictive",
-    "serverless",
-)
 
 
 class Section(BaseModel):
@@ -415,7 +405,7 @@ class Model(Section):
 
 
 class Service(Section):
-    model: Literal["roofline", "latency"]
+    model: plugins.SERVICE_MODELS.field()
     latency: DistSpec | None = None
     batch_overhead: number(0, 100) = 0.0
     batch_overhead_at: whole(2, MAX_BATCH) | None = None  # default: max_batch
@@ -425,8 +415,8 @@ class Service(Section):
 
     @model_validator(mode="after")
     def _latency_given(self) -> Service:
-        if self.model == "latency" and self.latency is None:
-            raise ValueError("service model 'latency' needs a latency distribution")
+        if plugins.SERVICE_MODELS[self.model].takes_latency and self.latency is None:
+            raise ValueError(f"service model {self.model!r} needs a latency distribution")
         return self
 
 
@@ -437,26 +427,28 @@ class Fleet(Section):
     gpu: Name = "A100-80GB"
     gpus_per_replica: whole(1, 1024, "one model instance across over 14 NVL72 racks of 72 GPUs") = 1
     provider: Name = "aws"
-    market: Literal["on-demand", "spot", "reserved", "serverless"] = "on-demand"
+    market: plugins.MARKETS.field() = "on-demand"
     spot_fraction: Fraction | None = None
     replicas: whole(0, MAX_REPLICAS, REPLICAS_WHY) = 1  # fixed size, or the starting size
-    router: Literal["least-loaded", "round-robin", "random", "shared-queue"] = "least-loaded"
+    router: plugins.ROUTERS.field() = "least-loaded"
 
     @property
     def uses_spot(self) -> bool:
         """True if any replica may be bought on the spot market."""
-        return self.market == "spot" or bool(self.spot_fraction)
+        return plugins.MARKETS[self.market].reclaimed or bool(self.spot_fraction)
 
 
 class Batching(Section):
-    policy: Literal["none", "static", "continuous"] = "none"
+    policy: plugins.BATCHING.field() = "none"
     max_batch: whole(1, MAX_BATCH, BATCH_WHY) = 1
     max_wait: DurationS = 0.0
 
     @model_validator(mode="after")
     def _batch_size(self) -> Batching:
-        if self.policy == "none" and self.max_batch != 1:
-            raise ValueError("batching policy 'none' serves one request at a time: max_batch = 1")
+        if not plugins.BATCHING[self.policy].batches and self.max_batch != 1:
+            raise ValueError(
+                f"batching policy {self.policy!r} serves one request at a time: max_batch = 1"
+            )
         return self
 
 
@@ -473,9 +465,7 @@ def _pairs_as_tuples(value: object) -> object:
 
 
 class Autoscaling(Section):
-    policy: Literal[
-        "fixed", "target-tracking", "queue-depth", "scheduled", "predictive", "serverless"
-    ] = "fixed"
+    policy: plugins.AUTOSCALING.field() = "fixed"
     min_replicas: whole(0, MAX_REPLICAS, REPLICAS_WHY) = 1
     max_replicas: whole(1, MAX_REPLICAS, REPLICAS_WHY) = 1000
     # None: minutes for a dedicated replica, seconds for a serverless container
@@ -511,7 +501,7 @@ class Autoscaling(Section):
         """
         if self.cold_start is not None:
             return self.cold_start
-        if self.policy == "serverless":
+        if plugins.AUTOSCALING[self.policy].containers:
             return LogNormal(dist="lognormal", mean=10.0, cv=0.5)
         return LogNormal(dist="lognormal", mean=180.0, cv=0.3)
 
@@ -521,8 +511,8 @@ class Autoscaling(Section):
             raise ValueError(
                 f"max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas})"
             )
-        if self.policy == "scheduled" and not self.schedule:
-            raise ValueError("policy 'scheduled' needs schedule = [[time, replicas], ...]")
+        if plugins.AUTOSCALING[self.policy].needs_schedule and not self.schedule:
+            raise ValueError(f"policy {self.policy!r} needs schedule = [[time, replicas], ...]")
         return self
 
 
@@ -630,7 +620,8 @@ class Scenario(Section):
                 f"traffic.growth_per_day = {growth:g} over a {days:g}-day horizon grows the "
                 f"traffic more than {MAX_GROWTH_FACTOR:g}-fold; lower one of them"
             )
-        if self.service.model == "latency" and self.batching.policy == "continuous":
+        per_token = plugins.BATCHING[self.batching.policy].per_token_steps
+        if per_token and not plugins.SERVICE_MODELS[self.service.model].token_timing:
             raise ValueError(
                 "continuous batching runs per-token steps and needs service.model = 'roofline'; "
                 "with a per-request latency use batching.policy = 'none' or 'static'"
@@ -648,7 +639,7 @@ class Scenario(Section):
                     "profile; closed-loop clients (traffic.arrival = 'closed') have none: "
                     "use 'target-tracking' or 'queue-depth'"
                 )
-        if self.autoscaling.policy == "fixed":
+        if not plugins.AUTOSCALING[self.autoscaling.policy].scales:
             if self.fleet.replicas < 1:
                 raise ValueError("a fixed fleet needs fleet.replicas >= 1")
             return self
