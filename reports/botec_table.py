@@ -346,7 +346,7 @@ MARKETPLACE_1B_FIGURES = (  # seed 003, every line it prints a figure for
     ),
     *(
         _f(
-            f"platform.growth.rows[period_number={year}].total_usd_per_month",
+            f"platform.growth.rows[year_number={year}].total_usd_per_month",
             seed,
             f"Scaling timeline, year {year} ($/month)",
             fmt=",.0f",

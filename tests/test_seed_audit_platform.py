@@ -184,7 +184,7 @@ def test_003_break_even_0_168_transactions_per_user_is_0_000169(market):
 def test_003_scaling_timeline_is_ten_times_its_own_linear_rule(market, year, users, seed):
     linear = 8_440_058 * users / 1e9
     assert seed == pytest.approx(10 * linear, rel=1e-5)  # the seed's figure, 10x its rule
-    row = lookup(market, f"platform.growth.rows[period_number={year}]")
+    row = lookup(market, f"platform.growth.rows[year_number={year}]")
     assert row["total_usd_per_month"] > linear  # re-sized, fixed costs do not shrink
     assert verdict(market, f"Scaling timeline, year {year} ($/month)") == "wrong"
 

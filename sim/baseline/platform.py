@@ -45,7 +45,7 @@ def _growth(
         ratio = users / users_now
         bill = platform_bill(scaled_platform(platform, users))
         row: dict[str, Any] = {
-            "period_number": i + 1,
+            f"{platform.growth_period}_number": i + 1,
             "total_users_count": users,
             "platform_usd_per_month": bill["total_usd_per_month"],
             "platform_linear_usd_per_month": base["total_usd_per_month"] * ratio,
