@@ -237,3 +237,23 @@ def test_a_pod_tier_needs_exactly_one_capacity(runner, tmp_path):
     args = _bad(tmp_path, "platform.backend.requests_per_s_per_pod=50")
     result = invoke(runner, "validate", *args)
     assert_clean_error(result, "platform.backend", "exactly one of users_per_pod")
+
+
+def test_lifecycle_tiers_hold_the_inflow_times_the_days_they_keep_it():
+    sets = [
+        "platform.object_storage_new_tb_per_month=12",
+        'platform.object_storage=[{name="hot", days=30, price="aws-s3-standard"}, '
+        '{name="cold", days=365, price="aws-s3-glacier-deep-archive"}]',
+    ]
+    storage = run("chat-sizing", *sets)["platform"]["object_storage"]
+    hot, cold = storage["tiers"]
+    assert hot["stored_tb"] == pytest.approx(12.0)  # a month's writes
+    assert cold["stored_tb"] == pytest.approx(12 * 365 / 30)  # a year's, at 1/23 the price
+    prices = platform_prices()
+    expected = 12_000 * prices["aws-s3-standard"].usd
+    expected += 146_000 * prices["aws-s3-glacier-deep-archive"].usd
+    assert storage["usd_per_month"] == pytest.approx(expected)
+    grown = platform_bill(scaled_platform(load_scenario("chat-sizing", sets).platform, 20_000))[
+        "object_storage"
+    ]
+    assert grown["stored_tb"] == pytest.approx(2 * storage["stored_tb"])  # twice the users

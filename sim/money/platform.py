@@ -278,15 +278,19 @@ def platform_bill(platform: Platform) -> dict[str, Any]:
         lines["api_egress"] = _per_gb(gb, platform.api_egress.price, "platform.api_egress.price")
     if platform.object_storage:
         tiers_out = []
+        new_tb = platform.object_storage_new_tb_per_month
         for i, tier in enumerate(platform.object_storage):
             usd, source = price_per(tier.price, "gb-month", f"platform.object_storage[{i}].price")
+            # Little's law: a lifecycle tier holds inflow x the time data stays in it
+            stored_tb = tier.tb + new_tb * tier.days / DAYS_PER_MONTH
             tiers_out.append(
                 {
                     "name": tier.name,
-                    "stored_tb": tier.tb,
+                    "lifecycle_days": tier.days,
+                    "stored_tb": stored_tb,
                     "usd_per_gb_month": usd,
                     "price_source": source,
-                    "usd_per_month": tier.tb * GB_PER_TB * usd,
+                    "usd_per_month": stored_tb * GB_PER_TB * usd,
                 }
             )
         lines["object_storage"] = {
@@ -347,6 +351,8 @@ def scaled_platform(platform: Platform, users: float) -> Platform:
         update["logging"] = platform.logging.model_copy(
             update={"gb_per_month": platform.logging.gb_per_month * ratio}
         )
+    if platform.object_storage_new_tb_per_month:
+        update["object_storage_new_tb_per_month"] = platform.object_storage_new_tb_per_month * ratio
     if platform.object_storage:
         update["object_storage"] = [
             t.model_copy(update={"tb": t.tb * ratio}) for t in platform.object_storage

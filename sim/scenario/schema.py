@@ -637,10 +637,12 @@ class ApiEgress(Section):
 
 
 class StorageTier(Section):
-    """One lifecycle tier of object storage: what it holds and its price."""
+    """One tier of object storage: a stock it holds (`tb`), plus the data a lifecycle
+    policy keeps in it for `days` out of `platform.object_storage_new_tb_per_month`."""
 
     name: text(100)
-    tb: number(0, 1e9)
+    tb: number(0, 1e9) = 0.0
+    days: number(0, 36_500) = 0.0  # days each month's new data spends in this tier
     price: PlatformPrice  # per GB-month
 
 
@@ -682,6 +684,7 @@ class Platform(Section):
     cdn: Cdn | None = None
     api_egress: ApiEgress | None = None
     object_storage: list[StorageTier] = []
+    object_storage_new_tb_per_month: number(0, 1e9) = 0.0  # written, then moved by lifecycle
     logging: Logging | None = None
     ddos: FlatLine | None = None
     kubernetes: FlatLine | None = None
