@@ -257,3 +257,11 @@ def test_lifecycle_tiers_hold_the_inflow_times_the_days_they_keep_it():
         "object_storage"
     ]
     assert grown["stored_tb"] == pytest.approx(2 * storage["stored_tb"])  # twice the users
+
+
+def test_the_run_table_puts_the_botec_platform_bill_beside_the_simulated_line():
+    result = invoke(CliRunner(), "run", "chat-sizing", "-n", "1", "--set", 'horizon="5m"')
+    assert result.exit_code == 0, result.stderr
+    (line,) = [ln for ln in result.stdout.splitlines() if "platform per month" in ln]
+    assert line.count("$639") == 4  # p5 / p50 / p95 simulated (deterministic), the BOTEC's
+    assert "its platform section" in line
