@@ -65,6 +65,8 @@ def test_buffered_pods_are_not_rounded_up_by_float_dust():
     assert math.ceil(5000 / 100 * (1 + 0.1)) == 56
     assert ceil_count(5000 / 100 * (1 + 0.1)) == 55
     assert ceil_count(13.2) == 14 and ceil_count(0.0) == 0
+    assert ceil_count(1e16 + 2.0) == 10**16 + 2  # large counts keep every unit
+    assert ceil_count(0.00025) == 1  # a tiny read still takes a whole unit
     platform = tier(5000, "platform.backend.buffer=0.1")
     assert platform["backend"]["min_pods_count"] == 55
 
@@ -265,3 +267,23 @@ def test_the_run_table_puts_the_botec_platform_bill_beside_the_simulated_line():
     (line,) = [ln for ln in result.stdout.splitlines() if "platform per month" in ln]
     assert line.count("$639") == 4  # p5 / p50 / p95 simulated (deterministic), the BOTEC's
     assert "its platform section" in line
+
+
+def test_a_vanishing_pod_capacity_is_refused_not_a_crash(runner, tmp_path):
+    # 1,000 users / 5e-324 users per pod overflowed to inf pods, and ceil(inf) crashed
+    args = _bad(tmp_path, "platform.backend.users_per_pod=5e-324")
+    result = invoke(runner, "botec", *args)
+    assert_clean_error(result, "platform.backend.users_per_pod", "at least 0.001")
+
+
+def test_the_largest_allowed_loads_give_finite_bills():
+    sets = [
+        "platform.concurrent_users=1e11",
+        "platform.total_users=1e11",
+        "platform.backend.users_per_pod=0.001",
+        "platform.backend.buffer=100",
+        "platform.backend.max_over_min=1000",
+    ]
+    platform = run("chat-sizing", *sets)["platform"]
+    assert math.isfinite(platform["total_at_max_pods_usd_per_month"])
+    assert platform["backend"]["max_pods_count"] == pytest.approx(1e14 * 101 * 1000, rel=1e-12)

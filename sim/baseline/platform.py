@@ -8,10 +8,9 @@ linear in users (seed 003 scales its total by users alone).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from sim.money.platform import platform_bill, scaled_platform, total_users
+from sim.money.platform import ceil_count, platform_bill, scaled_platform, total_users
 from sim.scenario.schema import Scenario
 
 
@@ -52,7 +51,7 @@ def _growth(
         }
         total = bill["total_usd_per_month"]
         if gpu_fleet_usd_per_month is not None and replicas_now > 0:
-            replicas = max(1, math.ceil(replicas_now * ratio - 1e-9))
+            replicas = max(1, ceil_count(replicas_now * ratio))
             gpu = gpu_fleet_usd_per_month / replicas_now * replicas
             row["gpu_replicas_count"] = replicas
             row["gpu_fleet_usd_per_month"] = gpu

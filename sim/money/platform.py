@@ -27,8 +27,12 @@ GB_PER_TB = 1000.0  # decimal, as the seeds use
 
 
 def ceil_count(x: float) -> int:
-    """Whole items for `x`, rounded up, without float dust (1000 / 100 x 1.3 is 13, not 14)."""
-    return math.ceil(x - 1e-9 * max(1.0, abs(x)))
+    """Whole items for `x`, rounded up, without float dust (5000 / 100 x 1.1 is 55, not 56):
+    a value within a relative 1e-12 of a whole number is that number."""
+    nearest = round(x)
+    if abs(x - nearest) <= 1e-12 * max(1.0, abs(x)):
+        return int(nearest)
+    return math.ceil(x)
 
 
 def peak_requests_per_s(platform: Platform) -> float:
@@ -161,9 +165,9 @@ def _database(platform: Platform) -> dict[str, Any]:
         }
     reads_per_s = platform.concurrent_users * database.reads_per_user_per_s
     writes_per_s = platform.concurrent_users * database.writes_per_user_per_s
-    read_units = math.ceil(database.read_item_kb / 4.0 - 1e-9)
+    read_units = ceil_count(database.read_item_kb / 4.0)
     per_read = read_units * (0.5 if database.consistency == "eventual" else 1.0)
-    write_units = math.ceil(database.write_item_kb / 1.0 - 1e-9)
+    write_units = ceil_count(database.write_item_kb)
     rcu = reads_per_s * per_read
     wcu = writes_per_s * write_units
     read_key, write_key, unit = database_price_keys(database.billing)

@@ -558,14 +558,15 @@ class Growth(Section):
 
 PlatformPrice = Annotated[str, StringConstraints(max_length=100)] | number(0, 1e9)
 MAX_PLATFORM_USERS = 1e11
+CAPACITY_WHY = "a pod serving under a thousandth of a user or request is a typing error"
 
 
 class PodTier(Section):
     """Pods (or servers) sized from the peak load as seed 004 does: base = load / capacity,
     minimum = base x (1 + buffer) rounded up, maximum = minimum x max_over_min."""
 
-    users_per_pod: positive(1e9) | None = None
-    requests_per_s_per_pod: positive(1e9) | None = None
+    users_per_pod: number(1e-3, 1e9, why=CAPACITY_WHY) | None = None
+    requests_per_s_per_pod: number(1e-3, 1e9, why=CAPACITY_WHY) | None = None
     traffic_share: number(0, 1, low_open=True) = 1.0  # share of the requests it serves
     buffer: number(0, 100) = 0.0
     max_over_min: number(1, 1000) = 1.0
@@ -601,7 +602,7 @@ class Database(Section):
     billing: Literal["on-demand", "provisioned"] = "on-demand"
     read_price: PlatformPrice | None = None  # default: the AWS key for the billing mode
     write_price: PlatformPrice | None = None
-    users_per_shard: positive(1e11) = 1e6
+    users_per_shard: number(1, 1e11) = 1e6
     replicas_per_shard: whole(0, 1000) = 1
     primary_price: PlatformPrice = 0.0  # per instance-month
     replica_price: PlatformPrice = 0.0
@@ -613,7 +614,7 @@ class Clusters(Section):
     """Cache or search clusters: a fixed count, or one per users_per_cluster."""
 
     clusters: whole(0, 10**9) | None = None
-    users_per_cluster: positive(1e11) | None = None
+    users_per_cluster: number(1, 1e11) | None = None
     nodes_per_cluster: whole(1, 10**6) = 1
     node_price: PlatformPrice = 0.0  # per node-hour if a catalog key says so, else per month
     storage_tb_per_cluster: number(0, 1e9) = 0.0
