@@ -120,6 +120,7 @@ def headline_rows(
         )
     )
     rows.extend(_alternatives(result, serverless_market))
+    rows.extend(_platform_rows(result.get("platform")))
     return rows
 
 
@@ -198,6 +199,97 @@ def _alternatives(result: dict[str, Any], serverless_market: bool) -> list[Headl
                 usd,
             )
         )
+    return rows
+
+
+def _range(line: dict[str, Any], what: str) -> str:
+    low, high = line[f"min_{what}_count"], line[f"max_{what}_count"]
+    return f"{low:,}" if low == high else f"{low:,} - {high:,}"
+
+
+def _platform_rows(platform: dict[str, Any] | None) -> list[HeadlineRow]:
+    """The non-GPU stack (`[platform]`): pods, nodes, database, its bill, cost per user."""
+    if platform is None:
+        return []
+    rows = [
+        HeadlineRow(
+            "platform requests per second (peak)",
+            count(platform["peak_requests_per_s"]),
+            ("platform.peak_requests_per_s",),
+            count,
+        )
+    ]
+    for name in ("backend", "frontend"):
+        tier = platform.get(name)
+        if tier is not None:
+            paths = (f"platform.{name}.min_pods_count", f"platform.{name}.max_pods_count")
+            rows.append(HeadlineRow(f"{name} pods (min - max)", _range(tier, "pods"), paths, count))
+    nodes = platform.get("nodes")
+    if nodes is not None:
+        rows.append(
+            HeadlineRow(
+                f"nodes ({nodes['instance']}, min - max)",
+                _range(nodes, "nodes"),
+                ("platform.nodes.min_nodes_count", "platform.nodes.max_nodes_count"),
+                count,
+            )
+        )
+    database = platform.get("database")
+    if database is not None and database["kind"] == "dynamodb":
+        rows.append(
+            HeadlineRow(
+                "database read / write units",
+                f"{count(database['read_capacity_units_count'])} RCU, "
+                f"{count(database['write_capacity_units_count'])} WCU",
+                (
+                    "platform.database.read_capacity_units_count",
+                    "platform.database.write_capacity_units_count",
+                ),
+                count,
+            )
+        )
+    elif database is not None:
+        rows.append(
+            HeadlineRow(
+                "database shards + replicas",
+                f"{database['shards_count']:,} + {database['replicas_count']:,}",
+                ("platform.database.shards_count", "platform.database.replicas_count"),
+                count,
+            )
+        )
+    total = platform["total_usd_per_month"]
+    at_max = platform["total_at_max_pods_usd_per_month"]
+    bill = (
+        usd(total) if math.isclose(total, at_max) else f"{usd(total)} - {usd(at_max)} at max pods"
+    )
+    rows.append(
+        HeadlineRow(
+            "platform (non-GPU) per month",
+            bill,
+            ("platform.total_usd_per_month", "platform.total_at_max_pods_usd_per_month"),
+            usd,
+        )
+    )
+    if "with_gpu_fleet_usd_per_month" in platform:
+        rows.append(
+            HeadlineRow(
+                "platform + GPU fleet per month",
+                usd(platform["with_gpu_fleet_usd_per_month"]),
+                ("platform.with_gpu_fleet_usd_per_month",),
+                usd,
+            )
+        )
+    per_user = f"${platform['usd_per_user_per_month']:.4g} platform"
+    if "with_gpu_fleet_usd_per_user_per_month" in platform:
+        per_user += f", ${platform['with_gpu_fleet_usd_per_user_per_month']:.4g} with the GPUs"
+    rows.append(
+        HeadlineRow(
+            f"cost per user per month ({count(platform['total_users_count'])} users)",
+            per_user,
+            ("platform.usd_per_user_per_month", "platform.with_gpu_fleet_usd_per_user_per_month"),
+            lambda x: f"${x:.4g}",
+        )
+    )
     return rows
 
 

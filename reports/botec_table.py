@@ -256,11 +256,112 @@ REDAI_100K_FIGURES = (
     ),
 )
 
+CHAT_SIZING_FIGURES = (  # seed 004 at --concurrent-users 1000 --total-users 10000
+    _f("platform.peak_requests_per_s", "50", "Requests/second"),
+    _f("platform.backend.min_pods_count", "13", "Backend pods, minimum"),
+    _f("platform.backend.max_pods_count", "39", "Backend pods, maximum"),
+    _f("platform.frontend.min_pods_count", "3", "Frontend pods, minimum"),
+    _f("platform.frontend.max_pods_count", "6", "Frontend pods, maximum"),
+    _f("platform.nodes.min_nodes_count", "8", "Node count, minimum (t3.large)"),
+    _f("platform.nodes.max_nodes_count", "16", "Node count, maximum (t3.large)"),
+    _f("platform.database.read_capacity_units_count", "250", "Estimated RCU"),
+    _f("platform.database.write_capacity_units_count", "100", "Estimated WCU"),
+    _f("platform.total_usd_per_month", "500", "Total estimated, low ($/month)"),
+    _f("platform.total_at_max_pods_usd_per_month", "800", "Total estimated, high ($/month)"),
+    _f("platform.usd_per_user_per_month", "0.05", "Cost per user, low ($/month)", fmt=".2f"),
+    _f(
+        "platform.at_max_pods_usd_per_user_per_month",
+        "0.08",
+        "Cost per user, high ($/month)",
+        fmt=".2f",
+    ),
+)
+
+MARKETPLACE_1B_FIGURES = (  # seed 003, every line it prints a figure for
+    _f("platform.peak_requests_per_s", "500,000", "Peak requests per second", fmt=",.0f"),
+    _f("platform.requests_per_day", "5", "Daily API requests (billions)", 1e-9),
+    _f("platform.backend.min_pods_count", "100,000", "API servers needed", fmt=",.0f"),
+    _f("platform.backend.server_usd_per_month", "226.80", "API server ($/month)", fmt=".2f"),
+    _f(
+        "platform.backend.peak_sized_usd_per_month",
+        "22,680,000",
+        "Total API cost ($/month)",
+        fmt=",.0f",
+    ),
+    _f("platform.backend.mean_pods_count", "20,000", "API servers, average", fmt=",.0f"),
+    _f("platform.backend.usd_per_month", "4,536,000", "API optimized ($/month)", fmt=",.0f"),
+    _f("platform.frontend.min_pods_count", "10,000", "Frontend servers needed", fmt=",.0f"),
+    _f("platform.frontend.server_usd_per_month", "136.80", "Frontend server ($/month)", fmt=".2f"),
+    _f(
+        "platform.frontend.peak_sized_usd_per_month",
+        "1,368,000",
+        "Total frontend cost ($/month)",
+        fmt=",.0f",
+    ),
+    _f("platform.frontend.usd_per_month", "273,600", "Frontend optimized ($/month)", fmt=",.0f"),
+    _f("platform.database.shards_count", "1,000", "Database shards", fmt=",.0f"),
+    _f("platform.database.replicas_count", "3,000", "Read replicas", fmt=",.0f"),
+    _f(
+        "platform.database.primaries_usd_per_month",
+        "1,200,000",
+        "Primary DB ($/month)",
+        fmt=",.0f",
+    ),
+    _f("platform.database.replicas_usd_per_month", "3,000,000", "Replicas ($/month)", fmt=",.0f"),
+    _f("platform.database.storage_usd_per_month", "41,310", "DB storage ($/month)", fmt=",.0f"),
+    _f("platform.database.usd_per_month", "4,241,310", "Total database ($/month)", fmt=",.0f"),
+    _f("platform.cache.clusters_count", "100", "Redis clusters"),
+    _f("platform.cache.cluster_usd_per_month", "600", "Redis cluster ($/month)"),
+    _f("platform.cache.usd_per_month", "60,000", "Total Redis ($/month)", fmt=",.0f"),
+    _f("platform.search.clusters_count", "50", "Elasticsearch clusters"),
+    _f("platform.search.cluster_usd_per_month", "2,500", "Search cluster ($/month)", fmt=",.0f"),
+    _f("platform.search.nodes_usd_per_month", "125,000", "Search nodes ($/month)", fmt=",.0f"),
+    _f("platform.search.storage_tb", "500", "Search storage (TB)"),
+    _f("platform.search.storage_usd_per_month", "50,000", "Search storage ($/month)", fmt=",.0f"),
+    _f("platform.search.usd_per_month", "175,000", "Total search ($/month)", fmt=",.0f"),
+    _f("platform.llm_api.requests_per_month", "2", "OpenAI requests (billions/month)", 1e-9),
+    _f("platform.llm_api.usd_per_month", "4,000,000", "Optimized OpenAI ($/month)", fmt=",.0f"),
+    _f("platform.gpu_fleet_usd_per_month", "2,520,000", "Ollama servers ($/month)", fmt=",.0f"),
+    _f("platform.cdn.gb_per_month", "50", "CDN bandwidth (PB/month)", 1e-6),
+    _f("platform.cdn.usd_per_month", "4,000,000", "CDN ($/month)", fmt=",.0f"),
+    _f("platform.api_egress.gb_per_month", "750", "API bandwidth (TB/month)", 1e-3),
+    _f("platform.api_egress.usd_per_month", "90,000", "API bandwidth ($/month)", fmt=",.0f"),
+    _f("platform.kubernetes.usd_per_month", "730", "GKE ($/month)"),
+    _f("platform.object_storage.stored_tb", "170", "Object storage (TB)"),
+    _f("platform.object_storage.usd_per_month", "3,400", "Object storage ($/month)", fmt=",.0f"),
+    _f("platform.logging.usd_per_month", "50,000", "Monitoring & logging ($/month)", fmt=",.0f"),
+    _f("platform.ddos.usd_per_month", "5,000", "DDoS protection ($/month)", fmt=",.0f"),
+    _f(
+        "platform.with_gpu_fleet_usd_per_month",
+        "19,955,440",
+        "Total monthly cost ($)",
+        fmt=",.0f",
+    ),
+    _f("platform.with_gpu_fleet_usd_per_year", "239,465,280", "Annual cost ($)", fmt=",.0f"),
+    _f(
+        "platform.with_gpu_fleet_usd_per_user_per_month",
+        "0.0084",
+        "Cost per user ($/month)",
+        fmt=".4f",
+    ),
+    *(
+        _f(
+            f"platform.growth.rows[year_number={year}].total_usd_per_month",
+            seed,
+            f"Scaling timeline, year {year} ($/month)",
+            fmt=",.0f",
+        )
+        for year, seed in enumerate(("8,440", "84,400", "844,000", "8,440,000"), start=1)
+    ),
+)
+
 SEED_FIGURES: dict[str, tuple[SeedFigure, ...]] = {
     "smartpal": SMARTPAL_FIGURES,
     "redai-1k": REDAI_1K_FIGURES,
     "redai-10k": REDAI_10K_FIGURES,
     "redai-100k": REDAI_100K_FIGURES,
+    "chat-sizing": CHAT_SIZING_FIGURES,
+    "marketplace-1b": MARKETPLACE_1B_FIGURES,
 }
 
 _SELECT = re.compile(r"^(\w+)\[(\w+)=([^\]]+)\]$")

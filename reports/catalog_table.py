@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from sim.scenario.catalog import Catalog
+from sim.scenario.platform_prices import PlatformPrice
 
 
 def catalog_tables(catalog: Catalog) -> list[Table]:
@@ -56,3 +57,23 @@ def catalog_tables(catalog: Catalog) -> list[Table]:
             row.date,
         )
     return [gpus, prices, spot]
+
+
+def platform_price_table(prices: dict[str, PlatformPrice]) -> Table:
+    """The `[platform]` unit prices (non-GPU stack), each with its source and date."""
+    table = Table(title="Platform prices (non-GPU stack)")
+    for column in ("key", "USD", "per", "vCPU", "memory GB", "source", "date"):
+        table.add_column(
+            column, justify="right" if column in ("USD", "vCPU", "memory GB") else "left"
+        )
+    for price in prices.values():
+        table.add_row(
+            price.key,
+            f"{price.usd:.6g}",
+            price.unit,
+            "" if price.vcpus is None else f"{price.vcpus:g}",
+            "" if price.memory_gb is None else f"{price.memory_gb:g}",
+            price.source,
+            price.date,
+        )
+    return table

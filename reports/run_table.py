@@ -139,7 +139,10 @@ def fleet_and_cost_table(summary: dict[str, Any]) -> Table:
     )
     table.add_row("cost per 1k requests", spread(cost["per_1k_requests"], _usd), "")
     for line, stats in sorted(cost["lines_monthly"].items()):
-        table.add_row(f"  {line.replace('_', ' ')} per month", spread(stats, _usd), "")
+        botec_line = ""
+        if line == "platform" and "platform_monthly_usd" in botec:
+            botec_line = f"{_usd(botec['platform_monthly_usd'])} (its platform section)"
+        table.add_row(f"  {line.replace('_', ' ')} per month", spread(stats, _usd), botec_line)
     table.caption = (
         f"closed loop: {closed['concurrency']:,} clients send as replies come back, so the "
         "load follows the latency (throughput = clients / (mean e2e + mean think time)); "

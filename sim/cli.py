@@ -186,20 +186,23 @@ def catalog_command(json_output: JsonOption = False) -> None:
     """GPUs and prices, each with its source and date."""
     from dataclasses import asdict
 
-    from reports.catalog_table import catalog_tables
+    from reports.catalog_table import catalog_tables, platform_price_table
     from sim.scenario.catalog import load_catalog
+    from sim.scenario.platform_prices import platform_prices
 
     catalog = load_catalog()
+    platform = platform_prices()
     if json_output:
         _print_json(
             {
                 "gpus": [asdict(g) for g in catalog.gpus.values()],
                 "prices": [asdict(p) for p in catalog.prices],
                 "spot": [asdict(s) for s in catalog.spot.values()],
+                "platform_prices": [asdict(p) for p in platform.values()],
             }
         )
         return
-    for table in catalog_tables(catalog):
+    for table in [*catalog_tables(catalog), platform_price_table(platform)]:
         stdout.print(table)
 
 

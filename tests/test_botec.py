@@ -15,7 +15,7 @@ from sim.baseline.botec import batch_stretch
 from sim.engine.service_time import LatencyModel, build_service_model
 from sim.scenario.file import load_scenario
 
-BUNDLED = ("smartpal", "redai-1k", "redai-10k", "redai-100k")
+BUNDLED = ("smartpal", "redai-1k", "redai-10k", "redai-100k", "chat-sizing", "marketplace-1b")
 
 
 # ---------------------------------------------------------------- scenarios
@@ -212,7 +212,7 @@ def test_idle_timeout_correction_reduces_to_the_seed_when_pinned(redai):
 UNIT_WORDS = {
     "s", "ms", "gb", "tb", "mb", "bytes", "mbps", "usd", "tokens", "count", "fraction",
     "ratio", "gpus", "gpu", "replicas", "requests", "queries", "flops", "day", "days",
-    "month", "hours", "param", "percent",
+    "month", "hours", "param", "percent", "cores", "year",
 }  # fmt: skip
 
 

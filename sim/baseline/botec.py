@@ -20,6 +20,7 @@ Sections appear when the scenario's inputs allow them:
   batch is modelled (static batching with max_batch > 1, or service.batch_overhead_at);
   `capacity.idle_of_one_gpu_fraction` only when one GPU can carry the mean load
 - `fleet_cost` when service.model = "roofline" and a GPU price is known
+- `platform` when the scenario has a `[platform]` section (`sim.baseline.platform`)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from distributions.tokens import dist_mean_cv
 from distributions.traffic import output_tokens_mean, prompt_tokens_mean
+from sim.baseline.platform import platform_section
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec
 from sim.scenario.memory import kv_bytes_per_token
@@ -648,4 +650,7 @@ def botec(scenario: Scenario) -> dict[str, Any]:
     result["bandwidth"] = _bandwidth(scenario, rate)
     if scenario.api.use or scenario.api.rag_prompt_tokens is not None:
         result["api"] = _api(scenario, requests_per_day)
+    if scenario.platform is not None:
+        fleet = result.get("fleet_cost", {}).get("scenario_fleet_usd_per_month")
+        result["platform"] = platform_section(scenario, fleet)
     return result

@@ -55,4 +55,6 @@ def botec_headline(scenario: Scenario, botec: dict[str, Any]) -> dict[str, Any]:
         per_replica_s = rates.usd_per_replica_s.get(scenario.fleet.market, math.nan)
         out["monthly_usd"] = scenario.fleet.replicas * per_replica_s * SECONDS_PER_MONTH
         out["monthly_basis"] = f"{scenario.fleet.replicas} replicas x 720 h"
+    if "platform" in botec:  # the non-GPU stack, billed beside the fleet
+        out["platform_monthly_usd"] = botec["platform"]["total_usd_per_month"]
     return out

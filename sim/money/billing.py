@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.engine.outcome import ReplicaLifetime
 from sim.errors import CapsimError
+from sim.money.platform import platform_usd_per_month
 from sim.scenario.plugins import MARKETS
 from sim.scenario.prices import Rates
 from sim.scenario.schema import Scenario
@@ -89,7 +90,8 @@ def seconds_above(spans: list[tuple[float, float]], level: int) -> float:
 def request_cost_usd(
     scenario: Scenario, completed: int, prompt_tokens: np.ndarray, output_tokens: np.ndarray
 ) -> dict[str, float]:
-    """API tokens (when a hosted model serves), storage and bandwidth over the horizon."""
+    """API tokens (when a hosted model serves), storage, bandwidth and the `[platform]`
+    stack over the horizon."""
     lines: dict[str, float] = {}
     api = scenario.api
     if api.use:
@@ -109,6 +111,8 @@ def request_cost_usd(
         lines["egress"] = completed * requests.response_bytes / 1e9 * pricing.egress_usd_per_gb
     if pricing.ingress_usd_per_gb and requests.request_bytes:
         lines["ingress"] = completed * requests.request_bytes / 1e9 * pricing.ingress_usd_per_gb
+    if scenario.platform is not None:  # the non-GPU stack: deterministic, billed by the month
+        lines["platform"] = platform_usd_per_month(scenario.platform) * horizon_months
     return lines
 
 

@@ -22,6 +22,7 @@ from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec, load_catalog
 from sim.scenario.memory import kv_memory_bytes
+from sim.scenario.platform_prices import platform_price_problem
 from sim.scenario.plugins import SERVICE_MODELS
 from sim.scenario.prices import PRICE_OVERRIDES, billing_problem, markets_needed, resolve_rates
 from sim.scenario.schema import (
@@ -169,7 +170,7 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     except ValidationError as exc:
         raise CapsimError(format_validation_error(exc, source, data)) from None
     _check_catalog(scenario, source)
-    problem = billing_problem(scenario)
+    problem = billing_problem(scenario) or platform_price_problem(scenario)
     if problem is not None:
         raise CapsimError(f"{source}: {problem}")
     _read_files(scenario, source)

@@ -587,6 +587,149 @@ class Growth(Section):
     batch_share: list[Fraction] = []
 
 
+# ---------------------------------------------------------------- platform (non-GPU stack)
+# Seeds 003 and 004 price the whole product: API and frontend pods, nodes, database,
+# cache, search, CDN, object storage, logging, DDoS protection. A price is a key of the
+# catalog's [platform_prices] (its unit checked) or a number in the unit the key names.
+
+PlatformPrice = Annotated[str, StringConstraints(max_length=100)] | number(0, 1e9)
+MAX_PLATFORM_USERS = 1e11
+CAPACITY_WHY = "a pod serving under a thousandth of a user or request is a typing error"
+
+
+class PodTier(Section):
+    """Pods (or servers) sized from the peak load as seed 004 does: base = load / capacity,
+    minimum = base x (1 + buffer) rounded up, maximum = minimum x max_over_min."""
+
+    users_per_pod: number(1e-3, 1e9, why=CAPACITY_WHY) | None = None
+    requests_per_s_per_pod: number(1e-3, 1e9, why=CAPACITY_WHY) | None = None
+    traffic_share: number(0, 1, low_open=True) = 1.0  # share of the requests it serves
+    buffer: number(0, 100) = 0.0
+    max_over_min: number(1, 1000) = 1.0
+    min_pods: whole(0, 10**9) = 1
+    cpu_cores: positive(1024) = 0.5  # requested per pod
+    memory_gb: positive(1e5) = 0.5
+    server_price: PlatformPrice | None = None  # per hour: each pod its own server; None: nodes
+
+    @model_validator(mode="after")
+    def _one_capacity(self) -> PodTier:
+        if (self.users_per_pod is None) == (self.requests_per_s_per_pod is None):
+            raise ValueError("give exactly one of users_per_pod or requests_per_s_per_pod")
+        return self
+
+
+class Nodes(Section):
+    """The Kubernetes nodes the pods are packed on: max(CPU, memory) x (1 + buffer)."""
+
+    instance: Annotated[str, StringConstraints(max_length=100)] = "aws-t3.large"
+    buffer: number(0, 100) = 0.2
+    usd_per_hour: number(0, 1e4) | None = None  # overrides the catalog instance's price
+
+
+class Database(Section):
+    """DynamoDB-style read/write units, or a sharded SQL fleet with replicas."""
+
+    kind: Literal["dynamodb", "sql"] = "dynamodb"
+    reads_per_user_per_s: number(0, 1e6) = 0.5
+    writes_per_user_per_s: number(0, 1e6) = 0.1
+    read_item_kb: positive(400) = 4.0
+    write_item_kb: positive(400) = 1.0
+    consistency: Literal["eventual", "strong"] = "eventual"
+    billing: Literal["on-demand", "provisioned"] = "on-demand"
+    read_price: PlatformPrice | None = None  # default: the AWS key for the billing mode
+    write_price: PlatformPrice | None = None
+    users_per_shard: number(1, 1e11) = 1e6
+    replicas_per_shard: whole(0, 1000) = 1
+    primary_price: PlatformPrice = 0.0  # per instance-month
+    replica_price: PlatformPrice = 0.0
+    storage_tb: number(0, 1e9) = 0.0
+    storage_price: PlatformPrice = 0.0  # per GB-month
+
+
+class Clusters(Section):
+    """Cache or search clusters: a fixed count, or one per users_per_cluster."""
+
+    clusters: whole(0, 10**9) | None = None
+    users_per_cluster: number(1, 1e11) | None = None
+    nodes_per_cluster: whole(1, 10**6) = 1
+    node_price: PlatformPrice = 0.0  # per node-hour if a catalog key says so, else per month
+    storage_tb_per_cluster: number(0, 1e9) = 0.0
+    storage_price: PlatformPrice = 0.0  # per GB-month
+
+    @model_validator(mode="after")
+    def _one_count(self) -> Clusters:
+        if (self.clusters is None) == (self.users_per_cluster is None):
+            raise ValueError("give exactly one of clusters or users_per_cluster")
+        return self
+
+
+class Cdn(Section):
+    gb_per_user_per_month: number(0, 1e9) = 0.0  # per monthly active user
+    price: PlatformPrice = "gcp-cloud-cdn-egress-na"  # per GB
+
+
+class ApiEgress(Section):
+    response_kb: number(0, 1e9) = 0.0  # per platform request
+    price: PlatformPrice = "gcp-internet-egress"  # per GB
+
+
+class StorageTier(Section):
+    """One tier of object storage: a stock it holds (`tb`), plus the data a lifecycle
+    policy keeps in it for `days` out of `platform.object_storage_new_tb_per_month`."""
+
+    name: text(100)
+    tb: number(0, 1e9) = 0.0
+    days: number(0, 36_500) = 0.0  # days each month's new data spends in this tier
+    price: PlatformPrice  # per GB-month
+
+
+class Logging(Section):
+    gb_per_month: number(0, 1e12) = 0.0
+    price: PlatformPrice = "gcp-cloud-logging"  # per GB
+
+
+class FlatLine(Section):
+    """A flat line: `count` items at `price` each per month (or per hour for an hourly key)."""
+
+    count: whole(0, 10**9) = 1
+    price: PlatformPrice = 0.0
+
+
+class LlmApi(Section):
+    """Hosted-LLM requests beside the GPU fleet (seed 003's OpenAI share)."""
+
+    requests_per_user_per_month: number(0, 1e9) = 0.0  # per monthly active user
+    share: Fraction = 1.0
+    usd_per_request: number(0, 1e3) = 0.0
+
+
+class Platform(Section):
+    """The non-GPU stack, sized from users: pods, nodes, database, cache, search, CDN, ..."""
+
+    total_users: positive(MAX_PLATFORM_USERS) | None = None  # default: concurrent_users
+    monthly_active_users: positive(MAX_PLATFORM_USERS) | None = None  # default: total_users
+    concurrent_users: positive(MAX_PLATFORM_USERS)
+    requests_per_user_per_minute: number(0, 1e6) = 3.0
+    mean_over_peak: number(0, 1, low_open=True) = 1.0  # the mean fleet over the peak-sized one
+    requests_per_day: positive(1e16) | None = None  # default: the peak rate x mean_over_peak
+    backend: PodTier | None = None
+    frontend: PodTier | None = None
+    nodes: Nodes = Nodes()
+    database: Database | None = None
+    cache: Clusters | None = None
+    search: Clusters | None = None
+    cdn: Cdn | None = None
+    api_egress: ApiEgress | None = None
+    object_storage: list[StorageTier] = []
+    object_storage_new_tb_per_month: number(0, 1e9) = 0.0  # written, then moved by lifecycle
+    logging: Logging | None = None
+    ddos: FlatLine | None = None
+    kubernetes: FlatLine | None = None
+    llm_api: LlmApi | None = None
+    growth_total_users: list[positive(MAX_PLATFORM_USERS)] = []  # a projection, one per period
+    growth_period: Literal["month", "year"] = "year"
+
+
 class Scenario(Section):
     name: Name = "scenario"
     description: Description = ""
@@ -608,6 +751,7 @@ class Scenario(Section):
     api: Api = Api()
     storage: Storage = Storage()
     growth: Growth = Growth()
+    platform: Platform | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
