@@ -97,7 +97,7 @@ def kernel_for(
     output = np.ascontiguousarray(requests.output_tokens, dtype=np.int64)
     n = len(arrival_s)
     continuous = scenario.batching.policy == "continuous"
-    constants = (0.0, 0.0, 0.0, 0.0)
+    constants = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     kv_capacity = math.inf
     if isinstance(service, RooflineModel):
         constants = service.constants
@@ -181,7 +181,7 @@ class Kernel(NamedTuple):
     continuous: bool
     max_batch: int
     kv_capacity: float
-    constants: tuple[float, float, float, float]  # RooflineModel.constants
+    constants: tuple  # RooflineModel.constants (seven floats)
     dynamic: bool  # the fleet changes: requests may be routed more than once
     # requests
     arrival_s: np.ndarray
@@ -770,6 +770,7 @@ def _serve(k, horizon_s, drain_end_s):
         count = running[replica]
         joining = 0
         prefill_tokens = 0
+        prefill_pairs = 0.0
         reserved = kv_reserved[replica]
         while count + joining < max_batch:
             request = next_admissible(replica, now)
@@ -783,6 +784,7 @@ def _serve(k, horizon_s, drain_end_s):
             admitted[joining] = request
             joining += 1
             prefill_tokens += prompt[request]
+            prefill_pairs += prompt[request] * (prompt[request] + 1) / 2
         kv_reserved[replica] = reserved
         if joining == 0 and count == 0:
             if draining[replica]:
@@ -795,7 +797,7 @@ def _serve(k, horizon_s, drain_end_s):
         steps = steps_done[replica]
         first_step_s = 0.0
         if joining:
-            first_step_s = roofline_step_s(constants, prefill_tokens, count, tokens)
+            first_step_s = roofline_step_s(constants, prefill_tokens, count, tokens, prefill_pairs)
             tokens += count + prefill_tokens + joining
             first_token = now + first_step_s
             for j in range(joining):

@@ -272,6 +272,7 @@ class Replica:
             now = env.now
             admitted = []
             prefill_tokens = 0
+            prefill_pairs = 0.0
             while self.running + len(admitted) < max_batch:
                 request = self._next_admissible(now)
                 if request is None:
@@ -283,6 +284,7 @@ class Replica:
                 self.kv_reserved_tokens += need
                 admitted.append(request)
                 prefill_tokens += prompt[request]
+                prefill_pairs += prompt[request] * (prompt[request] + 1) / 2
             running = self.running
             if not admitted and not running:
                 if self.draining:
@@ -292,7 +294,7 @@ class Replica:
             self._account()
             first_step_s = 0.0
             if admitted:
-                first_step_s = step_s(prefill_tokens, running, context_tokens)
+                first_step_s = step_s(prefill_tokens, running, context_tokens, prefill_pairs)
                 context_tokens += running + prefill_tokens + len(admitted)
                 first_token = now + first_step_s
                 index = self.index
