@@ -14,9 +14,11 @@ How a point is run (one replica, the compiled kernel, continuous batching):
   output tokens over the time to finish them all.
 - closed loop at concurrency C (genai-perf): max_batch = C and enough requests
   queued that the replica always holds C of them, which is what C clients that send
-  the next request when the last ends keep it at. Throughput and TPOT are read over
-  the middle 80% of finishes; TTFT follows from Little's law, C / request rate -
-  (output - 1) x TPOT, since a closed loop's response time is C over its rate.
+  the next request when the last ends keep it at. Throughput, TPOT and TTFT are read
+  over the middle 80% of finishes. A client's TTFT is the replica's admission-to-first-
+  token time plus any wait for admission (when KV memory holds fewer than C); that
+  wait follows from Little's law: the response time C / request rate less the mean
+  admission-to-finish time.
 
     python benchmarks/fidelity.py [--set KEY=VALUE ...] [--only TEXT]
 """
@@ -193,7 +195,9 @@ def run_point(point: Point, extra_sets: list[str]) -> dict[str, float]:
     request_rate = (high - low) / (finish[high] - finish[low])
     middle = (log.finish_s >= finish[low]) & (log.finish_s <= finish[high])
     tpot_s = float(np.mean((log.finish_s - log.first_token_s)[middle] / (osl - 1)))
-    ttft_s = point.concurrency / request_rate - (osl - 1) * tpot_s
+    in_service_s = float(np.mean((log.finish_s - log.start_s)[middle]))
+    wait_s = max(0.0, point.concurrency / request_rate - in_service_s)
+    ttft_s = float(np.mean((log.first_token_s - log.start_s)[middle])) + wait_s
     return {"throughput": request_rate * osl, "tpot": tpot_s, "ttft": ttft_s}
 
 
