@@ -125,3 +125,20 @@ def test_a_token_budget_below_max_batch_is_refused() -> None:
         load_scenario(
             "mmc", ['batching={policy="continuous", max_batch=64, max_num_batched_tokens=32}']
         )
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ('model.compute_precision="fp8"', "no fp8 tensor-core peak"),
+        ("batching.max_num_batched_tokens=8", "max_num_batched_tokens"),
+    ],
+)
+def test_bad_step_settings_are_one_clean_cli_error(override: str, fragment: str) -> None:
+    from cli_error_helpers import assert_clean_error, invoke
+    from typer.testing import CliRunner
+
+    batching = 'batching={policy="continuous", max_batch=16}'
+    sets = ['service={model="roofline"}', 'fleet.gpu="A100-80GB"', batching, override]
+    args = [item for s in sets for item in ("--set", s)]
+    assert_clean_error(invoke(CliRunner(), "validate", "mmc", *args), "mmc.toml", fragment)

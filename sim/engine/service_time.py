@@ -15,6 +15,7 @@ from numba import njit
 
 from sim.scenario.catalog import Gpu, gpu_spec
 from sim.scenario.memory import kv_bytes_per_token, kv_memory_bytes, layers_and_hidden
+from sim.scenario.precision import peak_flops_per_s
 from sim.scenario.schema import Scenario
 
 
@@ -260,7 +261,7 @@ def build_service_model(scenario: Scenario) -> ServiceModel:
         parameters=model.parameters,
         weight_bytes=model.weight_bytes,
         kv_bytes_per_token=kv_per_token,
-        peak_flops_per_s=gpu.peak_flops_per_s_at(compute_precision(scenario)) * n_gpus,
+        peak_flops_per_s=peak_flops_per_s(scenario) * n_gpus,
         bandwidth_bytes_per_s=gpu.memory_bandwidth_bytes_per_s * n_gpus,
         mfu=service.mfu,
         mbu=service.mbu,
@@ -271,16 +272,6 @@ def build_service_model(scenario: Scenario) -> ServiceModel:
         allreduce_s_per_token=allreduce_s_per_token,
         token_budget=token_budget(scenario),
     )
-
-
-def compute_precision(scenario: Scenario) -> str:
-    """The precision the matmuls run at: as asked, or for "auto" FP8 when the weights
-    are one byte and the GPU has FP8 tensor cores, else BF16."""
-    asked = scenario.model.compute_precision
-    if asked != "auto":
-        return asked
-    one_byte = scenario.model.bytes_per_param == 1
-    return "fp8" if one_byte and gpu_spec(scenario.fleet.gpu).fp8_tflops else "bf16"
 
 
 # Activations are all-reduced in BF16 whatever the weights' precision.

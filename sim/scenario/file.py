@@ -22,6 +22,7 @@ from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec, load_catalog
 from sim.scenario.memory import kv_memory_bytes
+from sim.scenario.precision import peak_flops_per_s
 from sim.scenario.prices import PRICE_OVERRIDES, billing_problem, markets_needed, resolve_rates
 from sim.scenario.schema import (
     Empirical,
@@ -177,6 +178,7 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     try:
         if scenario.service.model == "roofline":
             kv_memory_bytes(scenario)  # the model must fit in the replica's memory
+            peak_flops_per_s(scenario)  # and its GPU must have the compute precision
     except CapsimError as exc:
         raise CapsimError(f"{source}: {exc}") from None
     return scenario
