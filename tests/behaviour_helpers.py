@@ -144,12 +144,16 @@ def reference_continuous(
 ) -> dict[str, np.ndarray]:
     """One continuous-batching replica, simulated one step at a time.
 
-    At each step boundary the replica admits waiting requests in arrival order while
-    a batch slot and KV memory (prompt + output tokens, reserved up front) are free;
-    a request needing more KV than the whole cache is dropped. A step that admits
-    anyone prefills their prompts and decodes one token for those already running;
-    any other step decodes one token each. Step time is
-    max(2 P (prefill + batch) / (peak MFU), (W + kv (context + prefill)) / (bw MBU)) + overhead.
+    At each step boundary the replica fills the step's token budget as vLLM V1 does:
+    each running request that has its first token decodes one token; the prompt left
+    part-way through prefill takes the next chunk; then waiting requests are admitted
+    in arrival order while a batch slot, KV memory (prompt + output tokens, reserved
+    up front) and budget are free, the last of them possibly prefilled only in part.
+    A request needing more KV than the whole cache is dropped. A request's first
+    token comes with the step that prefills the last of its prompt. Step time is
+    max((2 P tokens + A pairs) / (peak MFU), (W + kv (context + prefill)) / (bw MBU))
+    + all-reduces + overhead, where pairs are the (query, key) pairs of attention:
+    each decoder's context, and for a chunk of c tokens after d done, c d + c (c + 1) / 2.
     """
     n = len(arrival_s)
     start = np.full(n, math.nan)
@@ -159,25 +163,38 @@ def reference_continuous(
     peak = model.peak_flops_per_s * model.mfu
     bandwidth = model.bandwidth_bytes_per_s * model.mbu
 
-    def step_s(prefill: int, batch: int, context: int) -> float:
-        compute = 2.0 * model.parameters * (prefill + batch) / peak
+    def step_s(prefill: int, batch: int, context: int, pairs: float) -> float:
+        compute = (
+            2.0 * model.parameters * (prefill + batch)
+            + model.attention_flops_per_pair * (context + pairs)
+        ) / peak
         memory = (model.weight_bytes + model.kv_bytes_per_token * (context + prefill)) / bandwidth
-        return max(compute, memory) + model.step_overhead_s
+        allreduce = model.allreduce_fixed_s + model.allreduce_s_per_token * (prefill + batch)
+        return max(compute, memory) + allreduce + model.step_overhead_s
 
     now = 0.0
     next_arrival = 0
     waiting: deque[int] = deque()
-    running: dict[int, list[int]] = {}  # request -> [tokens generated, context tokens]
+    running: dict[int, list[int]] = {}  # decoding request -> [tokens generated, context]
+    partial: list[int] = []  # [request, prompt tokens prefilled] part-way through prefill
     reserved = 0
-    while next_arrival < n or waiting or running:
+    while next_arrival < n or waiting or running or partial:
         while next_arrival < n and arrival_s[next_arrival] <= now:
             waiting.append(next_arrival)
             next_arrival += 1
-        if not waiting and not running:
+        if not waiting and not running and not partial:
             now = float(arrival_s[next_arrival])
             continue
+        room = model.token_budget - len(running)
+        chunks = []  # (request, chunk, tokens done before it)
+        if partial:
+            request, done = partial
+            chunk = min(int(prompt_tokens[request]) - done, room)
+            chunks.append((request, chunk, done))
+            room -= chunk
         admitted = []
-        while waiting and len(running) + len(admitted) < max_batch:
+        slots = len(running) + len(partial)
+        while room > 0 and waiting and slots + len(admitted) < max_batch:
             request = waiting[0]
             need = int(prompt_tokens[request] + output_tokens[request])
             if need > model.kv_capacity_tokens:
@@ -190,17 +207,27 @@ def reference_continuous(
             waiting.popleft()
             reserved += need
             admitted.append(request)
-        if not admitted and not running:
+            chunk = min(int(prompt_tokens[request]), room)
+            chunks.append((request, chunk, 0))
+            room -= chunk
+        if not chunks and not running:
             continue
-        context = sum(tokens[1] for tokens in running.values())
-        prefill = int(sum(prompt_tokens[r] for r in admitted))
+        context = sum(tokens[1] for tokens in running.values()) + sum(partial[1:])
+        prefill = sum(chunk for _, chunk, _ in chunks)
+        pairs = sum(chunk * done + chunk * (chunk + 1) / 2 for _, chunk, done in chunks)
+        pairs -= sum(partial[1:])  # the part-way prompt's done tokens are in `context` too
         step_start = now
-        now += step_s(prefill, len(running), context)
+        now += step_s(prefill, len(running), context, pairs)
         for tokens in running.values():
             tokens[0] += 1
             tokens[1] += 1
         for request in admitted:
             start[request] = step_start
+        partial = []
+        for request, chunk, done in chunks:
+            if done + chunk < prompt_tokens[request]:
+                partial = [request, done + chunk]
+                continue
             first[request] = now
             running[request] = [1, int(prompt_tokens[request]) + 1]
         for request in [r for r, tokens in running.items() if tokens[0] >= output_tokens[r]]:

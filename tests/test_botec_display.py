@@ -72,7 +72,7 @@ def test_botec_leads_with_a_headline_of_at_most_20_lines(name):
 def test_the_smartpal_headline_puts_the_seed_figures_beside_capsims():
     text = _botec_cli("smartpal")
     assert _row(text, "replicas needed (100% busy)")[1:] == [
-        "1,326 at mean, 2,652 at peak",
+        "1,341 at mean, 2,682 at peak",
         "112 ✓ (its formula, at the mean)",
     ]
     assert _row(text, "time per request (no queueing)")[2].startswith("9.6 ms ✓")

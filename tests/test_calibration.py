@@ -68,8 +68,12 @@ def test_points_that_cannot_split_two_parameters_say_so():
 
 
 def test_free_parameters_are_the_schema_keys_the_fitter_knows():
-    names = free_parameters(load_scenario(SCENARIO))
-    assert names[:3] == ["mfu", "mbu", "step_overhead"]
+    scenario = load_scenario(SCENARIO)
+    assert free_parameters(scenario) == ["mfu", "mbu", "step_overhead"]
+    tp2 = scenario.model_copy(
+        update={"fleet": scenario.fleet.model_copy(update={"gpus_per_replica": 2})}
+    )
+    assert free_parameters(tp2) == ["mfu", "mbu", "step_overhead", "link_efficiency"]
 
 
 def _engine_means(scenario, warmup_s: float):

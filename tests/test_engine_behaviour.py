@@ -173,7 +173,8 @@ def test_a_lone_request_finishes_at_request_alone_s() -> None:
     alone_s = model.request_alone_s(200, 300)  # 4.0425 s
     assert log.start_s[0] == 3.0
     assert log.finish_s[0] - 3.0 == pytest.approx(alone_s, rel=1e-12)
-    assert log.first_token_s[0] - 3.0 == pytest.approx(model.step_s(200, 0, 0.0), rel=1e-12)
+    prefill_s = model.step_s(200, 0, 0.0, 200 * 201 / 2)
+    assert log.first_token_s[0] - 3.0 == pytest.approx(prefill_s, rel=1e-12)
     tpot = result.latency_s["tpot"]["mean"]
     assert tpot == pytest.approx(model.decode_span_s(299, 1, 201) / 299, rel=1e-12)
 
@@ -195,6 +196,9 @@ def random_workload(seed: int, n: int, rate: float, prompt_max: int, output_max:
         # 7B on a T4 (3814 tokens of KV cache): memory is the limit; some requests
         # need more than the whole cache and are dropped.
         ("kv", LLAMA_7B_T4, 16, (37, 80, 0.04, 2500, 1500)),
+        # A 96-token budget: prompts of up to 900 tokens are prefilled in chunks over
+        # several steps that the running decodes share, and newcomers wait for room.
+        ("chunked", LLAMA_8B_A100, 8, (41, 200, 1.5, 900, 150)),
     ],
 )
 def test_continuous_batching_matches_a_step_by_step_reference(
@@ -214,6 +218,8 @@ def test_continuous_batching_matches_a_step_by_step_reference(
         "fleet.replicas=1",
         f"horizon={4 * arrival[-1]}",  # the run goes on 0.25 horizons: all finish
     ]
+    if name == "chunked":
+        scenario_sets.append("batching.max_num_batched_tokens=96")
     model = roofline(scenario_sets)
     result = run_requests(scenario_sets, arrival, prompt, output)
     assert_conserved(result)
@@ -224,10 +230,15 @@ def test_continuous_batching_matches_a_step_by_step_reference(
         assert np.allclose(getattr(log, key), expected[key], rtol=1e-9, equal_nan=True), key
     served = log.status == COMPLETED
     assert served.sum() > 0.8 * n
+    if name == "chunked":
+        # The budget stretches time to first token beyond one whole-prompt prefill step.
+        whole_prompt_s = np.array([model.step_s(p, 0, 0.0, p * (p + 1) / 2) for p in prompt])
+        waited_s = (log.first_token_s - log.start_s)[served]
+        assert np.mean(waited_s > 1.5 * whole_prompt_s[served]) > 0.5
     if name == "kv":
         assert (log.status == DROPPED).sum() > 0
         assert max_in_service(result, 0) < max_batch  # KV memory bound it, not slots
-    else:
+    elif name == "slots":
         assert max_in_service(result, 0) == max_batch
         assert (log.start_s - log.arrival_s)[served].max() > 1.0  # a real queue formed
 
@@ -248,7 +259,7 @@ def test_continuous_batching_under_load_respects_max_batch_and_token_timing() ->
     # request's own context, at most a step prefilling 7 prompts beside a full batch.
     tpot = (log.finish_s - log.first_token_s)[done] / 299
     assert np.all(tpot >= model.step_s(0, 1, 201) * (1 - 1e-12))
-    assert np.all(tpot <= model.step_s(7 * 200, 8, 8 * 500))
+    assert np.all(tpot <= model.step_s(7 * 200, 8, 8 * 500, 7 * 200 * 201 / 2))
     # Slots: never more than max_batch in service per replica, and all 8 used.
     for replica in range(3):
         assert max_in_service(result, replica) == 8

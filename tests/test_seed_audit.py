@@ -103,7 +103,7 @@ def test_000_112_gpus_are_sized_at_the_mean_not_the_2x_peak(smartpal):
 def test_000_112_gpus_on_the_roofline_is_thousands(smartpal):
     roof = smartpal["inference_roofline"]
     assert roof["gpus_needed_at_peak"] == 58222, "seed: 112 GPUs (batch 1, memory-bound decode)"
-    assert roof["batched"]["gpus_needed_at_peak"] == 2652, "seed: 112 GPUs (batch 64)"
+    assert roof["batched"]["gpus_needed_at_peak"] == 2682, "seed: 112 GPUs (batch 64)"
     assert roof["batched"]["decode_step_bound"] == "memory"
 
 

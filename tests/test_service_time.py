@@ -17,7 +17,8 @@ from sim.scenario.file import load_scenario
 
 LLAMA_8B_A100 = [
     'service={model="roofline"}',
-    "model={parameters=8.03e9, layers=32, kv_heads=8, head_dim=128, bytes_per_param=2}",
+    "model={parameters=8.03e9, layers=32, hidden_size=4096, kv_heads=8, head_dim=128, "
+    "bytes_per_param=2}",
     'fleet.gpu="A100-40GB"',
 ]
 PARAMS = 8.03e9
@@ -27,6 +28,8 @@ PEAK_FLOPS = 312e12
 BANDWIDTH = 1555e9
 MEMORY_BYTES = 40e9
 MFU, MBU = 0.5, 0.77  # the schema's defaults
+OVERHEAD_S = 0.17e-3  # the roofline's default step overhead (see schema.ROOFLINE_STEP_OVERHEAD_S)
+ATTENTION_FLOPS_PER_PAIR = 4 * 32 * 4096  # QK^T and AV: 2 x 2 x hidden FLOPs a layer
 
 
 def llama_8b(*sets: str) -> RooflineModel:
@@ -36,16 +39,24 @@ def llama_8b(*sets: str) -> RooflineModel:
 
 
 def formula_step_s(
-    prefill: float, batch: int, context: float, overhead_s: float = 0.0, mfu: float = MFU
+    prefill: float,
+    batch: int,
+    context: float,
+    overhead_s: float = OVERHEAD_S,
+    mfu: float = MFU,
+    pairs: float = 0.0,
 ) -> float:
-    """One step from first principles: max(compute, memory) + overhead."""
-    compute_s = 2 * PARAMS * (prefill + batch) / (PEAK_FLOPS * mfu)
+    """One step from first principles: max(compute, memory) + overhead. Compute counts
+    2 x params FLOPs a token and attention's FLOPs for every (query, key) pair: each
+    decoding request's context, and the prefill's `pairs`."""
+    linear_flops = 2 * PARAMS * (prefill + batch)
+    compute_s = (linear_flops + ATTENTION_FLOPS_PER_PAIR * (context + pairs)) / (PEAK_FLOPS * mfu)
     memory_s = (WEIGHT_BYTES + KV_BYTES * (context + prefill)) / (BANDWIDTH * MBU)
     return max(compute_s, memory_s) + overhead_s
 
 
 def formula_decode_span_s(
-    steps: int, batch: int, context: float, overhead_s: float = 0.0, mfu: float = MFU
+    steps: int, batch: int, context: float, overhead_s: float = OVERHEAD_S, mfu: float = MFU
 ) -> float:
     """Explicit sum of decode steps; each step adds one token per request to the context."""
     return sum(formula_step_s(0, batch, context + k * batch, overhead_s, mfu) for k in range(steps))
@@ -109,7 +120,7 @@ def test_step_time_follows_the_formula_and_grows_with_batch_and_context(overhead
 
 
 def test_compute_bound_regime_kicks_in_at_large_batches() -> None:
-    model = llama_8b()
+    model = llama_8b("service.step_overhead=0")
     # With no context, decode is memory-bound until 2 P b / (peak MFU) > W / (bw MBU):
     # b* = (peak MFU) (bytes per param) / (2 bw MBU) = 130.3 on an A100-40GB.
     crossover = PEAK_FLOPS * MFU * 2 / (2 * BANDWIDTH * MBU)
@@ -175,8 +186,10 @@ def test_decode_steps_within_inverts_decode_span(overhead_s: float) -> None:
 
 def test_request_alone_is_one_prefill_then_decode_steps_at_batch_one() -> None:
     model = llama_8b()
-    prefill_s = formula_step_s(200, 0, 0)  # compute-bound: 200 tokens x 2P FLOPs
-    assert prefill_s == pytest.approx(2 * PARAMS * 200 / (PEAK_FLOPS * MFU), rel=1e-12)
+    # Compute-bound: 200 tokens x 2P FLOPs, and attention over 200 x 201 / 2 pairs.
+    prefill_s = formula_step_s(200, 0, 0, pairs=200 * 201 / 2)
+    flops = 2 * PARAMS * 200 + ATTENTION_FLOPS_PER_PAIR * 200 * 201 / 2
+    assert prefill_s == pytest.approx(flops / (PEAK_FLOPS * MFU) + OVERHEAD_S, rel=1e-12)
     expected = prefill_s + formula_decode_span_s(299, 1, 201)
     assert model.request_alone_s(200, 300) == pytest.approx(expected, rel=1e-12)
 

@@ -281,7 +281,7 @@ def _inference_roofline(scenario: Scenario, rate: float, seed_time_s: float) -> 
     step_memory_s = (model.weight_bytes + batch * mean_context * kv_token_bytes) / (
         bandwidth * service.mbu
     )
-    step_s = max(step_compute_s, step_memory_s) + service.step_overhead
+    step_s = max(step_compute_s, step_memory_s) + service.step_overhead_s
     batched_gpu_s = prefill_s + output * step_s / batch
     batched_qps = 1.0 / batched_gpu_s
     return {

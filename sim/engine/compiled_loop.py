@@ -97,7 +97,7 @@ def kernel_for(
     output = np.ascontiguousarray(requests.output_tokens, dtype=np.int64)
     n = len(arrival_s)
     continuous = scenario.batching.policy == "continuous"
-    constants = (0.0, 0.0, 0.0, 0.0)
+    constants = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     kv_capacity = math.inf
     if isinstance(service, RooflineModel):
         constants = service.constants
@@ -131,6 +131,7 @@ def kernel_for(
             "kv_capacity": kv_capacity,
             "constants": constants,
             "dynamic": dynamic,
+            "token_budget": service.token_budget if continuous else 0,
         },
         replicas=scenario.fleet.replicas,
         capacity=capacity,
@@ -181,8 +182,9 @@ class Kernel(NamedTuple):
     continuous: bool
     max_batch: int
     kv_capacity: float
-    constants: tuple[float, float, float, float]  # RooflineModel.constants
+    constants: tuple  # RooflineModel.constants (seven floats)
     dynamic: bool  # the fleet changes: requests may be routed more than once
+    token_budget: int  # continuous: tokens a step may process (RooflineModel.token_budget)
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -232,6 +234,8 @@ class Kernel(NamedTuple):
     plan_decode_steps: np.ndarray
     plan_context: np.ndarray
     cut_steps: np.ndarray  # -1: the plan runs to its end
+    partial: np.ndarray  # the request whose prompt is part-way through prefill; -1: none
+    partial_left: np.ndarray  # its prompt tokens still to prefill
     admitted: np.ndarray
     cold_start_s: np.ndarray  # a launched replica's cold start, until it begins
     # pending events in a heap indexed by entity (CONTROL, then two per replica),
@@ -306,6 +310,8 @@ _REPLICA_FIELDS = {
     "plan_decode_steps": (np.int64, 0),
     "plan_context": (np.int64, 0),
     "cut_steps": (np.int64, -1),
+    "partial": (np.int64, -1),
+    "partial_left": (np.int64, 0),
     "cold_start_s": (np.float64, 0.0),  # a launch's cold start, until it is under way
 }
 _LINE_FIELDS = {
@@ -536,6 +542,7 @@ def _serve(k, horizon_s, drain_end_s):
     kv_capacity = k.kv_capacity
     constants = k.constants
     dynamic = k.dynamic
+    token_budget = k.token_budget
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -579,6 +586,8 @@ def _serve(k, horizon_s, drain_end_s):
     plan_decode_steps = k.plan_decode_steps
     plan_context = k.plan_context
     cut_steps = k.cut_steps
+    partial = k.partial
+    partial_left = k.partial_left
     admitted = k.admitted
     cold_start_s = k.cold_start_s
     event_s = k.event_s
@@ -765,13 +774,30 @@ def _serve(k, horizon_s, drain_end_s):
         in_service[replica] = -1
 
     def admit_and_plan(replica, now):
-        """Continuous: admit what fits at this step boundary, then run to the next finish."""
+        """Continuous: one step of decodes and prefill chunks within the token budget
+        (the part-way prompt first, then newcomers), then, once no prompt is part-way
+        and the budget was not used up, decode steps to the next finish."""
         line = line_of(replica)
         count = running[replica]
+        chunked = partial[replica]
+        decoders = count - 1 if chunked >= 0 else count
+        room = token_budget - decoders
         joining = 0
+        completing = -1  # the part-way prompt, if this step finishes its prefill
         prefill_tokens = 0
+        prefill_pairs = 0.0
+        if chunked >= 0:
+            done = prompt[chunked] - partial_left[replica]
+            chunk = min(partial_left[replica], room)
+            prefill_tokens += chunk
+            prefill_pairs += (chunk - 1) * done + chunk * (chunk + 1) / 2
+            room -= chunk
+            partial_left[replica] -= chunk
+            if partial_left[replica] == 0:
+                completing = chunked
+                chunked = -1
         reserved = kv_reserved[replica]
-        while count + joining < max_batch:
+        while room > 0 and count + joining < max_batch:
             request = next_admissible(replica, now)
             if request < 0:
                 break
@@ -782,8 +808,16 @@ def _serve(k, horizon_s, drain_end_s):
             reserved += need
             admitted[joining] = request
             joining += 1
-            prefill_tokens += prompt[request]
+            chunk = min(prompt[request], room)
+            prefill_tokens += chunk
+            prefill_pairs += chunk * (chunk + 1) / 2
+            room -= chunk
+            if chunk < prompt[request]:
+                chunked = request
+                partial_left[replica] = prompt[request] - chunk
+                break
         kv_reserved[replica] = reserved
+        partial[replica] = chunked
         if joining == 0 and count == 0:
             if draining[replica]:
                 stop(replica, now)
@@ -794,23 +828,32 @@ def _serve(k, horizon_s, drain_end_s):
         tokens = context[replica]
         steps = steps_done[replica]
         first_step_s = 0.0
-        if joining:
-            first_step_s = roofline_step_s(constants, prefill_tokens, count, tokens)
-            tokens += count + prefill_tokens + joining
+        if prefill_tokens:
+            first_step_s = roofline_step_s(
+                constants, prefill_tokens, decoders, tokens, prefill_pairs
+            )
             first_token = now + first_step_s
-            for j in range(joining):
-                request = admitted[j]
-                served_by[request] = replica
-                start_s[request] = now
+            prefilled = 0
+            for j in range(-1, joining):
+                request = completing if j < 0 else admitted[j]
+                if j >= 0:
+                    served_by[request] = replica
+                    start_s[request] = now
+                if request < 0 or request == chunked:
+                    continue
+                prefilled += 1
                 first_token_s[request] = first_token
                 key = (steps + output[request]) * n + request
                 finishing[replica] = _heap_push(finish_keys[replica], finishing[replica], key)
+            tokens += decoders + prefill_tokens + prefilled
             count += joining
             running[replica] = count
             steps += 1
         context[replica] = tokens
         steps_done[replica] = steps
-        decode_steps = finish_keys[replica, 0] // n - steps
+        decode_steps = 0  # a prompt part-way, or the budget used up: admit at the next step
+        if prefill_tokens == 0 or (chunked < 0 and room > 0):
+            decode_steps = finish_keys[replica, 0] // n - steps
         span_s = first_step_s + roofline_decode_span_s(constants, decode_steps, count, tokens)
         plan_start_s[replica] = now
         plan_first_step_s[replica] = first_step_s

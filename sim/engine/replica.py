@@ -61,6 +61,8 @@ class Replica:
             and BATCHING[state.batching.policy].per_token_steps
         )
         self._finishing: list[tuple[int, int]] = []  # continuous: (finish step, request) heap
+        self._partial: int | None = None  # continuous: the prompt part-way through prefill
+        self._partial_left = 0  # its prompt tokens still to prefill
         self.process: simpy.Process | None = None
         self._waiting_on: simpy.Event | None = None  # what the serve loop waits for
 
@@ -270,11 +272,26 @@ class Replica:
         steps = 0  # steps completed
         context_tokens = 0  # sum over running requests of prompt + generated tokens
         yield from self._warm_up(cold_start_s)
+        budget = model.token_budget
         while True:
             now = env.now
             admitted = []
+            completing = None  # the part-way prompt, if this step finishes its prefill
+            chunked = self._partial
+            decoders = self.running - 1 if chunked is not None else self.running
+            room = budget - decoders
             prefill_tokens = 0
-            while self.running + len(admitted) < max_batch:
+            prefill_pairs = 0.0
+            if chunked is not None:
+                done = prompt[chunked] - self._partial_left
+                chunk = min(self._partial_left, room)
+                prefill_tokens += chunk
+                prefill_pairs += (chunk - 1) * done + chunk * (chunk + 1) / 2
+                room -= chunk
+                self._partial_left -= chunk
+                if self._partial_left == 0:
+                    completing, chunked = chunked, None
+            while room > 0 and self.running + len(admitted) < max_batch:
                 request = self._next_admissible(now)
                 if request is None:
                     break
@@ -284,7 +301,15 @@ class Replica:
                 line.pop(now)
                 self.kv_reserved_tokens += need
                 admitted.append(request)
-                prefill_tokens += prompt[request]
+                chunk = min(prompt[request], room)
+                prefill_tokens += chunk
+                prefill_pairs += chunk * (chunk + 1) / 2
+                room -= chunk
+                if chunk < prompt[request]:
+                    chunked = request
+                    self._partial_left = prompt[request] - chunk
+                    break
+            self._partial = chunked
             running = self.running
             if not admitted and not running:
                 if self.draining:
@@ -293,19 +318,29 @@ class Replica:
                 continue
             self._account()
             first_step_s = 0.0
-            if admitted:
-                first_step_s = step_s(prefill_tokens, running, context_tokens)
-                context_tokens += running + prefill_tokens + len(admitted)
+            if prefill_tokens:
+                first_step_s = step_s(prefill_tokens, decoders, context_tokens, prefill_pairs)
                 first_token = now + first_step_s
                 index = self.index
+                prefilled = 0
+                if completing is not None:
+                    prefilled += 1
+                    first_token_s[completing] = first_token
+                    heappush(finishing, (steps + output[completing], completing))
                 for request in admitted:
                     served_by[request] = index
                     start_s[request] = now
+                    if request == chunked:
+                        continue
+                    prefilled += 1
                     first_token_s[request] = first_token
                     heappush(finishing, (steps + output[request], request))
+                context_tokens += decoders + prefill_tokens + prefilled
                 running = self.running = running + len(admitted)
                 steps += 1
-            decode_steps = finishing[0][0] - steps
+            decode_steps = 0  # a prompt part-way, or the budget used up: admit at the next step
+            if not prefill_tokens or (chunked is None and room > 0):
+                decode_steps = finishing[0][0] - steps
             span_s = first_step_s + decode_span_s(decode_steps, running, context_tokens)
             self._plan = (now, first_step_s, decode_steps, context_tokens)
             self._cut_decode_steps = None
@@ -345,7 +380,8 @@ class Replica:
 
     def in_service(self) -> list[int]:
         """Requests admitted here and not finished (what a sudden death takes down)."""
-        return list(self._batch) + [request for _, request in self._finishing]
+        partial = [] if self._partial is None else [self._partial]
+        return list(self._batch) + [request for _, request in self._finishing] + partial
 
     def kill(self) -> list[int]:
         """Die now (a spot interruption): stop serving, return the requests that were in service."""
@@ -354,6 +390,7 @@ class Replica:
         lost = self.in_service()
         self._batch = []
         self._finishing.clear()
+        self._partial = None
         self.running = 0
         self.kv_reserved_tokens = 0
         self.status = STOPPED

@@ -63,7 +63,10 @@ def replica_bound_per_s(scenario: Scenario, service: ServiceModel) -> float:
     so output / slots steps per request, one of them the prefill step. Otherwise
     `replica_capacity_per_s` (one full batch at a time).
     """
-    if isinstance(service, LatencyModel) or scenario.batching.policy != "continuous":
+    if (
+        isinstance(service, LatencyModel)
+        or not plugins.BATCHING[scenario.batching.policy].per_token_steps
+    ):
         return replica_capacity_per_s(scenario, service)
     prompt = prompt_tokens_mean(scenario)
     output = output_tokens_mean(scenario)

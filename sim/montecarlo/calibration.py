@@ -71,9 +71,20 @@ def _rms(residuals: list[Residual]) -> float:
 
 
 def free_parameters(scenario: Scenario) -> list[str]:
-    """The `[service]` keys a calibration fits: those of FREE_PARAMETERS the schema has."""
-    del scenario  # the schema, not the file, decides which keys exist
-    return [name for name in FREE_PARAMETERS if name in Service.model_fields]
+    """The `[service]` keys a calibration fits: those of FREE_PARAMETERS the schema has,
+    less those the scenario cannot feel (a link efficiency without tensor parallelism,
+    whose zero gradient would stall the fit)."""
+    names = [name for name in FREE_PARAMETERS if name in Service.model_fields]
+    if scenario.fleet.gpus_per_replica == 1:
+        names = [name for name in names if name != "link_efficiency"]
+    return names
+
+
+def current_value(service: Service, name: str) -> float:
+    """A free parameter's value in force: the file's, else its default (an unset
+    `step_overhead` is the model's own, `step_overhead_s`)."""
+    value = getattr(service, name)
+    return float(getattr(service, f"{name}_s") if value is None else value)
 
 
 def with_parameters(scenario: Scenario, values: dict[str, float]) -> Scenario:
@@ -116,7 +127,7 @@ def calibrate(
             f"{measured} measured figures cannot determine {len(names)} parameters "
             f"({', '.join(names)}); measure more points (e.g. concurrency 1 and a batch)"
         )
-    start = {name: float(getattr(scenario.service, name)) for name in names}
+    start = {name: current_value(scenario.service, name) for name in names}
     low = np.array([FREE_PARAMETERS[n][0] for n in names])
     high = np.array([FREE_PARAMETERS[n][1] for n in names])
     x0 = np.clip(np.array([start[n] for n in names]), low, high)

@@ -20,10 +20,28 @@ class Gpu:
     memory_bandwidth_gb_per_s: float
     source: str
     date: str
+    fp8_tflops: float | None = None  # dense FP8 tensor-core peak; None: no FP8 tensor cores
+    int8_tops: float | None = None  # dense INT8 tensor-core peak
+    link: str = "pcie"  # how the GPUs of one server talk: "nvlink" or "pcie"
+    link_gb_per_s: float = 32.0  # one direction, per GPU; 32 = PCIe Gen4 x16
+    link_latency_us: float = 25.0  # one small all-reduce among the replica's GPUs
+    link_source: str = "not given: taken as PCIe Gen4 x16 (32 GB/s a direction), 25 us"
+    precision_source: str = "not given"
 
     @property
     def peak_flops_per_s(self) -> float:
         return self.fp16_tflops * 1e12
+
+    def peak_flops_per_s_at(self, precision: str) -> float:
+        """Dense tensor-core peak at "bf16", "fp8" or "int8"; CapsimError if the GPU has none."""
+        tflops = {"bf16": self.fp16_tflops, "fp8": self.fp8_tflops, "int8": self.int8_tops}
+        if tflops[precision] is None:
+            offered = ", ".join(p for p, value in tflops.items() if value is not None)
+            raise CapsimError(
+                f"model.compute_precision: the catalog gives {self.name} no {precision} "
+                f"tensor-core peak; it has: {offered}"
+            )
+        return tflops[precision] * 1e12
 
     @property
     def memory_bytes(self) -> float:

@@ -24,6 +24,7 @@ from sim.scenario.catalog import find_price, gpu_spec, load_catalog
 from sim.scenario.memory import kv_memory_bytes
 from sim.scenario.platform_prices import platform_price_problem
 from sim.scenario.plugins import SERVICE_MODELS
+from sim.scenario.precision import peak_flops_per_s
 from sim.scenario.prices import PRICE_OVERRIDES, billing_problem, markets_needed, resolve_rates
 from sim.scenario.schema import (
     Empirical,
@@ -179,6 +180,7 @@ def validate_scenario(data: dict[str, Any], source: str, base_dir: Path | None =
     try:
         if SERVICE_MODELS[scenario.service.model].from_hardware:
             kv_memory_bytes(scenario)  # the model must fit in the replica's memory
+            peak_flops_per_s(scenario)  # and its GPU must have the compute precision
     except CapsimError as exc:
         raise CapsimError(f"{source}: {exc}") from None
     return scenario

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sim.errors import CapsimError
 from sim.scenario.catalog import gpu_spec
 from sim.scenario.schema import Model, Scenario
@@ -24,6 +26,19 @@ def kv_bytes_per_token(model: Model) -> float:
         return 2.0 * model.layers * model.hidden_size * element
     layers = (model.parameters / (12 * 128**2)) ** (1 / 3)
     return 2.0 * layers * 128 * layers * element
+
+
+def layers_and_hidden(model: Model) -> tuple[float, float]:
+    """(layers, hidden size) of the model: as given, else by the estimate above
+    (params = 12 x layers x hidden^2, hidden = 128 x layers)."""
+    layers = (model.parameters / (12 * 128**2)) ** (1 / 3)
+    if model.layers:
+        layers = float(model.layers)
+    if model.hidden_size:
+        return layers, float(model.hidden_size)
+    if model.layers:
+        return layers, math.sqrt(model.parameters / (12 * layers))
+    return layers, 128 * layers
 
 
 def kv_memory_bytes(scenario: Scenario) -> float:

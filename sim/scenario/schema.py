@@ -398,10 +398,27 @@ class Model(Section):
     head_dim: whole(1, 100_000) | None = None
     kv_bytes_per_token: positive(1e9) | None = None  # overrides the architecture estimate
     kv_bytes_per_element: positive(8) = 2.0
+    # The tensor-core precision the matmuls run at: "auto" is FP8 for 1-byte weights on a
+    # GPU with FP8 tensor cores (W8A8), else BF16 (16-bit weights, and weight-only INT4 or
+    # INT8, which dequantise to BF16 before the matmul).
+    compute_precision: Literal["auto", "bf16", "fp8", "int8"] = "auto"
 
     @property
     def weight_bytes(self) -> float:
         return self.parameters * self.bytes_per_param
+
+
+# Published defaults of the roofline's free parameters.
+# Step overhead: Hugging Face, "Unlocking asynchronicity in continuous batching" (2026-05-14,
+# as reported by kelford.press and type0.ai): an 8B model at batch 32 generating 8K tokens
+# ran 234.5 s with an overlapped (asynchronous) scheduler at 99.4% GPU busy, so the GPU
+# idled (1 - 0.994) x 234.5 s / ~8,192 steps = 0.17 ms a step; the synchronous loop idled
+# 72.1 s of 300.6 s (8.8 ms a step). vLLM V1, SGLang (v0.4 "zero-overhead" scheduler) and
+# TensorRT-LLM (overlap scheduler on by default) all overlap, so the overlapped figure.
+ROOFLINE_STEP_OVERHEAD_S = 0.17e-3
+# Link efficiency: nccl-tests all_reduce busbw on 8 x A100 SXM4 of 230-250 GB/s against
+# NVLink-3's 300 GB/s a direction (Alaya NeW, "NCCL-tests in practice", 2026-05-06): 0.8.
+LINK_EFFICIENCY = 0.8
 
 
 class Service(Section):
@@ -411,7 +428,18 @@ class Service(Section):
     batch_overhead_at: whole(2, MAX_BATCH) | None = None  # default: max_batch
     mfu: number(0.001, 1, why="the share of peak FLOP/s a step achieves") = 0.5
     mbu: number(0.001, 1, why="the share of peak memory bandwidth a step achieves") = 0.77
-    step_overhead: DurationS = 0.0  # fixed scheduler/launch cost per batch or decode step
+    # Fixed scheduler/launch cost per batch or step; None: ROOFLINE_STEP_OVERHEAD_S under
+    # the roofline (a published figure), 0 under the latency model.
+    step_overhead: DurationS | None = None
+    # Share of the catalog's GPU-to-GPU link bandwidth a tensor-parallel all-reduce achieves.
+    link_efficiency: number(0.001, 1, why="a share of the link's bandwidth") = LINK_EFFICIENCY
+
+    @property
+    def step_overhead_s(self) -> float:
+        """The per-step overhead in force: the given one, else this model's default."""
+        if self.step_overhead is not None:
+            return self.step_overhead
+        return ROOFLINE_STEP_OVERHEAD_S if plugins.SERVICE_MODELS[self.model].from_hardware else 0.0
 
     @model_validator(mode="after")
     def _latency_given(self) -> Service:
@@ -442,12 +470,23 @@ class Batching(Section):
     policy: plugins.BATCHING.field() = "none"
     max_batch: whole(1, MAX_BATCH, BATCH_WHY) = 1
     max_wait: DurationS = 0.0
+    # Continuous batching: tokens one step may process, prefill chunks and decodes together
+    # (vLLM's max_num_batched_tokens). None: vLLM's own default for its OpenAI server,
+    # 8192 on GPUs of 70 GiB or more other than the A100, else 2048 (EngineArgs.
+    # get_batch_defaults), and never below max_batch.
+    max_num_batched_tokens: whole(1, 10**8) | None = None
 
     @model_validator(mode="after")
     def _batch_size(self) -> Batching:
         if not plugins.BATCHING[self.policy].batches and self.max_batch != 1:
             raise ValueError(
                 f"batching policy {self.policy!r} serves one request at a time: max_batch = 1"
+            )
+        budget = self.max_num_batched_tokens
+        if budget is not None and budget < self.max_batch:
+            raise ValueError(
+                f"max_num_batched_tokens = {budget} is below max_batch = {self.max_batch}: "
+                "every running request decodes a token each step, within that budget"
             )
         return self
 
