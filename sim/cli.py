@@ -356,7 +356,7 @@ def run_command(
         # The local executor keeps run_replications' own path; dask hands it the cluster.
         cluster = pool if executor == "dask" else None
         summary, results = run_and_aggregate(
-            loaded, workers, not json_output, executor=cluster, runner=runner
+            loaded, workers, not json_output, executor=cluster, runner=_on(runner, cluster)
         )
     summary["engine"] = chosen
     if out is not None:
@@ -419,7 +419,9 @@ def compare_command(
     chosen, runner = _engine_runner(loaded, engine, workers)
     with _executor(executor, workers, scheduler) as pool:
         cluster = pool if executor == "dask" else None
-        runs = run_policies(variants, workers=workers, executor=cluster, runner=runner)
+        runs = run_policies(
+            variants, workers=workers, executor=cluster, runner=_on(runner, cluster)
+        )
     rows = [policy_row(run.policy, run.summary) for run in runs]
     if out is not None:
         from reports.compare_files import write_compare
@@ -435,6 +437,15 @@ def compare_command(
     stdout.print(f"engine: {chosen}", highlight=False)
     if out is not None:
         stdout.print(f"results written to {out}/", highlight=False)
+
+
+def _on(runner, cluster):
+    """The fast engine's runner with its blocks of replications on the Dask cluster, if any."""
+    if runner is None or cluster is None:
+        return runner
+    from functools import partial
+
+    return partial(runner, executor=cluster)
 
 
 def _engine_runner(scenario, engine: str, workers: int):

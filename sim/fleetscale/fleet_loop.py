@@ -22,6 +22,7 @@ from distributions.tokens import dist_mean_cv, sample
 from distributions.traffic import traffic_profile
 from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
 from sim.fleet.start import initial_markets
+from sim.fleetscale.fleet_draws import FleetDraws, delay_rng
 from sim.fleetscale.latency_model import ModelSet
 from sim.scenario.schema import Scenario
 from sim.scenario.spot_terms import spot_terms
@@ -85,10 +86,12 @@ def run_fleet(
     counts: np.ndarray,
     dt_s: float,
     drain_s: float,
-    rng: np.random.Generator,
+    draws: FleetDraws,
     predictive_capacity_per_s: float,
 ) -> FleetRun:
-    """Step the fleet of every replication over the horizon and the drain that follows."""
+    """Step the fleet of every replication over the horizon and the drain that follows.
+
+    Replications do not interact: each one's numbers are those it would have alone."""
     reps, horizon_steps = counts.shape
     horizon_s = scenario.horizon
     total_steps = horizon_steps + math.ceil(drain_s / dt_s)
@@ -97,7 +100,7 @@ def run_fleet(
     serverless = policy == "serverless"
     largest = model.largest
     slots = _slots(scenario)
-    delay = _delay_shares(scenario, dt_s, rng)
+    delay = _delay_shares(scenario, dt_s, delay_rng(scenario.seed))
     width = len(delay)
     cold_start_mean_s = dist_mean_cv(config.cold_start_dist)[0]
     ready = {m: np.zeros((reps, total_steps + width + 1), np.int32) for m in MARKETS}
@@ -125,11 +128,11 @@ def run_fleet(
             if not k.any():
                 continue
             if market == "spot" and shortage > 0:
-                short = rng.binomial(k, shortage)
+                short = draws.binomial(k, shortage, spot=True)
                 k = k - short
                 if short.any():
                     launch({"on-demand": short}, join_step)
-            delays = rng.multinomial(k, delay)
+            delays = draws.multinomial(k, delay)
             ready[market][:, join_step : join_step + width] += delays.astype(np.int32)
             starting[market] += k
             counters["launches"] += k
@@ -217,6 +220,8 @@ def run_fleet(
     serving_total_s = np.zeros(reps)
     end_s = np.full(reps, total_steps * dt_s)
     ended = np.zeros(reps, bool)
+    final_counters = {name: np.zeros(reps, np.int64) for name in counters}
+    final_started = np.zeros(reps)
     loads = model.loads
     top = len(loads) - 1
 
@@ -251,7 +256,7 @@ def run_fleet(
                 ready[market][:, step] = 0
         if uses_spot and notice_p > 0:
             spot_up = serving["spot"] + starting["spot"]
-            notices = rng.binomial(spot_up, notice_p)
+            notices = draws.binomial(spot_up, notice_p, spot=True)
             if notices.any():
                 from_starting = cancel_starting_market("spot", notices, serving, starting, ready)
                 serving["spot"] -= notices - from_starting
@@ -325,10 +330,12 @@ def run_fleet(
                 n * model.value("waiting_per_replica", size, position),
             )
             busy_share = n * np.where(congested, 1.0, model.value("busy_share", size, position))
-        running_area += busy_slots * dt_s
-        queue_area += waiting * dt_s
-        busy_total_s += busy_share * dt_s
-        serving_total_s += n * dt_s
+        # A replication whose drain has ended adds nothing more: as if it had stopped alone.
+        live_dt_s = np.where(ended, 0.0, dt_s)
+        running_area += busy_slots * live_dt_s
+        queue_area += waiting * live_dt_s
+        busy_total_s += busy_share * live_dt_s
+        serving_total_s += n * live_dt_s
         if inside:
             for market in MARKETS:
                 up_now = serving[market] + starting[market]
@@ -354,6 +361,9 @@ def run_fleet(
         if not inside:
             done = (backlog <= 1e-9) & ~ended
             end_s[done] = (step + 1) * dt_s
+            for name, values in counters.items():
+                final_counters[name][done] = values[done]
+            final_started[done] = started[done]
             ended |= done
             if ended.all():
                 total_steps = step + 1
@@ -413,11 +423,11 @@ def run_fleet(
         "busy_s": busy_total_s,
         "serving_s": serving_total_s,
         "reserved_above_s": reserved_above_s,
-        "started": started,
+        "started": np.where(ended, final_started, started),
     }
     run.up_s = up_s
     run.busy_s = busy_market_s
-    run.counters = counters
+    run.counters = {name: np.where(ended, final_counters[name], v) for name, v in counters.items()}
     run.end_s = np.maximum(end_s, horizon_s)
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -10,9 +11,11 @@ from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleetscale.arrival_counts import step_counts
+from sim.fleetscale.fleet_draws import FleetDraws
 from sim.fleetscale.fleet_loop import run_fleet
 from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model
 from sim.fleetscale.summary import build_results
+from sim.montecarlo.executors import Executor, ReplicationBlock
 from sim.montecarlo.replication import drain_limit_s
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.schema import Scenario
@@ -66,20 +69,40 @@ def run_fast(
     scenario: Scenario,
     replications: int | None = None,
     requests_per_probe: int = REQUESTS_PER_PROBE,
+    first_replication: int = 0,
+    executor: Executor | None = None,
 ) -> list[ReplicationResult]:
-    """Replications 0..n-1 of the scenario on the fleet-scale engine.
+    """Replications first..first+n-1 of the scenario on the fleet-scale engine, in order.
 
-    Traffic counts of replication r depend only on (seed, r); the fleet's own draws
-    (cold starts, spot notices) come from one stream for the batch of n.
+    Replication r's numbers depend only on (seed, r): its traffic counts and its fleet's
+    draws (cold starts, spot notices) come from its own streams, and replications do not
+    interact, so any batching and any executor (blocks of replications on `executor`)
+    give the same numbers.
     """
     check_fast(scenario)
     count = replications or scenario.replications
     model = latency_model(scenario, requests_per_probe)
+    if executor is not None and count > 1:
+        size = max(1, math.ceil(count / (2 * executor.workers)))
+        blocks = [
+            ReplicationBlock(0, start, min(start + size, count), scenario)
+            for start in range(first_replication, first_replication + count, size)
+        ]
+        task = partial(_fast_block, requests_per_probe=requests_per_probe)
+        results = [r for _, rs in executor.map_unordered(task, blocks) for r in rs]
+        return sorted(results, key=lambda result: result.replication)
     dt = step_s(scenario)
     steps = math.ceil(scenario.horizon / dt - 1e-9)
     edges = np.minimum(np.arange(steps + 1) * dt, scenario.horizon)
-    counts = np.stack([step_counts(scenario, r, edges) for r in range(count)])
-    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, count, 0xFA57]))
+    indices = range(first_replication, first_replication + count)
+    counts = np.stack([step_counts(scenario, r, edges) for r in indices])
+    draws = FleetDraws(scenario.seed, first_replication, count)
     capacity = replica_capacity_per_s(scenario, build_service_model(scenario))
-    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), rng, capacity)
-    return build_results(scenario, model, run)
+    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), draws, capacity)
+    return build_results(scenario, model, run, first_replication)
+
+
+def _fast_block(block: ReplicationBlock, requests_per_probe: int) -> list[ReplicationResult]:
+    """One executor task: a block of replications on the fast engine (its model from the cache)."""
+    count = block.stop - block.start
+    return run_fast(block.scenario, count, requests_per_probe, first_replication=block.start)
