@@ -15,6 +15,7 @@ from sim.fleetscale.fleet_draws import FleetDraws
 from sim.fleetscale.fleet_loop import run_fleet
 from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model
 from sim.fleetscale.summary import build_results
+from sim.montecarlo.engine_choice import choose_engine
 from sim.montecarlo.executors import Executor, ReplicationBlock
 from sim.montecarlo.replication import drain_limit_s
 from sim.montecarlo.results import ReplicationResult
@@ -39,6 +40,17 @@ def check_fast(scenario: Scenario) -> None:
         raise CapsimError(
             f"{scenario.name}: --engine fast cannot honour {'; '.join(found)}; use --engine exact"
         )
+
+
+def choose_grid_engine(scenarios: list[Scenario], requested: str, workers: int = 1) -> str:
+    """One engine for every scenario of a sweep or size: "fast" if requested, or under
+    "auto" if any of them would go fast; each must then be one the fast engine honours."""
+    chosen = [choose_engine(s, requested, workers) for s in scenarios]
+    engine = "fast" if "fast" in chosen else "exact"
+    if engine == "fast":
+        for scenario in scenarios:
+            check_fast(scenario)
+    return engine
 
 
 def step_s(scenario: Scenario) -> float:
@@ -88,7 +100,7 @@ def run_fast(
             ReplicationBlock(0, start, min(start + size, count), scenario)
             for start in range(first_replication, first_replication + count, size)
         ]
-        task = partial(_fast_block, requests_per_probe=requests_per_probe)
+        task = partial(run_fast_block, requests_per_probe=requests_per_probe)
         results = [r for _, rs in executor.map_unordered(task, blocks) for r in rs]
         return sorted(results, key=lambda result: result.replication)
     dt = step_s(scenario)
@@ -102,7 +114,9 @@ def run_fast(
     return build_results(scenario, model, run, first_replication)
 
 
-def _fast_block(block: ReplicationBlock, requests_per_probe: int) -> list[ReplicationResult]:
-    """One executor task: a block of replications on the fast engine (its model from the cache)."""
+def run_fast_block(
+    block: ReplicationBlock, requests_per_probe: int = REQUESTS_PER_PROBE
+) -> list[ReplicationResult]:
+    """One executor task (a sweep's or size's block): its replications on the fast engine."""
     count = block.stop - block.start
     return run_fast(block.scenario, count, requests_per_probe, first_replication=block.start)
