@@ -19,6 +19,7 @@ class FleetDraws:
         streams = [replication_streams(seed, first_replication + r) for r in range(replications)]
         self.fleet = [s["fleet"] for s in streams]
         self.spot = [s["spot"] for s in streams]
+        self.service = [s["service"] for s in streams]
 
     def binomial(self, n: np.ndarray, p: float, spot: bool = False) -> np.ndarray:
         """Binomial(n[r], p) for each replication r, from its own stream."""
@@ -36,6 +37,10 @@ class FleetDraws:
         for r in np.flatnonzero(k > 0):
             out[r] = self.fleet[r].multinomial(int(k[r]), shares)
         return out
+
+    def normals(self, steps: int) -> np.ndarray:
+        """(replications, steps) standard normals, row r from replication r's service stream."""
+        return np.stack([g.standard_normal(steps) for g in self.service])
 
 
 def delay_rng(seed: int) -> np.random.Generator:

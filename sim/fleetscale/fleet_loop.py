@@ -230,6 +230,12 @@ def run_fleet(
     next_sync_s = period
     meter_busy = np.zeros(reps)
     meter_flight = np.zeros(reps)
+    metered = policy in ("target-tracking", "queue-depth")
+    # What the autoscaler's meter sees of a calm step is the work its own arrivals bring
+    # (a x the mean time in service, with that time's spread), not the smoothed load's mean.
+    meter_noise = draws.normals(total_steps) if metered else None
+    service_q = largest.service_quantiles["e2e"]
+    service_cv = float(service_q.std() / service_q.mean()) if service_q.mean() > 0 else 0.0
     meter_since_s = 0.0
     stabilizer = _Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
     last_scale_s = np.full(reps, -np.inf)
@@ -356,8 +362,17 @@ def run_fleet(
         table_index[:, step] = size
         completed[:, step] = step_completed
         cum_left[:, step] = cumulative_left
-        meter_busy += busy_slots * dt_s
-        meter_flight += (busy_slots + waiting) * dt_s
+        if metered:
+            busy_work, waiting_work = _metered_work(
+                busy_slots * dt_s,
+                waiting * dt_s,
+                a,
+                smooth[:, step],
+                calm,
+                service_cv * meter_noise[:, step],
+            )
+            meter_busy += busy_work
+            meter_flight += busy_work + waiting_work
         if not inside:
             done = (backlog <= 1e-9) & ~ended
             end_s[done] = (step + 1) * dt_s
@@ -452,6 +467,22 @@ def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarra
                     break
         starting[market] -= from_starting
     return from_starting
+
+
+def _metered_work(busy_s, waiting_s, arrivals, smoothed, calm, noise_cv):
+    """The request-seconds in service and waiting that a step adds to the autoscaler's meter.
+
+    In a calm step the model's figures are for the smoothed load; by Little's law the
+    step's own work is its arrivals times the mean time each spends, so they scale by
+    arrivals / smoothed, and the sum of `arrivals` service times adds its spread
+    (sd = sqrt(arrivals) x cv x mean time). A congested step is saturated: as modelled.
+    """
+    scale = np.where(smoothed > 0, arrivals / np.maximum(smoothed, 1e-12), 1.0)
+    per_request_s = np.where(smoothed > 0, busy_s / np.maximum(smoothed, 1e-12), 0.0)
+    spread_s = np.sqrt(arrivals) * per_request_s * noise_cv
+    busy = np.where(calm, np.maximum(busy_s * scale + spread_s, 0.0), busy_s)
+    waiting = np.where(calm, waiting_s * scale, waiting_s)
+    return busy, waiting
 
 
 def _slots(scenario: Scenario) -> int:
