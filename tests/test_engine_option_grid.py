@@ -41,9 +41,7 @@ def test_a_fast_sweep_runs_every_point_on_the_fast_engine_and_says_so(tmp_path) 
         fast = run_fast(scenario.model_copy(update={"replications": 3}))
         found = rows[rows["point"] == point]
         assert list(found["e2e_p99_s"]) == [r.latency_s["e2e"]["p99"] for r in fast]
-        assert list(found["cost_monthly_total_usd"]) == [
-            r.cost_usd["monthly_total"] for r in fast
-        ]
+        assert list(found["cost_monthly_total_usd"]) == [r.cost_usd["monthly_total"] for r in fast]
     # The folder holds a fast sweep: rerunning it on the exact engine is refused, not mixed.
     again = runner.invoke(app, [*SWEEP, "--out", str(out), "--engine", "exact"])
     assert again.exit_code == 2 and "engine" in again.output

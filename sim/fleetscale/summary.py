@@ -128,15 +128,18 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
         middle = before + arrivals[jam] / 2
         wait = np.maximum(np.interp(middle, left, times) - (jam + 0.5) * dt, 0.0)
         jam_hour = hour[jam]
+        waits = wait_quantiles(wait, _line_rate_per_s(scenario, model, run, r, jam), model)
         for metric in ("ttft", "e2e"):
             index, weights, at_hour = _shifted_bins(
-                wait, count, jam_hour, model.largest.service_quantiles[metric]
+                waits, count, jam_hour, model.largest.service_quantiles[metric]
             )
             hists[metric] += np.bincount(index, weights, _BINS)
             if metric == "e2e":
                 flat = at_hour * _BINS + index
                 e2e_hourly += np.bincount(flat, weights, hours * _BINS).reshape(hours, _BINS)
-        hists["wait"] += np.bincount(bin_index(wait), count, _BINS)
+        hists["wait"] += np.bincount(
+            bin_index(waits).ravel(), np.repeat(count / QUANTILES, QUANTILES), _BINS
+        )
         hists["tpot"] += count.sum() * model.largest.saturated_tpot.astype(float)
         wait_sum_hourly += np.bincount(jam_hour, count * wait, hours)
         done_hourly += np.bincount(jam_hour, count, hours)
@@ -154,22 +157,56 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
     return hists, series
 
 
-def _shifted_bins(
-    wait_s: np.ndarray, count: np.ndarray, hour: np.ndarray, quantiles_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bins and weights of wait + time in service, the service time given by its quantiles.
+# Wait quantile i is paired with service quantile _PAIRING[i]: a fixed shuffle, so the
+# 32 sums sample wait + service as independent parts (sorted pairing would add their tails).
+_PAIRING = np.random.default_rng(0).permutation(QUANTILES)
 
-    Where the wait is so long that the service time's spread is under a tenth of a bin
-    (0.01% of the total), the quantiles fall in one bin: their mean stands for them.
+
+def _line_rate_per_s(scenario: Scenario, model: ModelSet, run: FleetRun, r: int, jam):
+    """Completions per second of the line a backlogged request waits in: its replica's,
+    or the whole fleet's when every replica serves one shared line."""
+    per_replica = model.capacity_per_s[run.table_index[r][jam].astype(np.int64)]
+    shared = scenario.fleet.router == "shared-queue" or scenario.autoscaling.policy == "serverless"
+    return per_replica * np.maximum(run.serving[r][jam], 1) if shared else per_replica
+
+
+def wait_quantiles(wait_s: np.ndarray, line_rate_per_s: np.ndarray, model: ModelSet):
+    """(steps, QUANTILES) midpoint quantiles of a backlogged request's wait: the fluid
+    wait w is its mean; leaving after w x rate completions, it varies as a gamma with
+    variance w x D / rate (D the saturated replica's completion dispersion)."""
+    from scipy.special import gammaincinv
+
+    dispersion = max(model.largest.completion_dispersion, 1e-9)
+    scale = dispersion / np.maximum(line_rate_per_s, 1e-12)
+    shape = wait_s / scale
+    levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
+    out = np.zeros((len(wait_s), QUANTILES))
+    positive = shape > 0
+    if positive.any():
+        found = gammaincinv(shape[positive, None], levels[None, :]) * scale[positive, None]
+        out[positive] = found
+    return out
+
+
+def _shifted_bins(
+    waits_s: np.ndarray, count: np.ndarray, hour: np.ndarray, quantiles_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bins and weights of wait + time in service, both given by their quantiles
+    (waits_s: one row of wait quantiles per step), paired as independent parts.
+
+    Where the wait is so long that both spreads are under a tenth of a bin (0.01% of
+    the total), the quantiles fall in one bin: their means stand for them.
     """
     spread_s = float(quantiles_s.max() - quantiles_s.min())
-    narrow = spread_s < 1e-4 * (wait_s + quantiles_s.min())
+    wait_spread_s = waits_s.max(axis=1) - waits_s.min(axis=1)
+    wait_s = waits_s.mean(axis=1)
+    narrow = spread_s + wait_spread_s < 1e-4 * (wait_s + quantiles_s.min())
     wide = ~narrow
     index = [bin_index(wait_s[narrow] + quantiles_s.mean())]
     weights = [count[narrow]]
     hours = [hour[narrow]]
     if wide.any():
-        values = wait_s[wide][:, None] + quantiles_s[None, :]
+        values = waits_s[wide] + quantiles_s[_PAIRING][None, :]
         index.append(bin_index(values).ravel())
         weights.append(np.repeat(count[wide] / QUANTILES, QUANTILES))
         hours.append(np.repeat(hour[wide], QUANTILES))
