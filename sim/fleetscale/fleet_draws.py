@@ -38,6 +38,10 @@ class FleetDraws:
             out[r] = self.fleet[r].multinomial(int(k[r]), shares)
         return out
 
+    def uniforms(self, steps: int) -> np.ndarray:
+        """(replications, steps) uniforms on [0, 1), row r from replication r's fleet stream."""
+        return np.stack([g.random(steps) for g in self.fleet])
+
     def normals(self, steps: int) -> np.ndarray:
         """(replications, steps) standard normals, row r from replication r's service stream."""
         return np.stack([g.standard_normal(steps) for g in self.service])

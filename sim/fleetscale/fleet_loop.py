@@ -47,6 +47,10 @@ class FleetRun:
     completed: np.ndarray  # (R, S) requests of the step that completed
     cum_arrived: np.ndarray  # (R, S) arrivals up to the step's end
     cum_left: np.ndarray  # (R, S) requests that left the backlog (served or gave up) by then
+    # (R, S) serverless: requests that arrived at the step's peak concurrency above the
+    # warm slots, and those slots (they wait for a busy container to free, see summary)
+    peak_excess: np.ndarray | None = None
+    peak_slots: np.ndarray | None = None
     totals: dict[str, np.ndarray] = field(default_factory=dict)  # (R,) each
     up_s: dict[str, np.ndarray] = field(default_factory=dict)  # market -> (R,) within horizon
     busy_s: dict[str, np.ndarray] = field(default_factory=dict)
@@ -243,6 +247,9 @@ def run_fleet(
     profile = traffic_profile(scenario) if policy == "predictive" else None
     idle_window = max(1, math.ceil(config.idle_timeout / dt_s)) if serverless else 1
     needed_history: deque[np.ndarray] = deque(maxlen=idle_window)
+    peak_uniforms = draws.uniforms(total_steps) if serverless else None
+    rec_peak_excess = np.zeros((reps, total_steps), np.float32)
+    rec_peak_slots = np.zeros((reps, total_steps), np.float32)
     service_mean_s = largest.service_e2e_mean_s
 
     for step in range(total_steps):
@@ -274,8 +281,12 @@ def run_fleet(
                 launch({"spot": notices}, step + 1)
         a = arrivals[:, step]
         if serverless:
+            # Containers follow the step's peak concurrency, not its mean: a request that
+            # finds every container busy starts one. The peak of an M/G/inf load over the
+            # step is drawn as the highest of 1 + dt / service independent Poisson looks.
             flight = (a + backlog) / dt_s * service_mean_s
-            needed = np.ceil(flight / slots - 1e-9).astype(np.int64)
+            peak = _peak_concurrency(flight, peak_uniforms[:, step], 1.0 + dt_s / service_mean_s)
+            needed = np.ceil(peak / slots - 1e-9).astype(np.int64)
             needed_history.append(needed)
             active = serving["serverless"] + starting["serverless"]
             room = np.maximum(config.max_replicas - active, 0)
@@ -289,6 +300,9 @@ def run_fleet(
             keep = np.maximum(np.max(np.stack(needed_history), axis=0), config.min_replicas)
             extra = np.where(backlog > 0, 0, np.maximum(serving["serverless"] - keep, 0))
             serving["serverless"] -= extra
+            warm = serving["serverless"] * slots
+            rec_peak_excess[:, step] = np.clip(peak - warm, 0, a)
+            rec_peak_slots[:, step] = warm
         n = sum(serving[m] for m in MARKETS)
         size = model.size_index(n)
         mu = model.capacity_per_s[size]
@@ -428,6 +442,8 @@ def run_fleet(
         completed=completed[:, :s],
         cum_arrived=cum_arrived[:, :s],
         cum_left=cum_left[:, :s],
+        peak_excess=rec_peak_excess[:, :s],
+        peak_slots=rec_peak_slots[:, :s],
     )
     run.totals = {
         "dropped": dropped,
@@ -467,6 +483,16 @@ def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarra
                     break
         starting[market] -= from_starting
     return from_starting
+
+
+def _peak_concurrency(mean: np.ndarray, u: np.ndarray, looks: float) -> np.ndarray:
+    """The highest of `looks` Poisson(mean) draws, by inversion of one uniform each:
+    P(max <= k) = F(k) ** looks."""
+    from scipy.special import pdtrik  # k with P(Poisson(mean) <= k) = level, k real
+
+    level = np.clip(u, 1e-12, 1.0 - 1e-12) ** (1.0 / looks)
+    found = np.ceil(np.maximum(pdtrik(level, np.maximum(mean, 1e-12)), 0.0) - 1e-9)
+    return np.where(mean > 0, found, 0.0)
 
 
 def _metered_work(busy_s, waiting_s, arrivals, smoothed, calm, noise_cv):

@@ -129,6 +129,9 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
         wait = np.maximum(np.interp(middle, left, times) - (jam + 0.5) * dt, 0.0)
         jam_hour = hour[jam]
         waits = wait_quantiles(wait, _line_rate_per_s(scenario, model, run, r, jam), model)
+        if run.peak_excess is not None and run.peak_excess[r].any():
+            waits, count, jam_hour = _with_peak_waits(model, run, r, jam, waits, count, jam_hour)
+            wait = waits.mean(axis=1)
         for metric in ("ttft", "e2e"):
             index, weights, at_hour = _shifted_bins(
                 waits, count, jam_hour, model.largest.service_quantiles[metric]
@@ -186,6 +189,24 @@ def wait_quantiles(wait_s: np.ndarray, line_rate_per_s: np.ndarray, model: Model
         found = gammaincinv(shape[positive, None], levels[None, :]) * scale[positive, None]
         out[positive] = found
     return out
+
+
+def _with_peak_waits(model: ModelSet, run: FleetRun, r: int, jam, waits, count, jam_hour):
+    """Serverless: the step's requests that arrived above its warm slots at the peak wait
+    for a busy container to free. With c slots busy, the k-th of them waits for the k-th
+    of c residual service times, about k x E[S^2] / E[S] / (c + 1); the rest as they were.
+    Returns the wait rows, their request counts and hours, the peak's rows appended."""
+    excess = run.peak_excess[r][jam].astype(float)
+    slots = run.peak_slots[r][jam].astype(float)
+    share = np.where(slots > 0, np.clip(excess / np.maximum(run.arrivals[r][jam], 1e-12), 0, 1), 0)
+    service = model.largest.service_quantiles["e2e"]
+    gap_s = float((service**2).mean() / max(service.mean(), 1e-12)) / (slots + 1.0)
+    levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
+    order = 1.0 + np.maximum(excess - 1.0, 0.0)[:, None] * levels[None, :]
+    extra = order * gap_s[:, None]
+    rows = np.concatenate([waits, waits + extra])
+    counts = np.concatenate([count * (1 - share), count * share])
+    return rows, counts, np.concatenate([jam_hour, jam_hour])
 
 
 def _shifted_bins(
