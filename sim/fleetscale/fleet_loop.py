@@ -92,10 +92,15 @@ def run_fleet(
     drain_s: float,
     draws: FleetDraws,
     predictive_capacity_per_s: float,
+    cost: np.ndarray | None = None,
 ) -> FleetRun:
     """Step the fleet of every replication over the horizon and the drain that follows.
 
-    Replications do not interact: each one's numbers are those it would have alone."""
+    Replications do not interact: each one's numbers are those it would have alone.
+    `cost` (replications x horizon steps), for a trace replay, is each step's requests'
+    mean cost to a saturated replica over the average request's (request_work.py): the
+    backlog carries its requests' cost, and a step serves n x mu x dt average requests'
+    worth of work."""
     reps, horizon_steps = counts.shape
     horizon_s = scenario.horizon
     total_steps = horizon_steps + math.ceil(drain_s / dt_s)
@@ -214,6 +219,11 @@ def run_fleet(
     cum_arrived = np.cumsum(arrivals, axis=1)
     cum_left = np.zeros((reps, total_steps))
     smooth = _moving_mean(arrivals, SMOOTHING_STEPS)
+    step_cost = np.ones((reps, total_steps))
+    if cost is not None:
+        step_cost[:, :horizon_steps] = np.where(counts > 0, cost, 1.0)
+        smooth = _moving_mean(arrivals * step_cost, SMOOTHING_STEPS)  # in average requests
+    backlog_work = np.zeros(reps)
 
     backlog = np.zeros(reps)
     dropped = np.zeros(reps)
@@ -308,6 +318,11 @@ def run_fleet(
         mu = model.capacity_per_s[size]
         cap = n * mu * dt_s
         rho = smooth[:, step] / np.maximum(cap, 1e-12)
+        if cost is not None:  # the mean cost of the requests this step may serve
+            pending = backlog + a
+            work = backlog_work + a * step_cost[:, step]
+            mix = np.where(pending > 0, work / np.maximum(pending, 1e-12), 1.0)
+            cap = cap / np.maximum(mix, 1e-12)
         position = np.interp(rho, loads, np.arange(len(loads)))
         congested = (backlog > 0) | (a > cap) | (n == 0) if not serverless else np.ones(reps, bool)
         served = np.minimum(backlog + a, cap)
@@ -320,7 +335,7 @@ def run_fleet(
             step_dropped += over
             new_backlog -= over
         if scenario.admission.timeout is not None:
-            limit = scenario.admission.timeout * n * mu
+            limit = scenario.admission.timeout * n * mu / (mix if cost is not None else 1.0)
             over = np.where(n > 0, np.maximum(new_backlog - limit, 0.0), 0.0)
             step_timed_out += over
             new_backlog -= over
@@ -368,6 +383,8 @@ def run_fleet(
                 above = serving["reserved"] + starting["reserved"] - commit
                 reserved_above_s += np.maximum(above, 0) * span_s
         backlog = new_backlog
+        if cost is not None:
+            backlog_work = new_backlog * mix
         cumulative_left = cum_arrived[:, step] - backlog
         rec_serving[:, step] = n
         rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS)

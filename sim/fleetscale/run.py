@@ -7,13 +7,14 @@ from functools import partial
 
 import numpy as np
 
-from sim.engine.service_time import build_service_model
+from sim.engine.service_time import RooflineModel, build_service_model
 from sim.errors import CapsimError
 from sim.fleet.capacity import replica_capacity_per_s
-from sim.fleetscale.arrival_counts import step_counts
+from sim.fleetscale.arrival_counts import step_counts, trace_step_work
 from sim.fleetscale.fleet_draws import FleetDraws
 from sim.fleetscale.fleet_loop import run_fleet
-from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model
+from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model, token_pool
+from sim.fleetscale.request_work import saturated_cost_s
 from sim.fleetscale.summary import build_results
 from sim.montecarlo.engine_choice import choose_engine
 from sim.montecarlo.executors import Executor, ReplicationBlock
@@ -107,11 +108,34 @@ def run_fast(
     steps = math.ceil(scenario.horizon / dt - 1e-9)
     edges = np.minimum(np.arange(steps + 1) * dt, scenario.horizon)
     indices = range(first_replication, first_replication + count)
-    counts = np.stack([step_counts(scenario, r, edges) for r in indices])
+    service = build_service_model(scenario)
+    cost = None
+    if scenario.traffic.profile == "trace" and isinstance(service, RooflineModel):
+        counts, cost = _trace_counts_and_cost(scenario, service, indices, edges)
+    else:
+        counts = np.stack([step_counts(scenario, r, edges) for r in indices])
     draws = FleetDraws(scenario.seed, first_replication, count)
-    capacity = replica_capacity_per_s(scenario, build_service_model(scenario))
-    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), draws, capacity)
+    capacity = replica_capacity_per_s(scenario, service)
+    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), draws, capacity, cost)
     return build_results(scenario, model, run, first_replication)
+
+
+def _trace_counts_and_cost(scenario: Scenario, service, indices, edges):
+    """A replay's counts per step and each step's mean request cost over the replay's
+    average (the probes' pool: the requests the latency model's throughput is for)."""
+    batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
+
+    def cost_s(prompt, output):
+        return saturated_cost_s(service, prompt, output, batch)
+
+    pool = token_pool(scenario, 0)
+    average_s = float(cost_s(pool.prompt_tokens, pool.output_tokens).mean())
+    counts, costs = [], []
+    for r in indices:
+        found, work = trace_step_work(scenario, r, edges, cost_s)
+        counts.append(found)
+        costs.append(work / np.maximum(found, 1) / average_s)
+    return np.stack(counts), np.stack(costs)
 
 
 def run_fast_block(
