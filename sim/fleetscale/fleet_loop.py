@@ -226,6 +226,12 @@ def run_fleet(
     backlog_work = np.zeros(reps)
 
     backlog = np.zeros(reps)
+    retried = np.zeros(reps)
+    lost = np.zeros(reps)
+    retry_load = np.zeros(reps)
+    running_per_serving = np.zeros(reps)  # requests in service per replica, last step
+    time_in_service_s = np.zeros(reps)  # their mean time in service (Little), last step
+    service_q = largest.service_quantiles["e2e"]
     dropped = np.zeros(reps)
     timed_out = np.zeros(reps)
     running_area = np.zeros(reps)
@@ -280,9 +286,22 @@ def run_fleet(
         if uses_spot and notice_p > 0:
             spot_up = serving["spot"] + starting["spot"]
             notices = draws.binomial(spot_up, notice_p, spot=True)
+            # Of the notices, the expected share that falls on serving replicas (not on
+            # cold starts) holds requests; counted fractionally, rounded in the totals.
+            on_serving = notices * serving["spot"] / np.maximum(spot_up, 1)
             if notices.any():
                 from_starting = cancel_starting_market("spot", notices, serving, starting, ready)
                 serving["spot"] -= notices - from_starting
+                # Requests still in service at the reclaim (residual time over the notice)
+                # are retried elsewhere, which takes capacity again, or lost.
+                share = _kill_share(service_q, time_in_service_s, terms.notice_s)
+                killed = on_serving * running_per_serving * share
+                killed = np.where(ended, 0.0, killed)  # as if a finished drain had stopped
+                if terms.retry:
+                    retried += killed
+                    retry_load += killed
+                else:
+                    lost += killed
                 counters["interruptions"] += notices
                 if inside:
                     # Drained at the notice, it stops once its requests finish (or at the reclaim).
@@ -317,6 +336,10 @@ def run_fleet(
         size = model.size_index(n)
         mu = model.capacity_per_s[size]
         cap = n * mu * dt_s
+        if uses_spot:  # retried requests are served again before the step's own
+            rerun = np.minimum(retry_load, cap)
+            retry_load = retry_load - rerun
+            cap = cap - rerun
         rho = smooth[:, step] / np.maximum(cap, 1e-12)
         if cost is not None:  # the mean cost of the requests this step may serve
             pending = backlog + a
@@ -367,6 +390,8 @@ def run_fleet(
             busy_share = n * np.where(congested, 1.0, model.value("busy_share", size, position))
         # A replication whose drain has ended adds nothing more: as if it had stopped alone.
         live_dt_s = np.where(ended, 0.0, dt_s)
+        running_per_serving = busy_slots / np.maximum(n, 1)
+        time_in_service_s = busy_slots * dt_s / np.maximum(served, 1e-12)
         running_area += busy_slots * live_dt_s
         queue_area += waiting * live_dt_s
         busy_total_s += busy_share * live_dt_s
@@ -465,6 +490,8 @@ def run_fleet(
     run.totals = {
         "dropped": dropped,
         "timed_out": timed_out,
+        "retried": retried,
+        "lost": lost,
         "in_flight": backlog,
         "running_area": running_area,
         "queue_area": queue_area,
@@ -500,6 +527,18 @@ def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarra
                     break
         starting[market] -= from_starting
     return from_starting
+
+
+def _kill_share(service_quantiles_s: np.ndarray, mean_s: np.ndarray, notice_s: float):
+    """Share of a replica's requests in service at a notice still in service at the
+    reclaim: P(residual > notice) = E[(S - notice)+] / E[S], S the time in service, its
+    shape the saturated one's, scaled to each replication's mean time in service now."""
+    saturated_mean_s = float(service_quantiles_s.mean())
+    if saturated_mean_s <= 0:
+        return np.zeros_like(mean_s)
+    scaled = service_quantiles_s[None, :] * (mean_s / saturated_mean_s)[:, None]
+    over = np.maximum(scaled - notice_s, 0.0).mean(axis=1)
+    return np.where(mean_s > 0, over / np.maximum(mean_s, 1e-12), 0.0)
 
 
 def _peak_concurrency(mean: np.ndarray, u: np.ndarray, looks: float) -> np.ndarray:

@@ -297,15 +297,16 @@ def _result(
     dropped = round(totals["dropped"])
     timed_out = round(totals["timed_out"])
     in_flight = round(totals["in_flight"])
-    completed = max(0, arrived - dropped - timed_out - in_flight)
+    lost = round(totals["lost"])
+    completed = max(0, arrived - dropped - timed_out - in_flight - lost)
     requests = {
         "in_flight": in_flight,
         "completed": completed,
         "dropped": dropped,
         "timed_out": timed_out,
-        "lost": 0,
+        "lost": lost,
         "arrived": arrived,
-        "retried": 0,
+        "retried": round(totals["retried"]),
     }
     hists, latency_series = _latencies(scenario, model, run, r)
     stats = {m: _stats(hists[m]) for m in METRICS}
