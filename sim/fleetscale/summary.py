@@ -173,21 +173,28 @@ def _line_rate_per_s(scenario: Scenario, model: ModelSet, run: FleetRun, r: int,
     return per_replica * np.maximum(run.serving[r][jam], 1) if shared else per_replica
 
 
+WILSON_HILFERTY_SHAPE = 30.0  # above this gamma shape, quantiles by Wilson-Hilferty
+
+
 def wait_quantiles(wait_s: np.ndarray, line_rate_per_s: np.ndarray, model: ModelSet):
     """(steps, QUANTILES) midpoint quantiles of a backlogged request's wait: the fluid
     wait w is its mean; leaving after w x rate completions, it varies as a gamma with
     variance w x D / rate (D the saturated replica's completion dispersion)."""
-    from scipy.special import gammaincinv
+    from scipy.special import gammaincinv, ndtri
 
     dispersion = max(model.largest.completion_dispersion, 1e-9)
     scale = dispersion / np.maximum(line_rate_per_s, 1e-12)
     shape = wait_s / scale
     levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
     out = np.zeros((len(wait_s), QUANTILES))
-    positive = shape > 0
-    if positive.any():
-        found = gammaincinv(shape[positive, None], levels[None, :]) * scale[positive, None]
-        out[positive] = found
+    small = (shape > 0) & (shape < WILSON_HILFERTY_SHAPE)
+    if small.any():
+        out[small] = gammaincinv(shape[small, None], levels[None, :]) * scale[small, None]
+    large = shape >= WILSON_HILFERTY_SHAPE
+    if large.any():  # Wilson-Hilferty: a cube of a normal, within 0.1% here, and fast
+        k = shape[large, None]
+        cube = 1.0 - 1.0 / (9.0 * k) + ndtri(levels)[None, :] * np.sqrt(1.0 / (9.0 * k))
+        out[large] = k * scale[large, None] * cube**3
     return out
 
 
