@@ -168,3 +168,17 @@ def test_without_retries_the_same_reclaims_lose_those_requests() -> None:
         # The same reclaims (same seeds); retried requests only add load, so nearly equal.
         assert b.requests["lost"] == pytest.approx(a.requests["retried"], rel=0.05)
         assert b.requests["completed"] == a.requests["completed"] - b.requests["lost"]
+
+
+def test_containers_that_start_at_once_and_stop_when_idle_make_no_one_wait() -> None:
+    """redai-100k as bundled: no cold start and no idle timeout, so a request that finds
+    every container busy gets its own at once, and containers are the concurrency
+    itself. Peak-sized containers and waits for a busy one to free would double p99."""
+    scenario = load_scenario(
+        "redai-100k", ["horizon=7200", 'traffic.peak_time="01:00"', "replications=3"]
+    )
+    fast, exact = both_engines(scenario)
+    p99 = {name: s["latency_s"]["e2e"]["p99"] for name, s in (("f", fast), ("e", exact))}
+    assert relative(p99["f"], p99["e"]) < 0.05
+    mean = {name: s["replicas"]["mean"]["mean"] for name, s in (("f", fast), ("e", exact))}
+    assert relative(mean["f"], mean["e"]) < 0.10

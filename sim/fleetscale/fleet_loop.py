@@ -315,7 +315,10 @@ def run_fleet(
             # step is drawn as the highest of 1 + dt / service independent Poisson looks.
             flight = (a + backlog) / dt_s * service_mean_s
             peak = _peak_concurrency(flight, peak_uniforms[:, step], 1.0 + dt_s / service_mean_s)
-            needed = np.ceil(peak / slots - 1e-9).astype(np.int64)
+            # A container outlives its last request by the idle timeout: with none, the
+            # fleet is the concurrency itself (its step mean); from one step on, the peak.
+            held = flight + (peak - flight) * min(1.0, config.idle_timeout / dt_s)
+            needed = np.ceil(held / slots - 1e-9).astype(np.int64)
             needed_history.append(needed)
             active = serving["serverless"] + starting["serverless"]
             room = np.maximum(config.max_replicas - active, 0)

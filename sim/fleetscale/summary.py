@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from distributions.request_classes import class_names
+from distributions.tokens import dist_mean_cv
 from sim.errors import CapsimError
 from sim.fleet.series import SERIES_BINS
 from sim.fleetscale.fleet_loop import MARKETS, FleetRun
@@ -130,7 +131,9 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
         jam_hour = hour[jam]
         waits = wait_quantiles(wait, _line_rate_per_s(scenario, model, run, r, jam), model)
         if run.peak_excess is not None and run.peak_excess[r].any():
-            waits, count, jam_hour = _with_peak_waits(model, run, r, jam, waits, count, jam_hour)
+            waits, count, jam_hour = _with_peak_waits(
+                scenario, model, run, r, jam, waits, count, jam_hour
+            )
             wait = waits.mean(axis=1)
         for metric in ("ttft", "e2e"):
             index, weights, at_hour = _shifted_bins(
@@ -198,7 +201,9 @@ def wait_quantiles(wait_s: np.ndarray, line_rate_per_s: np.ndarray, model: Model
     return out
 
 
-def _with_peak_waits(model: ModelSet, run: FleetRun, r: int, jam, waits, count, jam_hour):
+def _with_peak_waits(
+    scenario: Scenario, model: ModelSet, run: FleetRun, r: int, jam, waits, count, jam_hour
+):
     """Serverless: the step's requests that arrived above its warm slots at the peak wait
     for a busy container to free. With c slots busy, the k-th of them waits for the k-th
     of c residual service times, about k x E[S^2] / E[S] / (c + 1); the rest as they were.
@@ -210,7 +215,9 @@ def _with_peak_waits(model: ModelSet, run: FleetRun, r: int, jam, waits, count, 
     gap_s = float((service**2).mean() / max(service.mean(), 1e-12)) / (slots + 1.0)
     levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
     order = 1.0 + np.maximum(excess - 1.0, 0.0)[:, None] * levels[None, :]
-    extra = order * gap_s[:, None]
+    # ...or for the container it starts, whichever comes first.
+    cold_start_s = float(dist_mean_cv(scenario.autoscaling.cold_start_dist)[0])
+    extra = np.minimum(order * gap_s[:, None], cold_start_s)
     rows = np.concatenate([waits, waits + extra])
     counts = np.concatenate([count * (1 - share), count * share])
     return rows, counts, np.concatenate([jam_hour, jam_hour])
