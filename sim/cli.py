@@ -366,7 +366,7 @@ def run_command(
         # The local executor keeps run_replications' own path; dask hands it the cluster.
         cluster = pool if executor == "dask" else None
         summary, results = run_and_aggregate(
-            loaded, workers, not json_output, executor=cluster, runner=runner
+            loaded, workers, not json_output, executor=cluster, runner=_on(runner, cluster)
         )
     summary["engine"] = chosen
     if out is not None:
@@ -430,7 +430,9 @@ def compare_command(
     chosen, runner = _engine_runner(loaded, engine, workers)
     with _executor(executor, workers, scheduler) as pool:
         cluster = pool if executor == "dask" else None
-        runs = run_policies(variants, workers=workers, executor=cluster, runner=runner)
+        runs = run_policies(
+            variants, workers=workers, executor=cluster, runner=_on(runner, cluster)
+        )
     rows = [policy_row(run.policy, run.summary) for run in runs]
     if out is not None:
         from reports.compare_files import write_compare
@@ -446,6 +448,24 @@ def compare_command(
     stdout.print(f"engine: {chosen}", highlight=False)
     if out is not None:
         stdout.print(f"results written to {out}/", highlight=False)
+
+
+def _on(runner, cluster):
+    """The fast engine's runner with its blocks of replications on the Dask cluster, if any."""
+    if runner is None or cluster is None:
+        return runner
+    from functools import partial
+
+    return partial(runner, executor=cluster)
+
+
+def _grid_engine(scenarios, engine: str, workers: int):
+    """The one engine of a sweep's points or a size's settings, and its block runner."""
+    from sim.fleetscale.run import choose_grid_engine, run_fast_block
+    from sim.montecarlo.executors import run_block
+
+    chosen = choose_grid_engine(scenarios, engine, workers)
+    return chosen, run_fast_block if chosen == "fast" else run_block
 
 
 def _engine_runner(scenario, engine: str, workers: int):
@@ -481,6 +501,7 @@ def sweep_command(
     executor: ExecutorOption = "local",
     scheduler: SchedulerOption = None,
     json_output: JsonOption = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """Run every point of a grid on the same seeds; resumable; one row per point."""
     from reports.sweep_table import sweep_table
@@ -490,10 +511,13 @@ def sweep_command(
         plan_sweep,
         point_summaries,
         run_sweep,
+        set_engine,
     )
     from sim.montecarlo.task_store import TaskStore
 
     plan = plan_sweep(scenario, sets or [], vary, seed, replications)
+    chosen_engine, block_runner = _grid_engine(list(plan.scenarios.values()), engine, workers)
+    set_engine(plan, chosen_engine)
     points = {p.index: p for p in plan.points}
     for index, message in plan.invalid.items():
         stderr.print(
@@ -522,9 +546,15 @@ def sweep_command(
             )
             with Progress(*columns, console=stderr, transient=True) as progress:
                 bar = progress.add_task("sweep", total=len(pending))
-                run_sweep(plan, store, pool, on_task=lambda _: progress.advance(bar))
+                run_sweep(
+                    plan,
+                    store,
+                    pool,
+                    on_task=lambda _: progress.advance(bar),
+                    block_runner=block_runner,
+                )
         else:
-            run_sweep(plan, store, pool)
+            run_sweep(plan, store, pool, block_runner=block_runner)
     summaries = point_summaries(plan.manifest, store.read_rows())
     if json_output:
         manifest = {k: v for k, v in plan.manifest.items() if k not in ("points", "scenario")}
@@ -533,6 +563,7 @@ def sweep_command(
         )
         return
     stdout.print(sweep_table(plan.manifest, summaries))
+    stdout.print(f"engine: {chosen_engine}", highlight=False)
     stdout.print(f"results written to {out}/", highlight=False)
 
 
@@ -575,6 +606,7 @@ def size_command(
     executor: ExecutorOption = "local",
     scheduler: SchedulerOption = None,
     json_output: JsonOption = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """The cheapest fleet of each GPU type that meets the SLO on enough simulated days."""
     from reports.size_table import size_table
@@ -582,6 +614,7 @@ def size_command(
     from sim.montecarlo.sizing import (
         MARKETS,
         SettingRunner,
+        candidate_scenario,
         candidates,
         parse_list,
         size_all,
@@ -594,6 +627,9 @@ def size_command(
         parse_list("--markets", markets, MARKETS),
         parse_list("--policies", policies),
     )
+    # One engine for every setting; the fast one must honour each candidate's scenario.
+    settings = [base, *(candidate_scenario(base, c, 1) for c in chosen)]
+    chosen_engine, block_runner = _grid_engine(settings, engine, workers)
     store = None
     if out is not None:
         from sim.montecarlo.size_store import check_folder
@@ -611,20 +647,21 @@ def size_command(
             )
 
     with _executor(executor, workers, scheduler) as pool:
-        runner = SettingRunner(base, pool, confidence, replications)
+        runner = SettingRunner(base, pool, confidence, replications, block_runner)
         sized = size_all(runner, chosen, report)
-    document = size_document(base, sized, confidence, replications)
+    document = size_document(base, sized, confidence, replications, chosen_engine)
     if not json_output:
         for warning in document["warnings"]:
             stderr.print(f"[yellow]note:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if store is not None:
         from sim.montecarlo.size_store import write_size_folder
 
-        write_size_folder(store, scenario, sets or [], base, sized)
+        write_size_folder(store, scenario, sets or [], base, sized, chosen_engine)
     if json_output:
         _print_json(document)
         return
     stdout.print(size_table(document))
+    stdout.print(f"engine: {chosen_engine}", highlight=False)
     if out is not None:
         stdout.print(f"evaluated settings written to {out}/ (capsim report {out})", highlight=False)
 

@@ -35,6 +35,23 @@ def renewal_counts(mean: np.ndarray, cv: float, rng: np.random.Generator) -> np.
     return rng.binomial(trials, np.minimum(p, 1.0))
 
 
+def trace_step_work(
+    scenario: Scenario, replication: int, edges_s: np.ndarray, cost_s
+) -> tuple[np.ndarray, np.ndarray]:
+    """A replay's arrivals per step and the summed `cost_s(prompt, output)` of each step's
+    requests (the same requests `step_counts` bins)."""
+    rng = replication_streams(scenario.seed, replication)["traffic"]
+    counts = np.zeros(len(edges_s) - 1, np.int64)
+    work = np.zeros(len(edges_s) - 1)
+    for chunk in iter_request_chunks(scenario, rng):
+        index = np.searchsorted(edges_s, chunk.arrival_s, side="right") - 1
+        keep = (index >= 0) & (index < len(counts))
+        cost = cost_s(chunk.prompt_tokens[keep], chunk.output_tokens[keep])
+        counts += np.bincount(index[keep], minlength=len(counts))
+        work += np.bincount(index[keep], cost, minlength=len(counts))
+    return counts, work
+
+
 def step_counts(scenario: Scenario, replication: int, edges_s: np.ndarray) -> np.ndarray:
     """Replication `replication`'s arrivals per step (int64, one per step)."""
     rng = replication_streams(scenario.seed, replication)["traffic"]

@@ -22,6 +22,7 @@ from distributions.tokens import dist_mean_cv, sample
 from distributions.traffic import traffic_profile
 from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
 from sim.fleet.start import initial_markets
+from sim.fleetscale.fleet_draws import FleetDraws, delay_rng
 from sim.fleetscale.latency_model import ModelSet
 from sim.scenario.schema import Scenario
 from sim.scenario.spot_terms import spot_terms
@@ -46,6 +47,10 @@ class FleetRun:
     completed: np.ndarray  # (R, S) requests of the step that completed
     cum_arrived: np.ndarray  # (R, S) arrivals up to the step's end
     cum_left: np.ndarray  # (R, S) requests that left the backlog (served or gave up) by then
+    # (R, S) serverless: requests that arrived at the step's peak concurrency above the
+    # warm slots, and those slots (they wait for a busy container to free, see summary)
+    peak_excess: np.ndarray | None = None
+    peak_slots: np.ndarray | None = None
     totals: dict[str, np.ndarray] = field(default_factory=dict)  # (R,) each
     up_s: dict[str, np.ndarray] = field(default_factory=dict)  # market -> (R,) within horizon
     busy_s: dict[str, np.ndarray] = field(default_factory=dict)
@@ -85,10 +90,17 @@ def run_fleet(
     counts: np.ndarray,
     dt_s: float,
     drain_s: float,
-    rng: np.random.Generator,
+    draws: FleetDraws,
     predictive_capacity_per_s: float,
+    cost: np.ndarray | None = None,
 ) -> FleetRun:
-    """Step the fleet of every replication over the horizon and the drain that follows."""
+    """Step the fleet of every replication over the horizon and the drain that follows.
+
+    Replications do not interact: each one's numbers are those it would have alone.
+    `cost` (replications x horizon steps), for a trace replay, is each step's requests'
+    mean cost to a saturated replica over the average request's (request_work.py): the
+    backlog carries its requests' cost, and a step serves n x mu x dt average requests'
+    worth of work."""
     reps, horizon_steps = counts.shape
     horizon_s = scenario.horizon
     total_steps = horizon_steps + math.ceil(drain_s / dt_s)
@@ -97,7 +109,7 @@ def run_fleet(
     serverless = policy == "serverless"
     largest = model.largest
     slots = _slots(scenario)
-    delay = _delay_shares(scenario, dt_s, rng)
+    delay = _delay_shares(scenario, dt_s, delay_rng(scenario.seed))
     width = len(delay)
     cold_start_mean_s = dist_mean_cv(config.cold_start_dist)[0]
     ready = {m: np.zeros((reps, total_steps + width + 1), np.int32) for m in MARKETS}
@@ -125,11 +137,11 @@ def run_fleet(
             if not k.any():
                 continue
             if market == "spot" and shortage > 0:
-                short = rng.binomial(k, shortage)
+                short = draws.binomial(k, shortage, spot=True)
                 k = k - short
                 if short.any():
                     launch({"on-demand": short}, join_step)
-            delays = rng.multinomial(k, delay)
+            delays = draws.multinomial(k, delay)
             ready[market][:, join_step : join_step + width] += delays.astype(np.int32)
             starting[market] += k
             counters["launches"] += k
@@ -207,8 +219,19 @@ def run_fleet(
     cum_arrived = np.cumsum(arrivals, axis=1)
     cum_left = np.zeros((reps, total_steps))
     smooth = _moving_mean(arrivals, SMOOTHING_STEPS)
+    step_cost = np.ones((reps, total_steps))
+    if cost is not None:
+        step_cost[:, :horizon_steps] = np.where(counts > 0, cost, 1.0)
+        smooth = _moving_mean(arrivals * step_cost, SMOOTHING_STEPS)  # in average requests
+    backlog_work = np.zeros(reps)
 
     backlog = np.zeros(reps)
+    retried = np.zeros(reps)
+    lost = np.zeros(reps)
+    retry_load = np.zeros(reps)
+    running_per_serving = np.zeros(reps)  # requests in service per replica, last step
+    time_in_service_s = np.zeros(reps)  # their mean time in service (Little), last step
+    service_q = largest.service_quantiles["e2e"]
     dropped = np.zeros(reps)
     timed_out = np.zeros(reps)
     running_area = np.zeros(reps)
@@ -217,6 +240,8 @@ def run_fleet(
     serving_total_s = np.zeros(reps)
     end_s = np.full(reps, total_steps * dt_s)
     ended = np.zeros(reps, bool)
+    final_counters = {name: np.zeros(reps, np.int64) for name in counters}
+    final_started = np.zeros(reps)
     loads = model.loads
     top = len(loads) - 1
 
@@ -225,6 +250,12 @@ def run_fleet(
     next_sync_s = period
     meter_busy = np.zeros(reps)
     meter_flight = np.zeros(reps)
+    metered = policy in ("target-tracking", "queue-depth")
+    # What the autoscaler's meter sees of a calm step is the work its own arrivals bring
+    # (a x the mean time in service, with that time's spread), not the smoothed load's mean.
+    meter_noise = draws.normals(total_steps) if metered else None
+    service_q = largest.service_quantiles["e2e"]
+    service_cv = float(service_q.std() / service_q.mean()) if service_q.mean() > 0 else 0.0
     meter_since_s = 0.0
     stabilizer = _Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
     last_scale_s = np.full(reps, -np.inf)
@@ -232,6 +263,9 @@ def run_fleet(
     profile = traffic_profile(scenario) if policy == "predictive" else None
     idle_window = max(1, math.ceil(config.idle_timeout / dt_s)) if serverless else 1
     needed_history: deque[np.ndarray] = deque(maxlen=idle_window)
+    peak_uniforms = draws.uniforms(total_steps) if serverless else None
+    rec_peak_excess = np.zeros((reps, total_steps), np.float32)
+    rec_peak_slots = np.zeros((reps, total_steps), np.float32)
     service_mean_s = largest.service_e2e_mean_s
 
     for step in range(total_steps):
@@ -251,10 +285,23 @@ def run_fleet(
                 ready[market][:, step] = 0
         if uses_spot and notice_p > 0:
             spot_up = serving["spot"] + starting["spot"]
-            notices = rng.binomial(spot_up, notice_p)
+            notices = draws.binomial(spot_up, notice_p, spot=True)
+            # Of the notices, the expected share that falls on serving replicas (not on
+            # cold starts) holds requests; counted fractionally, rounded in the totals.
+            on_serving = notices * serving["spot"] / np.maximum(spot_up, 1)
             if notices.any():
                 from_starting = cancel_starting_market("spot", notices, serving, starting, ready)
                 serving["spot"] -= notices - from_starting
+                # Requests still in service at the reclaim (residual time over the notice)
+                # are retried elsewhere, which takes capacity again, or lost.
+                share = _kill_share(service_q, time_in_service_s, terms.notice_s)
+                killed = on_serving * running_per_serving * share
+                killed = np.where(ended, 0.0, killed)  # as if a finished drain had stopped
+                if terms.retry:
+                    retried += killed
+                    retry_load += killed
+                else:
+                    lost += killed
                 counters["interruptions"] += notices
                 if inside:
                     # Drained at the notice, it stops once its requests finish (or at the reclaim).
@@ -263,8 +310,15 @@ def run_fleet(
                 launch({"spot": notices}, step + 1)
         a = arrivals[:, step]
         if serverless:
+            # Containers follow the step's peak concurrency, not its mean: a request that
+            # finds every container busy starts one. The peak of an M/G/inf load over the
+            # step is drawn as the highest of 1 + dt / service independent Poisson looks.
             flight = (a + backlog) / dt_s * service_mean_s
-            needed = np.ceil(flight / slots - 1e-9).astype(np.int64)
+            peak = _peak_concurrency(flight, peak_uniforms[:, step], 1.0 + dt_s / service_mean_s)
+            # A container outlives its last request by the idle timeout: with none, the
+            # fleet is the concurrency itself (its step mean); from one step on, the peak.
+            held = flight + (peak - flight) * min(1.0, config.idle_timeout / dt_s)
+            needed = np.ceil(held / slots - 1e-9).astype(np.int64)
             needed_history.append(needed)
             active = serving["serverless"] + starting["serverless"]
             room = np.maximum(config.max_replicas - active, 0)
@@ -278,11 +332,23 @@ def run_fleet(
             keep = np.maximum(np.max(np.stack(needed_history), axis=0), config.min_replicas)
             extra = np.where(backlog > 0, 0, np.maximum(serving["serverless"] - keep, 0))
             serving["serverless"] -= extra
+            warm = serving["serverless"] * slots
+            rec_peak_excess[:, step] = np.clip(peak - warm, 0, a)
+            rec_peak_slots[:, step] = warm
         n = sum(serving[m] for m in MARKETS)
         size = model.size_index(n)
         mu = model.capacity_per_s[size]
         cap = n * mu * dt_s
+        if uses_spot:  # retried requests are served again before the step's own
+            rerun = np.minimum(retry_load, cap)
+            retry_load = retry_load - rerun
+            cap = cap - rerun
         rho = smooth[:, step] / np.maximum(cap, 1e-12)
+        if cost is not None:  # the mean cost of the requests this step may serve
+            pending = backlog + a
+            work = backlog_work + a * step_cost[:, step]
+            mix = np.where(pending > 0, work / np.maximum(pending, 1e-12), 1.0)
+            cap = cap / np.maximum(mix, 1e-12)
         position = np.interp(rho, loads, np.arange(len(loads)))
         congested = (backlog > 0) | (a > cap) | (n == 0) if not serverless else np.ones(reps, bool)
         served = np.minimum(backlog + a, cap)
@@ -295,7 +361,7 @@ def run_fleet(
             step_dropped += over
             new_backlog -= over
         if scenario.admission.timeout is not None:
-            limit = scenario.admission.timeout * n * mu
+            limit = scenario.admission.timeout * n * mu / (mix if cost is not None else 1.0)
             over = np.where(n > 0, np.maximum(new_backlog - limit, 0.0), 0.0)
             step_timed_out += over
             new_backlog -= over
@@ -325,10 +391,14 @@ def run_fleet(
                 n * model.value("waiting_per_replica", size, position),
             )
             busy_share = n * np.where(congested, 1.0, model.value("busy_share", size, position))
-        running_area += busy_slots * dt_s
-        queue_area += waiting * dt_s
-        busy_total_s += busy_share * dt_s
-        serving_total_s += n * dt_s
+        # A replication whose drain has ended adds nothing more: as if it had stopped alone.
+        live_dt_s = np.where(ended, 0.0, dt_s)
+        running_per_serving = busy_slots / np.maximum(n, 1)
+        time_in_service_s = busy_slots * dt_s / np.maximum(served, 1e-12)
+        running_area += busy_slots * live_dt_s
+        queue_area += waiting * live_dt_s
+        busy_total_s += busy_share * live_dt_s
+        serving_total_s += n * live_dt_s
         if inside:
             for market in MARKETS:
                 up_now = serving[market] + starting[market]
@@ -341,6 +411,8 @@ def run_fleet(
                 above = serving["reserved"] + starting["reserved"] - commit
                 reserved_above_s += np.maximum(above, 0) * span_s
         backlog = new_backlog
+        if cost is not None:
+            backlog_work = new_backlog * mix
         cumulative_left = cum_arrived[:, step] - backlog
         rec_serving[:, step] = n
         rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS)
@@ -349,11 +421,23 @@ def run_fleet(
         table_index[:, step] = size
         completed[:, step] = step_completed
         cum_left[:, step] = cumulative_left
-        meter_busy += busy_slots * dt_s
-        meter_flight += (busy_slots + waiting) * dt_s
+        if metered:
+            busy_work, waiting_work = _metered_work(
+                busy_slots * dt_s,
+                waiting * dt_s,
+                a,
+                smooth[:, step],
+                calm,
+                service_cv * meter_noise[:, step],
+            )
+            meter_busy += busy_work
+            meter_flight += busy_work + waiting_work
         if not inside:
             done = (backlog <= 1e-9) & ~ended
             end_s[done] = (step + 1) * dt_s
+            for name, values in counters.items():
+                final_counters[name][done] = values[done]
+            final_started[done] = started[done]
             ended |= done
             if ended.all():
                 total_steps = step + 1
@@ -403,21 +487,25 @@ def run_fleet(
         completed=completed[:, :s],
         cum_arrived=cum_arrived[:, :s],
         cum_left=cum_left[:, :s],
+        peak_excess=rec_peak_excess[:, :s],
+        peak_slots=rec_peak_slots[:, :s],
     )
     run.totals = {
         "dropped": dropped,
         "timed_out": timed_out,
+        "retried": retried,
+        "lost": lost,
         "in_flight": backlog,
         "running_area": running_area,
         "queue_area": queue_area,
         "busy_s": busy_total_s,
         "serving_s": serving_total_s,
         "reserved_above_s": reserved_above_s,
-        "started": started,
+        "started": np.where(ended, final_started, started),
     }
     run.up_s = up_s
     run.busy_s = busy_market_s
-    run.counters = counters
+    run.counters = {name: np.where(ended, final_counters[name], v) for name, v in counters.items()}
     run.end_s = np.maximum(end_s, horizon_s)
     return run
 
@@ -442,6 +530,44 @@ def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarra
                     break
         starting[market] -= from_starting
     return from_starting
+
+
+def _kill_share(service_quantiles_s: np.ndarray, mean_s: np.ndarray, notice_s: float):
+    """Share of a replica's requests in service at a notice still in service at the
+    reclaim: P(residual > notice) = E[(S - notice)+] / E[S], S the time in service, its
+    shape the saturated one's, scaled to each replication's mean time in service now."""
+    saturated_mean_s = float(service_quantiles_s.mean())
+    if saturated_mean_s <= 0:
+        return np.zeros_like(mean_s)
+    scaled = service_quantiles_s[None, :] * (mean_s / saturated_mean_s)[:, None]
+    over = np.maximum(scaled - notice_s, 0.0).mean(axis=1)
+    return np.where(mean_s > 0, over / np.maximum(mean_s, 1e-12), 0.0)
+
+
+def _peak_concurrency(mean: np.ndarray, u: np.ndarray, looks: float) -> np.ndarray:
+    """The highest of `looks` Poisson(mean) draws, by inversion of one uniform each:
+    P(max <= k) = F(k) ** looks."""
+    from scipy.special import pdtrik  # k with P(Poisson(mean) <= k) = level, k real
+
+    level = np.clip(u, 1e-12, 1.0 - 1e-12) ** (1.0 / looks)
+    found = np.ceil(np.maximum(pdtrik(level, np.maximum(mean, 1e-12)), 0.0) - 1e-9)
+    return np.where(mean > 0, found, 0.0)
+
+
+def _metered_work(busy_s, waiting_s, arrivals, smoothed, calm, noise_cv):
+    """The request-seconds in service and waiting that a step adds to the autoscaler's meter.
+
+    In a calm step the model's figures are for the smoothed load; by Little's law the
+    step's own work is its arrivals times the mean time each spends, so they scale by
+    arrivals / smoothed, and the sum of `arrivals` service times adds its spread
+    (sd = sqrt(arrivals) x cv x mean time). A congested step is saturated: as modelled.
+    """
+    scale = np.where(smoothed > 0, arrivals / np.maximum(smoothed, 1e-12), 1.0)
+    per_request_s = np.where(smoothed > 0, busy_s / np.maximum(smoothed, 1e-12), 0.0)
+    spread_s = np.sqrt(arrivals) * per_request_s * noise_cv
+    busy = np.where(calm, np.maximum(busy_s * scale + spread_s, 0.0), busy_s)
+    waiting = np.where(calm, waiting_s * scale, waiting_s)
+    return busy, waiting
 
 
 def _slots(scenario: Scenario) -> int:

@@ -30,7 +30,7 @@ from sim.montecarlo.latency_histogram import _BINS, histogram_of
 from sim.montecarlo.replication import replication_streams, simulate
 from sim.scenario.schema import Scenario
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 PROBE_MAX_REPLICAS = 256
 # Per-replica load (arrival rate over saturated throughput) of each probe.
 LOADS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -64,6 +64,9 @@ class LatencyTable:
     service_e2e_mean_s: float  # mean time in service at saturation (no wait)
     prompt_tokens_mean: float
     output_tokens_mean: float
+    # Var(time for q completions) x capacity^2 / q of a saturated replica: 1 for Poisson
+    # completions; the spread of a backlogged request's wait (see completion_dispersion).
+    completion_dispersion: float = 1.0
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {
@@ -82,6 +85,7 @@ class LatencyTable:
                     self.service_e2e_mean_s,
                     self.prompt_tokens_mean,
                     self.output_tokens_mean,
+                    self.completion_dispersion,
                 ]
             ),
             "saturated_tpot": self.saturated_tpot,
@@ -110,6 +114,7 @@ class LatencyTable:
             service_e2e_mean_s=float(scalars[2]),
             prompt_tokens_mean=float(scalars[3]),
             output_tokens_mean=float(scalars[4]),
+            completion_dispersion=float(scalars[5]),
         )
 
 
@@ -422,4 +427,35 @@ def measure_table(
         service_e2e_mean_s=float(sat["e2e_service"].mean()) if len(sat["e2e_service"]) else 0.0,
         prompt_tokens_mean=float(pool.prompt_tokens.mean()),
         output_tokens_mean=float(pool.output_tokens.mean()),
+        completion_dispersion=completion_dispersion(
+            sat_result.log, start_s, end_s, _queue_depth(probe, sat_result)
+        ),
     )
+
+
+def _queue_depth(probe: Scenario, saturated) -> int:
+    """Completions a backlogged request typically waits for on its replica: the queue cap,
+    else a full batch's worth (at least 8)."""
+    cap = probe.admission.max_queue
+    return max(8, cap if cap is not None else round(saturated.mean_running_per_replica))
+
+
+def completion_dispersion(log, start_s: float, end_s: float, q: int) -> float:
+    """How irregular a saturated replica's completions are: Var(T_q) x mu^2 / q, T_q the
+    time for q successive completions of one replica and mu its completion rate.
+
+    A request waiting behind Q others on its replica leaves after Q completions: its
+    wait has mean Q / mu and variance Q x D / mu^2 (D = 1 for Poisson completions; a
+    full continuous batch completes more regularly). Pooled over the probe's replicas.
+    """
+    done = (log.status == COMPLETED) & (log.finish_s >= start_s) & (log.finish_s < end_s)
+    weighted, count = 0.0, 0
+    for replica in np.unique(log.replica[done]):
+        finish = np.sort(log.finish_s[done & (log.replica == replica)])
+        if len(finish) <= 4 * q:
+            continue
+        gaps = finish[q:] - finish[:-q]
+        mu = q / gaps.mean()
+        weighted += gaps.var() * mu * mu / q * len(gaps)
+        count += len(gaps)
+    return weighted / count if count else 1.0

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
-from sim.engine.service_time import build_service_model
+from sim.engine.service_time import RooflineModel, build_service_model
 from sim.errors import CapsimError
 from sim.fleet.capacity import replica_capacity_per_s
-from sim.fleetscale.arrival_counts import step_counts
+from sim.fleetscale.arrival_counts import step_counts, trace_step_work
+from sim.fleetscale.fleet_draws import FleetDraws
 from sim.fleetscale.fleet_loop import run_fleet
-from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model
+from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model, token_pool
+from sim.fleetscale.request_work import saturated_cost_s
 from sim.fleetscale.summary import build_results
+from sim.montecarlo.engine_choice import choose_engine
+from sim.montecarlo.executors import Executor, ReplicationBlock
 from sim.montecarlo.replication import drain_limit_s
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.schema import Scenario
@@ -43,6 +48,17 @@ def check_fast(scenario: Scenario) -> None:
         )
 
 
+def choose_grid_engine(scenarios: list[Scenario], requested: str, workers: int = 1) -> str:
+    """One engine for every scenario of a sweep or size: "fast" if requested, or under
+    "auto" if any of them would go fast; each must then be one the fast engine honours."""
+    chosen = [choose_engine(s, requested, workers) for s in scenarios]
+    engine = "fast" if "fast" in chosen else "exact"
+    if engine == "fast":
+        for scenario in scenarios:
+            check_fast(scenario)
+    return engine
+
+
 def step_s(scenario: Scenario) -> float:
     """The fleet's time step: STEP_S, no longer than the autoscaler's period, and at
     least horizon / MAX_STEPS."""
@@ -71,20 +87,65 @@ def run_fast(
     scenario: Scenario,
     replications: int | None = None,
     requests_per_probe: int = REQUESTS_PER_PROBE,
+    first_replication: int = 0,
+    executor: Executor | None = None,
 ) -> list[ReplicationResult]:
-    """Replications 0..n-1 of the scenario on the fleet-scale engine.
+    """Replications first..first+n-1 of the scenario on the fleet-scale engine, in order.
 
-    Traffic counts of replication r depend only on (seed, r); the fleet's own draws
-    (cold starts, spot notices) come from one stream for the batch of n.
+    Replication r's numbers depend only on (seed, r): its traffic counts and its fleet's
+    draws (cold starts, spot notices) come from its own streams, and replications do not
+    interact, so any batching and any executor (blocks of replications on `executor`)
+    give the same numbers.
     """
     check_fast(scenario)
     count = replications or scenario.replications
     model = latency_model(scenario, requests_per_probe)
+    if executor is not None and count > 1:
+        size = max(1, math.ceil(count / (2 * executor.workers)))
+        blocks = [
+            ReplicationBlock(0, start, min(start + size, count), scenario)
+            for start in range(first_replication, first_replication + count, size)
+        ]
+        task = partial(run_fast_block, requests_per_probe=requests_per_probe)
+        results = [r for _, rs in executor.map_unordered(task, blocks) for r in rs]
+        return sorted(results, key=lambda result: result.replication)
     dt = step_s(scenario)
     steps = math.ceil(scenario.horizon / dt - 1e-9)
     edges = np.minimum(np.arange(steps + 1) * dt, scenario.horizon)
-    counts = np.stack([step_counts(scenario, r, edges) for r in range(count)])
-    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, count, 0xFA57]))
-    capacity = replica_capacity_per_s(scenario, build_service_model(scenario))
-    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), rng, capacity)
-    return build_results(scenario, model, run)
+    indices = range(first_replication, first_replication + count)
+    service = build_service_model(scenario)
+    cost = None
+    if scenario.traffic.profile == "trace" and isinstance(service, RooflineModel):
+        counts, cost = _trace_counts_and_cost(scenario, service, indices, edges)
+    else:
+        counts = np.stack([step_counts(scenario, r, edges) for r in indices])
+    draws = FleetDraws(scenario.seed, first_replication, count)
+    capacity = replica_capacity_per_s(scenario, service)
+    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), draws, capacity, cost)
+    return build_results(scenario, model, run, first_replication)
+
+
+def _trace_counts_and_cost(scenario: Scenario, service, indices, edges):
+    """A replay's counts per step and each step's mean request cost over the replay's
+    average (the probes' pool: the requests the latency model's throughput is for)."""
+    batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
+
+    def cost_s(prompt, output):
+        return saturated_cost_s(service, prompt, output, batch)
+
+    pool = token_pool(scenario, 0)
+    average_s = float(cost_s(pool.prompt_tokens, pool.output_tokens).mean())
+    counts, costs = [], []
+    for r in indices:
+        found, work = trace_step_work(scenario, r, edges, cost_s)
+        counts.append(found)
+        costs.append(work / np.maximum(found, 1) / average_s)
+    return np.stack(counts), np.stack(costs)
+
+
+def run_fast_block(
+    block: ReplicationBlock, requests_per_probe: int = REQUESTS_PER_PROBE
+) -> list[ReplicationResult]:
+    """One executor task (a sweep's or size's block): its replications on the fast engine."""
+    count = block.stop - block.start
+    return run_fast(block.scenario, count, requests_per_probe, first_replication=block.start)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from distributions.request_classes import class_names
+from distributions.tokens import dist_mean_cv
 from sim.errors import CapsimError
 from sim.fleet.series import SERIES_BINS
 from sim.fleetscale.fleet_loop import MARKETS, FleetRun
@@ -128,15 +129,23 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
         middle = before + arrivals[jam] / 2
         wait = np.maximum(np.interp(middle, left, times) - (jam + 0.5) * dt, 0.0)
         jam_hour = hour[jam]
+        waits = wait_quantiles(wait, _line_rate_per_s(scenario, model, run, r, jam), model)
+        if run.peak_excess is not None and run.peak_excess[r].any():
+            waits, count, jam_hour = _with_peak_waits(
+                scenario, model, run, r, jam, waits, count, jam_hour
+            )
+            wait = waits.mean(axis=1)
         for metric in ("ttft", "e2e"):
             index, weights, at_hour = _shifted_bins(
-                wait, count, jam_hour, model.largest.service_quantiles[metric]
+                waits, count, jam_hour, model.largest.service_quantiles[metric]
             )
             hists[metric] += np.bincount(index, weights, _BINS)
             if metric == "e2e":
                 flat = at_hour * _BINS + index
                 e2e_hourly += np.bincount(flat, weights, hours * _BINS).reshape(hours, _BINS)
-        hists["wait"] += np.bincount(bin_index(wait), count, _BINS)
+        hists["wait"] += np.bincount(
+            bin_index(waits).ravel(), np.repeat(count / QUANTILES, QUANTILES), _BINS
+        )
         hists["tpot"] += count.sum() * model.largest.saturated_tpot.astype(float)
         wait_sum_hourly += np.bincount(jam_hour, count * wait, hours)
         done_hourly += np.bincount(jam_hour, count, hours)
@@ -154,22 +163,85 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
     return hists, series
 
 
-def _shifted_bins(
-    wait_s: np.ndarray, count: np.ndarray, hour: np.ndarray, quantiles_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bins and weights of wait + time in service, the service time given by its quantiles.
+# Wait quantile i is paired with service quantile _PAIRING[i]: a fixed shuffle, so the
+# 32 sums sample wait + service as independent parts (sorted pairing would add their tails).
+_PAIRING = np.random.default_rng(0).permutation(QUANTILES)
 
-    Where the wait is so long that the service time's spread is under a tenth of a bin
-    (0.01% of the total), the quantiles fall in one bin: their mean stands for them.
+
+def _line_rate_per_s(scenario: Scenario, model: ModelSet, run: FleetRun, r: int, jam):
+    """Completions per second of the line a backlogged request waits in: its replica's,
+    or the whole fleet's when every replica serves one shared line."""
+    per_replica = model.capacity_per_s[run.table_index[r][jam].astype(np.int64)]
+    shared = scenario.fleet.router == "shared-queue" or scenario.autoscaling.policy == "serverless"
+    return per_replica * np.maximum(run.serving[r][jam], 1) if shared else per_replica
+
+
+WILSON_HILFERTY_SHAPE = 30.0  # above this gamma shape, quantiles by Wilson-Hilferty
+
+
+def wait_quantiles(wait_s: np.ndarray, line_rate_per_s: np.ndarray, model: ModelSet):
+    """(steps, QUANTILES) midpoint quantiles of a backlogged request's wait: the fluid
+    wait w is its mean; leaving after w x rate completions, it varies as a gamma with
+    variance w x D / rate (D the saturated replica's completion dispersion)."""
+    from scipy.special import gammaincinv, ndtri
+
+    dispersion = max(model.largest.completion_dispersion, 1e-9)
+    scale = dispersion / np.maximum(line_rate_per_s, 1e-12)
+    shape = wait_s / scale
+    levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
+    out = np.zeros((len(wait_s), QUANTILES))
+    small = (shape > 0) & (shape < WILSON_HILFERTY_SHAPE)
+    if small.any():
+        out[small] = gammaincinv(shape[small, None], levels[None, :]) * scale[small, None]
+    large = shape >= WILSON_HILFERTY_SHAPE
+    if large.any():  # Wilson-Hilferty: a cube of a normal, within 0.1% here, and fast
+        k = shape[large, None]
+        cube = 1.0 - 1.0 / (9.0 * k) + ndtri(levels)[None, :] * np.sqrt(1.0 / (9.0 * k))
+        out[large] = k * scale[large, None] * cube**3
+    return out
+
+
+def _with_peak_waits(
+    scenario: Scenario, model: ModelSet, run: FleetRun, r: int, jam, waits, count, jam_hour
+):
+    """Serverless: the step's requests that arrived above its warm slots at the peak wait
+    for a busy container to free. With c slots busy, the k-th of them waits for the k-th
+    of c residual service times, about k x E[S^2] / E[S] / (c + 1); the rest as they were.
+    Returns the wait rows, their request counts and hours, the peak's rows appended."""
+    excess = run.peak_excess[r][jam].astype(float)
+    slots = run.peak_slots[r][jam].astype(float)
+    share = np.where(slots > 0, np.clip(excess / np.maximum(run.arrivals[r][jam], 1e-12), 0, 1), 0)
+    service = model.largest.service_quantiles["e2e"]
+    gap_s = float((service**2).mean() / max(service.mean(), 1e-12)) / (slots + 1.0)
+    levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
+    order = 1.0 + np.maximum(excess - 1.0, 0.0)[:, None] * levels[None, :]
+    # ...or for the container it starts, whichever comes first.
+    cold_start_s = float(dist_mean_cv(scenario.autoscaling.cold_start_dist)[0])
+    extra = np.minimum(order * gap_s[:, None], cold_start_s)
+    rows = np.concatenate([waits, waits + extra])
+    counts = np.concatenate([count * (1 - share), count * share])
+    return rows, counts, np.concatenate([jam_hour, jam_hour])
+
+
+def _shifted_bins(
+    waits_s: np.ndarray, count: np.ndarray, hour: np.ndarray, quantiles_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bins and weights of wait + time in service, both given by their quantiles
+    (waits_s: one row of wait quantiles per step), paired as independent parts.
+
+    Where the wait is so long that both spreads are under a tenth of a bin (0.01% of
+    the total), the quantiles fall in one bin: their means stand for them.
     """
     spread_s = float(quantiles_s.max() - quantiles_s.min())
-    narrow = spread_s < 1e-4 * (wait_s + quantiles_s.min())
+    wait_spread_s = waits_s.max(axis=1) - waits_s.min(axis=1)
+    wait_s = waits_s.mean(axis=1)
+    narrow = spread_s + wait_spread_s < 1e-4 * (wait_s + quantiles_s.min())
     wide = ~narrow
     index = [bin_index(wait_s[narrow] + quantiles_s.mean())]
     weights = [count[narrow]]
     hours = [hour[narrow]]
     if wide.any():
-        values = wait_s[wide][:, None] + quantiles_s[None, :]
+        values = waits_s[wide] + quantiles_s[_PAIRING][None, :]
         index.append(bin_index(values).ravel())
         weights.append(np.repeat(count[wide] / QUANTILES, QUANTILES))
         hours.append(np.repeat(hour[wide], QUANTILES))
@@ -239,15 +311,16 @@ def _result(
     dropped = round(totals["dropped"])
     timed_out = round(totals["timed_out"])
     in_flight = round(totals["in_flight"])
-    completed = max(0, arrived - dropped - timed_out - in_flight)
+    lost = round(totals["lost"])
+    completed = max(0, arrived - dropped - timed_out - in_flight - lost)
     requests = {
         "in_flight": in_flight,
         "completed": completed,
         "dropped": dropped,
         "timed_out": timed_out,
-        "lost": 0,
+        "lost": lost,
         "arrived": arrived,
-        "retried": 0,
+        "retried": round(totals["retried"]),
     }
     hists, latency_series = _latencies(scenario, model, run, r)
     stats = {m: _stats(hists[m]) for m in METRICS}

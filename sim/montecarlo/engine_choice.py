@@ -1,7 +1,7 @@
 """Which engine runs a scenario: the exact per-request one, the fleet-scale one, or `auto`.
 
 `auto` keeps the exact engine while its estimated wall time is short and switches to
-the fast engine above; `run`, `compare` (and later `sweep` and `size`) all ask here.
+the fast engine above; `run`, `compare`, `sweep` and `size` all ask here.
 """
 
 from __future__ import annotations

@@ -37,7 +37,12 @@ def check_folder(folder: Path) -> TaskStore:
 
 
 def write_size_folder(
-    store: TaskStore, ref: str, sets: list[str], base: Scenario, sized: list[Sized]
+    store: TaskStore,
+    ref: str,
+    sets: list[str],
+    base: Scenario,
+    sized: list[Sized],
+    engine: str = "exact",
 ) -> None:
     """The manifest (kind "sweep") and one rows file per evaluated setting."""
     evaluations = [e for s in sized for e in s.evaluations]
@@ -68,6 +73,7 @@ def write_size_folder(
         "seed": base.seed,
         "replications": max((e.replications for e in evaluations), default=0),
         "block_size": 0,
+        "engine": engine,
         "points": [
             {"point": p.index, "settings": p.settings, "name": p.name, "error": None}
             for p in points

@@ -85,7 +85,11 @@ def _status(sized: Sized) -> str:
 
 
 def size_document(
-    base: Scenario, sized: list[Sized], confidence: float, max_replications: int
+    base: Scenario,
+    sized: list[Sized],
+    confidence: float,
+    max_replications: int,
+    engine: str = "exact",
 ) -> dict[str, Any]:
     """Every candidate's row, cheapest accepted first; the cheapest one marked."""
     rows = [candidate_row(base, s) for s in sized]
@@ -97,6 +101,7 @@ def size_document(
         "warnings": scenario_warnings(base, sized),
         "scenario": base.name,
         "seed": base.seed,
+        "engine": engine,
         "horizon_s": base.horizon,
         "confidence": confidence,
         "max_replications": max_replications,

@@ -209,7 +209,12 @@ class SettingRunner:
     """Runs settings on an executor, adding replications round by round, remembering all."""
 
     def __init__(
-        self, base: Scenario, executor: Executor, confidence: float, max_replications: int
+        self,
+        base: Scenario,
+        executor: Executor,
+        confidence: float,
+        max_replications: int,
+        block_runner: Callable[[ReplicationBlock], list[ReplicationResult]] = run_block,
     ) -> None:
         needed = replications_to_accept(confidence)
         if needed > max_replications:
@@ -223,6 +228,7 @@ class SettingRunner:
         self.executor = executor
         self.confidence = confidence
         self.max_replications = max_replications
+        self.block_runner = block_runner  # the exact engine's run_block, or the fast engine's
         self.seen: dict[tuple[Candidate, int], Evaluation] = {}
 
     def evaluate(
@@ -252,9 +258,8 @@ class SettingRunner:
             ReplicationBlock(0, first, min(first + size, stop), evaluation.scenario)
             for first in range(start, stop, size)
         ]
-        found = [
-            r for _, results in self.executor.map_unordered(run_block, blocks) for r in results
-        ]
+        finished = self.executor.map_unordered(self.block_runner, blocks)
+        found = [r for _, results in finished for r in results]
         found.sort(key=lambda result: result.replication)
         evaluation.results.extend(found)
         scenario = evaluation.scenario

@@ -30,7 +30,7 @@ from sim.scenario.file import load_scenario
 from sim.scenario.schema import Scenario
 
 # What must agree for a rerun to add to a folder instead of being refused.
-IDENTITY_KEYS = ("scenario_digest", "grid", "seed", "replications", "block_size")
+IDENTITY_KEYS = ("scenario_digest", "grid", "seed", "replications", "block_size", "engine")
 TASKS_PER_POINT = 4  # replications are cut into about this many blocks per point
 
 
@@ -91,6 +91,7 @@ def plan_sweep(
         "seed": base.seed,
         "replications": n,
         "block_size": block_size,
+        "engine": "exact",  # which engine runs every point's tasks (set_engine)
         "points": [
             {
                 "point": p.index,
@@ -107,6 +108,12 @@ def plan_sweep(
         for block in replication_blocks(scenario, n, block_size, point=index)
     ]
     return SweepPlan(manifest, points, scenarios, invalid, tasks)
+
+
+def set_engine(plan: SweepPlan, engine: str) -> None:
+    """Record the engine ("exact" or "fast") that runs all the sweep's points: one for the
+    whole grid, so points differ by their settings, not by their engine."""
+    plan.manifest["engine"] = engine
 
 
 def _with_run(scenario: Scenario, seed: int | None, replications: int | None) -> Scenario:
@@ -129,10 +136,14 @@ def run_sweep(
     store: TaskStore,
     executor: Executor,
     on_task: Callable[[ReplicationBlock], None] | None = None,
+    block_runner: Callable[[ReplicationBlock], list[ReplicationResult]] = run_block,
 ) -> None:
-    """Run the missing tasks, storing each one's rows as soon as it finishes."""
+    """Run the missing tasks, storing each one's rows as soon as it finishes.
+
+    `block_runner` runs one task: the exact engine's `run_block` unless the fast engine's
+    is given (the CLI picks it; this layer does not import the fast engine)."""
     points = {p.index: p for p in plan.points}
-    for task, results in executor.map_unordered(run_block, pending_tasks(plan, store)):
+    for task, results in executor.map_unordered(block_runner, pending_tasks(plan, store)):
         store.write_task(task.key, task_rows(points[task.point], task.scenario, results))
         if on_task:
             on_task(task)
