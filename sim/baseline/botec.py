@@ -20,6 +20,7 @@ Sections appear when the scenario's inputs allow them:
   batch is modelled (static batching with max_batch > 1, or service.batch_overhead_at);
   `capacity.idle_of_one_gpu_fraction` only when one GPU can carry the mean load
 - `fleet_cost` when service.model = "roofline" and a GPU price is known
+- `levers` when a cache, batch or routing share splits the requests (`lever_botec.py`)
 """
 
 from __future__ import annotations
@@ -621,4 +622,8 @@ def botec(scenario: Scenario) -> dict[str, Any]:
     result["bandwidth"] = _bandwidth(scenario, rate)
     if scenario.api.use or scenario.api.rag_prompt_tokens is not None:
         result["api"] = _api(scenario, requests_per_day)
+    if scenario.levers.splits:
+        from sim.baseline.lever_botec import lever_botec  # it builds on this module
+
+        result["levers"] = lever_botec(scenario)
     return result
