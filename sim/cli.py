@@ -437,6 +437,56 @@ def compare_command(
         stdout.print(f"results written to {out}/", highlight=False)
 
 
+LEVERS_REPLICATIONS = 3  # `levers` without -n: enough for a p50; raise -n for the tails
+
+
+@app.command("levers", cls=CapsimCommand)
+@clean_errors
+def levers_command(
+    scenario: ScenarioArg,
+    sets: SetOption = None,
+    replications: ReplicationsOption = None,
+    seed: SeedOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, metavar="W", help="Local processes (default: cores)."),
+    ] = None,
+    json_output: JsonOption = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write each lever's results to this folder (capsim report)."),
+    ] = None,
+    engine: EngineOption = "auto",
+) -> None:
+    """Each of seed 002's cost levers alone and all together against the baseline, same seeds."""
+    from reports.levers_table import levers_table
+    from sim.montecarlo.levers import run_levers
+    from sim.montecarlo.replications import default_workers
+
+    loaded = _load(scenario, sets, seed, replications or LEVERS_REPLICATIONS)
+    workers = workers or default_workers()
+    chosen, runner = _engine_runner(loaded, engine, workers)
+    with _executor("local", workers, None) as pool:  # one pool of processes for every lever
+        found = run_levers(loaded, workers=workers, executor=pool, runner=runner)
+    if out is not None:
+        from reports.compare_files import write_compare
+
+        extra = {"kind_detail": "levers", "levers": found.rows, "skipped": found.skipped}
+        write_compare(out, found.runs, found.rows, "local", workers, extra)
+    if json_output:
+        document = {"scenario": loaded.name, "seed": loaded.seed, "engine": chosen}
+        _print_json({**document, "levers": found.rows, "skipped": found.skipped})
+        return
+    stdout.print(levers_table(found.rows, loaded.name, loaded.horizon))
+    for name, reason in found.skipped.items():
+        stdout.print(f"not run: {name}: {escape(reason)}", highlight=False, soft_wrap=True)
+    for name, note in found.notes.items():
+        stdout.print(f"{name}: {escape(note)}", highlight=False, soft_wrap=True)
+    stdout.print(f"engine: {chosen}", highlight=False)
+    if out is not None:
+        stdout.print(f"results written to {out}/", highlight=False)
+
+
 def _engine_runner(scenario, engine: str, workers: int):
     """The engine that runs (exact or fast) and, for the fast one, its replication runner."""
     from sim.montecarlo.engine_choice import choose_engine
