@@ -437,6 +437,70 @@ def compare_command(
         stdout.print(f"results written to {out}/", highlight=False)
 
 
+@app.command("new", cls=CapsimCommand)
+@clean_errors
+def new_command(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="The scenario file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+) -> None:
+    """Ask a few questions, write a scenario file for the answers, and print its BOTEC."""
+    from reports.botec_headline import botec_headline_report
+    from sim.baseline.botec import botec
+    from sim.baseline.headline import botec_headline
+    from sim.montecarlo.json_output import write_atomically
+    from sim.scenario.catalog import load_catalog
+    from sim.scenario.new_scenario import Answers, parse_text, replicas_at_peak, scenario_text
+
+    if path.exists() and not force:
+        raise CapsimError(f"{path}: exists; pass --force to overwrite it")
+    if path.exists() and path.is_dir():
+        raise CapsimError(f"{path}: is a folder; give a file name such as {path}/scenario.toml")
+    d = Answers(name=path.stem or Answers.name)
+    gpus = list(load_catalog().gpus)
+    answers = Answers(
+        name=d.name,
+        daily_active_users=_ask("Daily active users", d.daily_active_users),
+        requests_per_user_per_day=_ask("Requests per user per day", d.requests_per_user_per_day),
+        prompt_tokens=_ask("Prompt tokens per request (mean)", d.prompt_tokens),
+        output_tokens=_ask("Output tokens per reply (mean)", d.output_tokens),
+        model_billions=_ask("Model size, billions of parameters", d.model_billions),
+        gpu=_ask_choice(f"GPU ({', '.join(gpus)})", d.gpu, gpus),
+        latency_p99_s=_ask("Latency target, p99 end to end (s)", d.latency_p99_s),
+        budget_usd_per_month=_ask("Budget, USD per month", d.budget_usd_per_month),
+    )
+    first = parse_text(scenario_text(answers, 1), str(path))
+    replicas = replicas_at_peak(botec(first))
+    text = scenario_text(answers, replicas)
+    loaded = parse_text(text, str(path))  # what is written validates as the file it becomes
+    write_atomically(path, text)
+    result = botec(loaded)
+    stdout.print(f"wrote {path} ({replicas} replicas, the BOTEC's at the peak)", highlight=False)
+    stdout.print(
+        botec_headline_report(result, botec_headline(loaded, result), loaded.slo.latency_p99)
+    )
+    stdout.print(
+        f"next: capsim run {path}   (or capsim size {path}, capsim levers {path})", highlight=False
+    )
+
+
+def _ask(text: str, default: float) -> float:
+    """A positive finite number, asked again until it is one."""
+    while True:
+        value = typer.prompt(text, default=default, type=float)
+        if math.isfinite(value) and value > 0:
+            return value
+        stderr.print("  a number greater than 0, please", highlight=False)
+
+
+def _ask_choice(text: str, default: str, allowed: list[str]) -> str:
+    """One of `allowed`, asked again until it is one."""
+    while True:
+        value = typer.prompt(text, default=default).strip()
+        if value in allowed:
+            return value
+        stderr.print(f"  one of: {', '.join(allowed)}", highlight=False)
+
+
 LEVERS_REPLICATIONS = 3  # `levers` without -n: enough for a p50; raise -n for the tails
 
 
