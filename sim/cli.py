@@ -523,7 +523,7 @@ def levers_command(
     engine: EngineOption = "auto",
 ) -> None:
     """Each of seed 002's cost levers alone and all together against the baseline, same seeds."""
-    from reports.levers_table import levers_table
+    from reports.levers_table import lever_notes, levers_table
     from sim.montecarlo.levers import run_levers
     from sim.montecarlo.replications import default_workers
 
@@ -542,6 +542,8 @@ def levers_command(
         _print_json({**document, "levers": found.rows, "skipped": found.skipped})
         return
     stdout.print(levers_table(found.rows, loaded.name, loaded.horizon))
+    for line in lever_notes(found.rows):
+        stdout.print(escape(line), highlight=False, soft_wrap=True)
     for name, reason in found.skipped.items():
         stdout.print(f"not run: {name}: {escape(reason)}", highlight=False, soft_wrap=True)
     for name, note in found.notes.items():

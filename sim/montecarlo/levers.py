@@ -70,7 +70,7 @@ def _token_lever_skip(scenario: Scenario) -> str | None:
     return None
 
 
-def levers_of(scenario: Scenario) -> list[Lever]:
+def levers_of(scenario: Scenario, fast: bool = False) -> list[Lever]:
     """Every lever for this scenario, with its settings and defaults, or why it is skipped."""
     levers = scenario.levers
     out: list[Lever] = []
@@ -173,7 +173,7 @@ def levers_of(scenario: Scenario) -> list[Lever]:
     out.append(_reserved(scenario))
     out.append(_scheduled(scenario))
     out.append(_autoscaled(scenario))
-    out.append(_spot(scenario))
+    out.append(_spot(scenario, fast))
     out.append(_right_size(scenario))
     return out
 
@@ -263,7 +263,7 @@ def _autoscaled(scenario: Scenario) -> Lever:
     )
 
 
-def _spot(scenario: Scenario) -> Lever:
+def _spot(scenario: Scenario, fast: bool = False) -> Lever:
     lever = Lever(
         "spot",
         {"fleet.market": "spot"},
@@ -276,7 +276,7 @@ def _spot(scenario: Scenario) -> Lever:
     except CapsimError as exc:
         lever.skipped = str(exc)
         return lever
-    if not runs_compiled(variant):
+    if not fast and not runs_compiled(variant):
         lever.skipped = (
             "spot markets run on the SimPy engine, too slow for this table: "
             f"capsim run {scenario.name} --set fleet.market=spot"
@@ -352,11 +352,13 @@ def resized(base: Scenario, variant: Scenario) -> Scenario:
     return apply(variant, settings)
 
 
-def variants_of(scenario: Scenario) -> tuple[Scenario, list[tuple[Lever, Scenario]]]:
-    """The baseline, and each runnable lever's scenario."""
+def variants_of(
+    scenario: Scenario, fast: bool = False
+) -> tuple[Scenario, list[tuple[Lever, Scenario]]]:
+    """The baseline, and each runnable lever's scenario (`fast`: on the fast engine)."""
     base = baseline_of(scenario)
     runnable: list[tuple[Lever, Scenario]] = []
-    for lever in levers_of(scenario):
+    for lever in levers_of(scenario, fast):
         if lever.skipped is not None:
             continue
         try:
@@ -460,8 +462,10 @@ def run_levers(
     runner: Callable[[Scenario], list[ReplicationResult]] | None = None,
 ) -> LeverRuns:
     """The baseline and every runnable lever, on the same seeds, one row each."""
-    base, runnable = variants_of(scenario)
-    skipped = {lv.name: lv.skipped for lv in levers_of(scenario) if lv.skipped is not None}
+    if runner is not None:  # the fast engine runs the main fleet on thinned traffic
+        runner = fast_lever_runner(runner)
+    base, runnable = variants_of(scenario, fast=runner is not None)
+    skipped = {lv.name: lv.skipped for lv in levers_of(scenario, runner is not None) if lv.skipped}
     for lever, _ in runnable:
         skipped.pop(lever.name, None)
     variants = [("baseline", base)] + [(lever.name, variant) for lever, variant in runnable]
@@ -479,3 +483,67 @@ def run_levers(
         rows.append(lever_row(lever, runs[-1], runs[0]))
     notes = {lever.name: lever.note for lever in levers if lever.note}
     return LeverRuns(rows, runs, skipped, notes)
+
+
+def thinned(scenario: Scenario) -> Scenario:
+    """The scenario's main fleet alone: its traffic thinned to the main share, levers off.
+
+    Independent coin flips thin a Poisson stream into a Poisson stream of the share's
+    rate, so for the fleet this is exact; a TTL cache's hits are not independent, and
+    its expected share is used.
+    """
+    share = lever_botec(scenario)["main_fleet_fraction"]
+    data = scenario.model_dump(mode="python")
+    data["levers"] = Levers().model_dump(mode="python")
+    traffic = data["traffic"]
+    if traffic["profile"] == "trace":
+        traffic["trace"]["rate_scale"] *= share
+    else:
+        key = next(
+            k
+            for k in ("rate_per_s", "requests_per_day", "daily_active_users")
+            if traffic[k] is not None
+        )
+        traffic[key] *= share
+    return validate_scenario(data, source=f"{scenario.name}, main fleet share {share:.3g}")
+
+
+def with_side_bills(scenario: Scenario, result: ReplicationResult) -> ReplicationResult:
+    """A fast run of the thinned fleet with the levers' other parts added at their BOTEC
+    values: their bills (cache, routed API or fleet, batch API) and their requests,
+    counted completed (the fast engine has no per-request log to merge)."""
+    figures = lever_botec(scenario)
+    month_s = 30 * 86400.0
+    scale = scenario.horizon / month_s
+    for key, value in figures.items():
+        if key.endswith("_usd_per_month") and key not in (
+            "gpu_fleet_usd_per_month",
+            "total_usd_per_month",
+        ):
+            line = key.removesuffix("_usd_per_month")
+            result.cost_usd[f"horizon_{line}"] = value * scale
+            result.cost_usd[f"monthly_{line}"] = value
+            result.cost_usd["horizon_total"] += value * scale
+            result.cost_usd["monthly_total"] += value
+    main = result.requests["arrived"]
+    share = figures["main_fleet_fraction"]
+    side = round(main * (1 - share) / share) if share > 0 else 0
+    result.requests["arrived"] += side
+    result.requests["completed"] += side
+    completed = result.requests["completed"]
+    result.cost_usd["per_request"] = result.cost_usd["horizon_total"] / completed
+    result.cost_usd["per_1k_requests"] = 1000 * result.cost_usd["per_request"]
+    return result
+
+
+def fast_lever_runner(
+    runner: Callable[[Scenario], list[ReplicationResult]],
+) -> Callable[[Scenario], list[ReplicationResult]]:
+    """The fast engine's runner for lever variants: the thinned fleet, plus side bills."""
+
+    def run(variant: Scenario) -> list[ReplicationResult]:
+        if not variant.levers.splits:
+            return runner(variant)
+        return [with_side_bills(variant, r) for r in runner(thinned(variant))]
+
+    return run
