@@ -208,12 +208,12 @@ def _scheduled(scenario: Scenario) -> Lever:
     if autoscaling.policy == "scheduled":
         return Lever("scheduled scaling", {}, skipped="the baseline is already scheduled")
     schedule = [list(item) for item in autoscaling.schedule]
-    defaults = []
+    defaults = ["the scenario's autoscaling.schedule"]
     if not schedule:
         if scenario.traffic.profile == "trace":
             return Lever("scheduled scaling", {}, skipped="a replayed trace has no daily profile")
         schedule = hourly_schedule(scenario)
-        defaults.append("hourly schedule from the profile, the fleet at the peak hour")
+        defaults = ["hourly schedule from the profile, the fleet at the peak hour"]
     low = min(r for _, r in schedule)
     high = max(r for _, r in schedule)
     settings = {
@@ -421,11 +421,11 @@ def lever_row(lever: Lever, run: PolicyRun, base: PolicyRun) -> dict[str, Any]:
     row["defaults"] = lever.defaults
     row["seed_claim"] = lever.seed_claim
     row["note"] = lever.note
-    row["direction"] = _direction(lever, row, run)
+    row["direction"] = _direction(lever, row, run, base)
     return row
 
 
-def _direction(lever: Lever, row: dict[str, Any], run: PolicyRun) -> str:
+def _direction(lever: Lever, row: dict[str, Any], run: PolicyRun, base: PolicyRun) -> str:
     """Whether the lever saves, as the seed claims, and if not, why (from the figures)."""
     if lever.name == "baseline":
         return ""
@@ -438,6 +438,9 @@ def _direction(lever: Lever, row: dict[str, Any], run: PolicyRun) -> str:
         why = "the commitment bills every hour, also hours its replicas are not up"
     elif lever.name in ("scheduled scaling", "auto-scaling"):
         why = "the fleet it runs is no smaller on average than the baseline's"
+        policy = base.scenario.autoscaling.policy
+        if policy != "fixed":
+            why = f"the baseline's {policy} already follows the load, and more closely"
     elif side:
         why = f"its {', '.join(side)} cost more than the GPU time it frees"
     elif lever.name.startswith("quantization") or lever.name.endswith("cap"):
