@@ -187,3 +187,18 @@ def test_no_levers_leaves_the_replication_untouched():
         run_replication(scenario, 0).cost_usd["horizon_total"],
         run(queue())[1].cost_usd["horizon_total"],
     )
+
+
+def test_the_fast_engine_runs_the_main_share_on_thinned_traffic():
+    from sim.fleetscale.run import check_fast
+    from sim.montecarlo.levers import thinned
+
+    levers = {"cache": {"hit_rate": 0.4}, "batch": {"share": 0.5}}
+    scenario = validate_scenario(queue(levers=levers), source="t")
+    with pytest.raises(CapsimError, match="needs the exact engine"):
+        check_fast(scenario)
+    main = thinned(scenario)
+    # Poisson thinning: the main fleet sees 3.2 x (1 - 0.4) x (1 - 0.5) requests/s.
+    assert main.traffic.rate_per_s == pytest.approx(3.2 * 0.6 * 0.5)
+    assert not main.levers.splits
+    check_fast(main)
