@@ -501,7 +501,7 @@ def _ask_choice(text: str, default: str, allowed: list[str]) -> str:
         stderr.print(f"  one of: {', '.join(allowed)}", highlight=False)
 
 
-LEVERS_REPLICATIONS = 3  # `levers` without -n: enough for a p50; raise -n for the tails
+LEVERS_REPLICATIONS = 2  # `levers` without -n: a p50 (p95 and p99 of two are their max)
 
 
 @app.command("levers", cls=CapsimCommand)
