@@ -511,6 +511,15 @@ def thinned(scenario: Scenario) -> Scenario:
     return validate_scenario(data, source=f"{scenario.name}, main fleet share {share:.3g}")
 
 
+# The exact engine's bill lines for the parts the fast engine adds at their BOTEC values.
+SIDE_LINES = {
+    "cache": "cache",
+    "routed_api": "routed_api_tokens",
+    "batch_api": "batch_api_tokens",
+    "routed_fleet": "routed_fleet",
+}
+
+
 def with_side_bills(scenario: Scenario, result: ReplicationResult) -> ReplicationResult:
     """A fast run of the thinned fleet with the levers' other parts added at their BOTEC
     values: their bills (cache, routed API or fleet, batch API) and their requests,
@@ -523,7 +532,7 @@ def with_side_bills(scenario: Scenario, result: ReplicationResult) -> Replicatio
             "gpu_fleet_usd_per_month",
             "total_usd_per_month",
         ):
-            line = key.removesuffix("_usd_per_month")
+            line = SIDE_LINES.get(key.removesuffix("_usd_per_month"), key)
             result.cost_usd[f"horizon_{line}"] = value * scale
             result.cost_usd[f"monthly_{line}"] = value
             result.cost_usd["horizon_total"] += value * scale
