@@ -86,6 +86,56 @@ def dist_mean_cv(spec: DistSpec) -> tuple[float, float]:
     raise TypeError(f"not a distribution spec: {spec!r}")
 
 
+def capped_mean(spec: DistSpec, cap: float) -> float:
+    """E[min(X, cap)]: the mean reply under a max_tokens cap (exact, before rounding).
+
+    Closed forms for the parametric distributions; the integral of the survival
+    function for a CDF table (linear between rows, so the trapezoid rule is exact).
+    """
+    if spec.dist == "fixed":
+        return float(min(spec.value, cap))
+    if spec.dist == "exponential":
+        return float(spec.mean * -math.expm1(-cap / spec.mean))
+    if spec.dist == "lognormal":
+        sigma = math.sqrt(math.log1p(spec.cv**2))
+        mu = math.log(spec.mean) - sigma**2 / 2
+        z = (math.log(cap) - mu) / sigma
+        return float(spec.mean * _normal_cdf(z - sigma) + cap * (1.0 - _normal_cdf(z)))
+    if spec.dist == "gamma":
+        from scipy.special import gammainc
+
+        shape, scale = 1.0 / spec.cv**2, spec.mean * spec.cv**2
+        x = cap / scale
+        return float(spec.mean * gammainc(shape + 1, x) + cap * (1.0 - gammainc(shape, x)))
+    if spec.dist == "uniform":
+        low, high = spec.low, spec.high
+        if cap <= low or high == low:
+            return float(min(cap, (low + high) / 2 if cap > low else cap))
+        if cap >= high:
+            return (low + high) / 2
+        return ((cap - low) * (low + cap) / 2 + (high - cap) * cap) / (high - low)
+    if spec.dist == "empirical":
+        if spec.file is not None and spec.column is None:
+            values, cdf = load_empirical_file(spec)
+            return _cdf_table_capped_mean(values, cdf, cap)
+        values, probs = _discrete(spec)
+        return float(np.dot(np.minimum(values, cap), probs))
+    raise TypeError(f"not a distribution spec: {spec!r}")
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _cdf_table_capped_mean(values: np.ndarray, cdf: np.ndarray, cap: float) -> float:
+    """The integral over u of min(Q(u), cap), Q the table's quantile function (how it is
+    sampled): piecewise linear in u, so the trapezoid rule on its breakpoints is exact."""
+    crossing = float(np.interp(cap, values, cdf)) if values[0] < cap < values[-1] else 0.0
+    u = np.unique(np.concatenate([[0.0, crossing, 1.0], cdf]))
+    quantile = np.minimum(np.interp(u, cdf, values), cap)
+    return float(np.trapezoid(quantile, u))
+
+
 def summarize(values: np.ndarray) -> dict[str, float]:
     """Mean, p50, p90, p99 and cv of a sample, for reports."""
     x = np.asarray(values, dtype=float)

@@ -19,7 +19,12 @@ from distributions import profiles
 from distributions.arrivals import DEFAULT_CHUNK_SIZE, iter_arrival_chunks
 from distributions.profiles import BurstWindow, RateProfile
 from distributions.request_classes import assign_classes, class_names, sample_class_tokens
-from distributions.tokens import dist_mean_cv, summarize_histogram, to_token_counts
+from distributions.tokens import (
+    capped_mean,
+    dist_mean_cv,
+    summarize_histogram,
+    to_token_counts,
+)
 from distributions.trace import Trace, TraceRateProfile, iter_trace_chunks, load_trace
 
 if TYPE_CHECKING:  # the scenario's sections, read by attribute
@@ -119,7 +124,24 @@ def iter_request_chunks(
                 tokens.append(to_token_counts(column[row], max_tokens))
             else:
                 tokens.append(sample_class_tokens(requests, class_index, kind, size_rng))
-        yield RequestChunk(arrival_s, tokens[0], tokens[1], class_index)
+        prompt, output = token_levers(requests, tokens[0], tokens[1])
+        yield RequestChunk(arrival_s, prompt, output, class_index)
+
+
+def token_levers(
+    requests: Any, prompt_tokens: np.ndarray, output_tokens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The token counts after prompt compression and the max_output_tokens cap.
+
+    Applied after the draws, so the same seed gives the same requests, only shorter;
+    without either lever the arrays are returned as they are.
+    """
+    if requests.prompt_compression:
+        kept = np.rint(prompt_tokens * (1.0 - requests.prompt_compression))
+        prompt_tokens = np.maximum(kept, 1).astype(np.int64)
+    if requests.max_output_tokens is not None:
+        output_tokens = np.minimum(output_tokens, requests.max_output_tokens)
+    return prompt_tokens, output_tokens
 
 
 def _iter_arrivals(
@@ -255,31 +277,41 @@ def traffic_summary(
     }
 
 
-def _trace_column_mean(scenario: Scenario, column: str | None) -> float | None:
+def _trace_column_mean(
+    scenario: Scenario, column: str | None, cap: int | None = None
+) -> float | None:
     trace = scenario.traffic.trace
     if trace is None or column is None or scenario.traffic.profile != "trace":
         return None
     import pandas as pd
 
     try:
-        return float(pd.read_csv(trace.file, usecols=[column])[column].mean())
+        values = pd.read_csv(trace.file, usecols=[column])[column]
     except (ValueError, KeyError):
         return None
+    return float((values if cap is None else values.clip(upper=cap)).mean())
 
 
 def prompt_tokens_mean(scenario: Scenario) -> float:
-    """Mean prompt tokens: the replayed trace's column if it has one, else [requests]."""
+    """Mean prompt tokens: the replayed trace's column if it has one, else [requests];
+    less the share `requests.prompt_compression` drops."""
     trace = scenario.traffic.trace
     from_trace = _trace_column_mean(scenario, trace.prompt_column if trace else None)
-    return (
+    mean = (
         from_trace if from_trace is not None else dist_mean_cv(scenario.requests.prompt_tokens)[0]
     )
+    compression = scenario.requests.prompt_compression
+    return mean * (1.0 - compression) if compression else mean
 
 
 def output_tokens_mean(scenario: Scenario) -> float:
-    """Mean output tokens: the replayed trace's column if it has one, else [requests]."""
+    """Mean output tokens: the replayed trace's column if it has one, else [requests];
+    under `requests.max_output_tokens`, the mean of the capped reply."""
     trace = scenario.traffic.trace
-    from_trace = _trace_column_mean(scenario, trace.output_column if trace else None)
-    return (
-        from_trace if from_trace is not None else dist_mean_cv(scenario.requests.output_tokens)[0]
-    )
+    cap = scenario.requests.max_output_tokens
+    from_trace = _trace_column_mean(scenario, trace.output_column if trace else None, cap)
+    if from_trace is not None:
+        return from_trace
+    if cap is not None:
+        return capped_mean(scenario.requests.output_tokens, cap)
+    return dist_mean_cv(scenario.requests.output_tokens)[0]

@@ -19,6 +19,7 @@ def write_compare(
     rows: list[dict[str, Any]],
     executor: str,
     workers: int,
+    extra: dict[str, Any] | None = None,
 ) -> list[Path]:
     """DIR/<policy>/ as `run --out` writes it, then DIR/compare.json (last, so it means whole)."""
     out_dir = Path(out_dir)
@@ -34,6 +35,7 @@ def write_compare(
         "replications": base.replications,
         "policies": rows,
         "folders": {run.policy: run.policy for run in runs},
+        **(extra or {}),  # e.g. `capsim levers`' own rows beside the compare's
     }
     written.append(out_dir / COMPARE_MANIFEST)
     write_atomically(written[-1], dumps(document))

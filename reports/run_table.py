@@ -84,7 +84,25 @@ def requests_table(summary: dict[str, Any]) -> Table:
             )
         )
     )
+    table.caption = lever_caption(summary)
     return table
+
+
+def lever_caption(summary: dict[str, Any]) -> str | None:
+    """Where the cost levers sent requests (means per replication), and the batch delay."""
+    events = summary.get("events", {})
+    if "cache_hits" not in events:
+        return None
+    mean = {key: events[key]["mean"] for key in events}
+    delay_s = summary.get("botec", {}).get("levers", {}).get("batch_delay_s", 0.0)
+    parts = [f"{mean['cache_hits']:,.0f} answered by the cache"]
+    if mean["batch_requests"]:
+        parts.append(
+            f"{mean['batch_requests']:,.0f} sent to the batch API (results within "
+            f"{delay_s / 3600:g} h: counted completed, kept out of the latency figures)"
+        )
+    parts.append(f"{mean['routed_requests']:,.0f} routed to the smaller model")
+    return "levers, per replication (mean): " + "; ".join(parts)
 
 
 def fleet_and_cost_table(summary: dict[str, Any]) -> Table:

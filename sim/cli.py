@@ -468,6 +468,122 @@ def _grid_engine(scenarios, engine: str, workers: int):
     return chosen, run_fast_block if chosen == "fast" else run_block
 
 
+@app.command("new", cls=CapsimCommand)
+@clean_errors
+def new_command(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="The scenario file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+) -> None:
+    """Ask a few questions, write a scenario file for the answers, and print its BOTEC."""
+    from reports.botec_headline import botec_headline_report
+    from sim.baseline.botec import botec
+    from sim.baseline.headline import botec_headline
+    from sim.montecarlo.json_output import write_atomically
+    from sim.scenario.catalog import load_catalog
+    from sim.scenario.new_scenario import Answers, parse_text, replicas_at_peak, scenario_text
+
+    if path.exists() and not force:
+        raise CapsimError(f"{path}: exists; pass --force to overwrite it")
+    if path.exists() and path.is_dir():
+        raise CapsimError(f"{path}: is a folder; give a file name such as {path}/scenario.toml")
+    d = Answers(name=path.stem or Answers.name)
+    gpus = list(load_catalog().gpus)
+    answers = Answers(
+        name=d.name,
+        daily_active_users=_ask("Daily active users", d.daily_active_users),
+        requests_per_user_per_day=_ask("Requests per user per day", d.requests_per_user_per_day),
+        prompt_tokens=_ask("Prompt tokens per request (mean)", d.prompt_tokens),
+        output_tokens=_ask("Output tokens per reply (mean)", d.output_tokens),
+        model_billions=_ask("Model size, billions of parameters", d.model_billions),
+        gpu=_ask_choice(f"GPU ({', '.join(gpus)})", d.gpu, gpus),
+        latency_p99_s=_ask("Latency target, p99 end to end (s)", d.latency_p99_s),
+        budget_usd_per_month=_ask("Budget, USD per month", d.budget_usd_per_month),
+    )
+    first = parse_text(scenario_text(answers, 1), str(path))
+    replicas = replicas_at_peak(botec(first))
+    text = scenario_text(answers, replicas)
+    loaded = parse_text(text, str(path))  # what is written validates as the file it becomes
+    write_atomically(path, text)
+    result = botec(loaded)
+    stdout.print(f"wrote {path} ({replicas} replicas, the BOTEC's at the peak)", highlight=False)
+    stdout.print(
+        botec_headline_report(result, botec_headline(loaded, result), loaded.slo.latency_p99)
+    )
+    stdout.print(
+        f"next: capsim run {path}   (or capsim size {path}, capsim levers {path})", highlight=False
+    )
+
+
+def _ask(text: str, default: float) -> float:
+    """A positive finite number, asked again until it is one."""
+    while True:
+        value = typer.prompt(text, default=default, type=float)
+        if math.isfinite(value) and value > 0:
+            return value
+        stderr.print("  a number greater than 0, please", highlight=False)
+
+
+def _ask_choice(text: str, default: str, allowed: list[str]) -> str:
+    """One of `allowed`, asked again until it is one."""
+    while True:
+        value = typer.prompt(text, default=default).strip()
+        if value in allowed:
+            return value
+        stderr.print(f"  one of: {', '.join(allowed)}", highlight=False)
+
+
+LEVERS_REPLICATIONS = 2  # `levers` without -n: a p50 (p95 and p99 of two are their max)
+
+
+@app.command("levers", cls=CapsimCommand)
+@clean_errors
+def levers_command(
+    scenario: ScenarioArg,
+    sets: SetOption = None,
+    replications: ReplicationsOption = None,
+    seed: SeedOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, metavar="W", help="Local processes (default: cores)."),
+    ] = None,
+    json_output: JsonOption = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write each lever's results to this folder (capsim report)."),
+    ] = None,
+    engine: EngineOption = "auto",
+) -> None:
+    """Each of seed 002's cost levers alone and all together against the baseline, same seeds."""
+    from reports.levers_table import lever_notes, levers_table
+    from sim.montecarlo.levers import run_levers
+    from sim.montecarlo.replications import default_workers
+
+    loaded = _load(scenario, sets, seed, replications or LEVERS_REPLICATIONS)
+    workers = workers or default_workers()
+    chosen, runner = _engine_runner(loaded, engine, workers)
+    with _executor("local", workers, None) as pool:  # one pool of processes for every lever
+        found = run_levers(loaded, workers=workers, executor=pool, runner=runner)
+    if out is not None:
+        from reports.compare_files import write_compare
+
+        extra = {"kind_detail": "levers", "levers": found.rows, "skipped": found.skipped}
+        write_compare(out, found.runs, found.rows, "local", workers, extra)
+    if json_output:
+        document = {"scenario": loaded.name, "seed": loaded.seed, "engine": chosen}
+        _print_json({**document, "levers": found.rows, "skipped": found.skipped})
+        return
+    stdout.print(levers_table(found.rows, loaded.name, loaded.horizon))
+    for line in lever_notes(found.rows):
+        stdout.print(escape(line), highlight=False, soft_wrap=True)
+    for name, reason in found.skipped.items():
+        stdout.print(f"not run: {name}: {escape(reason)}", highlight=False, soft_wrap=True)
+    for name, note in found.notes.items():
+        stdout.print(f"{name}: {escape(note)}", highlight=False, soft_wrap=True)
+    stdout.print(f"engine: {chosen}", highlight=False)
+    if out is not None:
+        stdout.print(f"results written to {out}/", highlight=False)
+
+
 def _engine_runner(scenario, engine: str, workers: int):
     """The engine that runs (exact or fast) and, for the fast one, its replication runner."""
     from sim.montecarlo.engine_choice import choose_engine

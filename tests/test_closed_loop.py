@@ -17,7 +17,7 @@ from sim.fleet.compiled_fleet import runs_compiled
 from sim.fleetscale.run import check_fast
 from sim.montecarlo.engine_choice import choose_engine
 from sim.montecarlo.replication import replication_streams, simulate
-from sim.scenario.file import validate_scenario
+from sim.scenario.file import load_scenario, validate_scenario
 from tests.cli_error_helpers import assert_clean_error, invoke
 
 SERVICE_MEAN_S = 1.0
@@ -205,3 +205,11 @@ def _toml(value) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return repr(value)
+
+
+def test_closed_loop_clients_refuse_the_levers_that_split_the_stream(tmp_path):
+    example = Path(__file__).parents[1] / "docs" / "examples" / "closed-loop.toml"
+    path = tmp_path / "closed.toml"
+    path.write_text(example.read_text() + "\n[levers.cache]\nhit_rate = 0.3\n")
+    with pytest.raises(CapsimError, match=r"levers: .*closed-loop"):
+        load_scenario(path)

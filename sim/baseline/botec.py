@@ -21,6 +21,7 @@ Sections appear when the scenario's inputs allow them:
   `capacity.idle_of_one_gpu_fraction` only when one GPU can carry the mean load
 - `fleet_cost` when service.model = "roofline" and a GPU price is known
 - `platform` when the scenario has a `[platform]` section (`sim.baseline.platform`)
+- `levers` when a cache, batch or routing share splits the requests (`lever_botec.py`)
 """
 
 from __future__ import annotations
@@ -653,4 +654,8 @@ def botec(scenario: Scenario) -> dict[str, Any]:
     if scenario.platform is not None:
         fleet = result.get("fleet_cost", {}).get("scenario_fleet_usd_per_month")
         result["platform"] = platform_section(scenario, fleet)
+    if scenario.levers.splits:
+        from sim.baseline.lever_botec import lever_botec  # it builds on this module
+
+        result["levers"] = lever_botec(scenario)
     return result

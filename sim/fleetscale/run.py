@@ -36,6 +36,11 @@ def unsupported_settings(scenario: Scenario) -> list[str]:
         )
     if scenario.requests.classes:
         found.append("requests.classes (per-class latency needs the exact engine)")
+    if scenario.levers.splits:
+        found.append(
+            "levers.cache, levers.batch and levers.routing (the split request stream needs "
+            "the exact engine; capsim levers thins the traffic for the fast one)"
+        )
     return found
 
 

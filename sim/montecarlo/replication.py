@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from sim.scenario.plugins import AUTOSCALING
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import Scenario
 
-STREAMS = ("traffic", "service", "routing", "fleet", "spot")
+STREAMS = ("traffic", "service", "routing", "fleet", "spot", "levers")
 
 
 def replication_streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
@@ -89,6 +90,13 @@ def simulate(
     engine (tests compare the two). With `keep_log` the result carries the per-request log.
     """
     service = service or build_service_model(scenario)
+    if scenario.levers.splits:  # a cache, batch or routing share takes some requests away
+        from sim.montecarlo.lever_replication import simulate_levers
+
+        result = simulate_levers(scenario, requests, streams, replication, service, use_simpy)
+        if not keep_log:
+            result.log = None
+        return result
     if scenario.traffic.closed_loop:
         # Clients send as replies come back: the SimPy engine makes the requests.
         outcome, requests = closed_loop_outcome(scenario, streams, service)
@@ -190,12 +198,24 @@ def class_summary(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class LeverExtras:
+    """What the levers add to a replication's summary beside the main fleet's outcome."""
+
+    batch_completed: int  # requests the batch API answered (no latency: see docs)
+    api_prompt_tokens: np.ndarray  # completed requests the main deployment served, for [api]
+    api_output_tokens: np.ndarray
+    cost_lines: dict[str, float]  # cache, routed API or fleet, batch API
+    events: dict[str, int]
+
+
 def _summarize(
     scenario: Scenario,
     outcome: EngineOutcome,
     service: ServiceModel,
     arrival_s: np.ndarray,
     replication: int,
+    extras: LeverExtras | None = None,
 ) -> ReplicationResult:
     log = outcome.log
     latencies = request_latencies(log)
@@ -218,19 +238,20 @@ def _summarize(
     )
     busy_s = sum(life.busy_s for life in lifetimes)
     counts = log.counts()
+    api_tokens = (outcome.prompt_tokens[done], outcome.output_tokens[done])
+    if extras is not None:
+        counts["completed"] += extras.batch_completed
+        counts["arrived"] += extras.batch_completed
+        api_tokens = (extras.api_prompt_tokens, extras.api_output_tokens)
     series = fleet_series(outcome.fleet_events, arrival_s, scenario.horizon)
     replica_lines = replica_cost_usd(lifetimes, resolve_rates(scenario), scenario.horizon)
-    cost = cost_summary(
-        replica_lines,
-        request_cost_usd(
-            scenario,
-            counts["completed"],
-            outcome.prompt_tokens[done],
-            outcome.output_tokens[done],
-        ),
-        scenario.horizon,
-        counts["completed"],
-    )
+    request_lines = request_cost_usd(scenario, counts["completed"], *api_tokens)
+    if extras is not None:
+        request_lines.update(extras.cost_lines)
+    cost = cost_summary(replica_lines, request_lines, scenario.horizon, counts["completed"])
+    events = dict(outcome.counters)
+    if extras is not None:
+        events.update(extras.events)
     return ReplicationResult(
         replication=replication,
         seed=scenario.seed,
@@ -248,7 +269,7 @@ def _summarize(
         mean_queue_length=outcome.queue_area / end_s if end_s > 0 else 0.0,
         replica_seconds=replica_seconds,
         replicas=replica_counts(outcome.fleet_events, scenario.horizon),
-        events=dict(outcome.counters),
+        events=events,
         fleet_series=series,
         latency_series=latency_over_time(log, scenario.horizon),
         cost_usd=cost,

@@ -21,6 +21,7 @@ from distributions.traffic import scenario_trace
 from scenarios import bundled_scenario_names, bundled_scenario_path
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec, load_catalog
+from sim.scenario.lever_prices import api_price, cache_price
 from sim.scenario.memory import kv_memory_bytes
 from sim.scenario.platform_prices import platform_price_problem
 from sim.scenario.plugins import SERVICE_MODELS
@@ -438,6 +439,29 @@ def _check_catalog(scenario: Scenario, source: str) -> None:
             raise CapsimError(
                 f"{source}: {key}: {str(exc).split(' (or set')[0]}; set pricing.{override}"
             ) from None
+    _check_lever_catalog(scenario, source)
+
+
+def _check_lever_catalog(scenario: Scenario, source: str) -> None:
+    """The cache and API rows and the routed fleet's GPU the levers name exist."""
+    levers = scenario.levers
+    routing = levers.routing
+    try:
+        if levers.cache.hit_rate:
+            cache_price(levers.cache.cache)
+        given = None not in (routing.input_usd_per_1k_tokens, routing.output_usd_per_1k_tokens)
+        if routing.share and routing.to == "api" and routing.api != "api" and not given:
+            api_price(routing.api, "levers.routing.api")
+        if levers.batch.share and levers.batch.api != "api":
+            api_price(levers.batch.api, "levers.batch.api")
+    except CapsimError as exc:
+        raise CapsimError(f"{source}: {exc}") from None
+    gpu = routing.gpu
+    if routing.share and gpu is not None and gpu not in load_catalog().gpus:
+        raise CapsimError(
+            f"{source}: levers.routing.gpu: unknown GPU {gpu!r}. "
+            f"Allowed: {', '.join(load_catalog().gpus)}"
+        )
 
 
 def _read_files(scenario: Scenario, source: str) -> None:

@@ -376,6 +376,10 @@ class Requests(Section):
     request_bytes: number(0, 1e9) = 2000
     response_bytes: number(0, 1e9) = 10000
     classes: list[RequestClass] = []
+    # Token levers (seed 002, "Request optimization"): drop this share of every prompt's
+    # tokens (prompt compression), and cap every reply (an API's max_tokens).
+    prompt_compression: number(0, 1, high_open=True) = 0.0
+    max_output_tokens: whole(1, MAX_TOKENS) | None = None
 
     @model_validator(mode="after")
     def _unique_classes(self) -> Requests:
@@ -769,6 +773,81 @@ class Platform(Section):
     growth_period: Literal["month", "year"] = "year"
 
 
+# ---------------------------------------------------------------- levers
+# Seed 002's cost levers that split the request stream: a response cache answers
+# some requests without a GPU, a batch share goes to a hosted batch API, a routing
+# share to a smaller model (a hosted API or a second fleet). Token levers
+# (requests.prompt_compression, requests.max_output_tokens), quantization
+# (model.bytes_per_param) and reserved capacity (pricing.reserved_replicas) are keys
+# of their own sections. Every default keeps the stream whole.
+
+
+class Cache(Section):
+    """A response cache in front of the fleet (seed 002, "Strategy C: Caching")."""
+
+    hit_rate: Fraction = 0.0  # without ttl: each request's chance to be answered from cache
+    # With distinct_prompts: an entry expires this long after the miss that stored it.
+    ttl: PositiveDurationS | None = None
+    distinct_prompts: whole(1, 10**9) | None = None  # the cacheable prompts a hit_rate share repeat
+    latency: DurationS = 0.005  # a hit's response time (a Redis GET in the same region)
+    size_gb: positive(1e6) | None = None  # stored; default from distinct_prompts, at least 1 GB
+    cache: Name = "elasticache-serverless"  # the catalog's cache price row
+
+    @model_validator(mode="after")
+    def _ttl_needs_keys(self) -> Cache:
+        if (self.ttl is None) != (self.distinct_prompts is None):
+            raise ValueError(
+                "levers.cache.ttl and levers.cache.distinct_prompts go together: a TTL "
+                "expires entries of a known set of prompts"
+            )
+        return self
+
+
+class Batch(Section):
+    """A share of requests sent to a hosted batch API (seed 002, "Strategy E")."""
+
+    share: Fraction = 0.0  # of the requests the cache does not answer
+    delay: PositiveDurationS = 86400.0  # results within this window (OpenAI's batch: 24 h)
+    api: Name = "api"  # "api": the [api] section's token prices; else a catalog API row
+
+
+class Routing(Section):
+    """A share of requests sent to a smaller model: a hosted API or a second fleet."""
+
+    share: Fraction = 0.0  # of the real-time requests the cache does not answer
+    to: Literal["api", "fleet"] = "api"
+    api: Name = "gpt-4o-mini"  # the catalog's API price row (to = "api")
+    input_usd_per_1k_tokens: UsdPerUnit | None = None  # overrides the catalog row
+    output_usd_per_1k_tokens: UsdPerUnit | None = None
+    ttft: DurationS = 0.5  # to = "api": time to the first token (capsim's assumption)
+    output_tokens_per_s: positive(1e6) = 80.0  # to = "api": streaming speed (assumption)
+    model: Model | None = None  # to = "fleet": the small model (default: the scenario's)
+    gpu: Name | None = None  # to = "fleet": its GPU (default: fleet.gpu)
+    replicas: whole(1, MAX_REPLICAS, REPLICAS_WHY) = 1  # to = "fleet": a fixed fleet
+    latency: DistSpec | None = None  # to = "fleet" under service.model = "latency"
+
+    @model_validator(mode="after")
+    def _fleet_keys(self) -> Routing:
+        fleet_only = ("model", "gpu", "latency")
+        if self.to == "api" and any(getattr(self, k) is not None for k in fleet_only):
+            raise ValueError(
+                "levers.routing.model, gpu and latency describe a second fleet: "
+                'they need levers.routing.to = "fleet"'
+            )
+        return self
+
+
+class Levers(Section):
+    cache: Cache = Cache()
+    batch: Batch = Batch()
+    routing: Routing = Routing()
+
+    @property
+    def splits(self) -> bool:
+        """True if any request leaves the main fleet's stream."""
+        return bool(self.cache.hit_rate or self.batch.share or self.routing.share)
+
+
 class Scenario(Section):
     name: Name = "scenario"
     description: Description = ""
@@ -791,6 +870,7 @@ class Scenario(Section):
     storage: Storage = Storage()
     growth: Growth = Growth()
     platform: Platform | None = None
+    levers: Levers = Levers()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -821,6 +901,12 @@ class Scenario(Section):
                     "autoscaling.policy = 'predictive' forecasts an open stream's rate "
                     "profile; closed-loop clients (traffic.arrival = 'closed') have none: "
                     "use 'target-tracking' or 'queue-depth'"
+                )
+            if self.levers.splits:
+                raise ValueError(
+                    "levers: a cache, batch or routing share splits an open stream of "
+                    "requests; closed-loop clients (traffic.arrival = 'closed') wait for "
+                    "each reply: remove the [levers] shares or use open arrivals"
                 )
         if not plugins.AUTOSCALING[self.autoscaling.policy].scales:
             if self.fleet.replicas < 1:
