@@ -47,6 +47,7 @@ BUSY = 1  # in a step or request that nobody can join
 DECODING = 2  # in a run of decode steps that a new request may join at the next step
 STARTING = 3  # in its cold start: billed, serves nothing
 STOPPED = 4
+FILLING = 5  # static batching: waiting up to max_wait for a fuller batch
 
 # Routers, by number.
 SHARED_QUEUE, ROUND_ROBIN, RANDOM, LEAST_LOADED = 0, 1, 2, 3
@@ -102,16 +103,24 @@ def kernel_for(
     if isinstance(service, RooflineModel):
         constants = service.constants
         kv_capacity = float(service.kv_capacity_tokens)
+    batch_latency_s = np.empty(0)
+    stretch = (0.0, 2.0, 0.0)
     if continuous:
         first_s = duration_s = np.empty(0)
     elif isinstance(service, LatencyModel):
-        duration_s = first_s = service.alone_s(np.asarray(latency_s, dtype=np.float64))
+        batch_latency_s = np.ascontiguousarray(latency_s, dtype=np.float64)
+        duration_s = first_s = service.alone_s(batch_latency_s)
+        stretch = (
+            float(service.batch_overhead),
+            float(service.batch_overhead_at),
+            float(service.step_overhead_s),
+        )
     else:
         first_s, duration_s = _alone_times_s(constants, prompt, output)
     expires = patience_s is not None
     deadline_s = arrival_s + patience_s if expires else np.empty(0)
     max_queue = scenario.admission.max_queue
-    max_batch = scenario.batching.max_batch if continuous else 1
+    max_batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
     if continuous:
         _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)
     return new_kernel(
@@ -122,6 +131,7 @@ def kernel_for(
         duration_s,
         deadline_s,
         draws,
+        batch_latency_s,
         settings={
             "expires": expires,
             "router": ROUTERS[scenario.fleet.router],
@@ -131,6 +141,9 @@ def kernel_for(
             "kv_capacity": kv_capacity,
             "constants": constants,
             "dynamic": dynamic,
+            "max_wait_s": float(scenario.batching.max_wait),
+            "latency_batches": isinstance(service, LatencyModel),
+            "stretch": stretch,
         },
         replicas=scenario.fleet.replicas,
         capacity=capacity,
@@ -183,6 +196,9 @@ class Kernel(NamedTuple):
     kv_capacity: float
     constants: tuple[float, float, float, float]  # RooflineModel.constants
     dynamic: bool  # the fleet changes: requests may be routed more than once
+    max_wait_s: float  # static batching: longest wait of a batch's head for a fuller batch
+    latency_batches: bool  # a batch's time from its members' given latencies (LatencyModel)
+    stretch: tuple[float, float, float]  # LatencyModel: batch_overhead, its `at`, step overhead
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -191,6 +207,7 @@ class Kernel(NamedTuple):
     duration_s: np.ndarray  # one at a time: end-to-end time, alone
     deadline_s: np.ndarray
     draws: np.ndarray  # uniform numbers for the router, in the order it uses them
+    latency_s: np.ndarray  # LatencyModel: each request's given latency (else empty)
     start_s: np.ndarray
     first_token_s: np.ndarray
     finish_s: np.ndarray
@@ -218,13 +235,14 @@ class Kernel(NamedTuple):
     busy_s: np.ndarray
     running_area: np.ndarray
     last_change_s: np.ndarray
-    in_service: np.ndarray  # one at a time: the request served; -1: none
+    in_service: np.ndarray  # static or one at a time: a batch's first request; -1: none
     # continuous batching: KV reserved, steps run, context held, finishes, the plan
     kv_reserved: np.ndarray
     steps_done: np.ndarray
     context: np.ndarray
-    # (replica, slot): a min-heap per replica of finish step x n + request, which orders
-    # like (step, request) while it stays below 2**63 (see `_check_finish_keys_fit`)
+    # Static batching: a replica's batch, in the order admitted (one at a time: slot 0).
+    # Continuous: (replica, slot) is a min-heap per replica of finish step x n + request,
+    # which orders like (step, request) while it stays below 2**63 (`_check_finish_keys_fit`)
     finish_keys: np.ndarray
     finishing: np.ndarray
     plan_start_s: np.ndarray
@@ -355,11 +373,12 @@ def new_kernel(
     duration_s: np.ndarray,
     deadline_s: np.ndarray,
     draws: np.ndarray,
+    latency_s: np.ndarray,
     settings: dict,
     replicas: int,
     capacity: int,
 ) -> Kernel:
-    """A kernel for these requests and settings (the Kernel's first eight fields),
+    """A kernel for these requests and settings (the Kernel's first eleven fields),
     with room for `capacity` replicas and `replicas` of them warm and idle at t = 0
     (started and ready in order, as the SimPy engine starts them)."""
     n = len(arrival_s)
@@ -395,6 +414,7 @@ def new_kernel(
         duration_s=np.ascontiguousarray(duration_s, dtype=np.float64),
         deadline_s=np.ascontiguousarray(deadline_s, dtype=np.float64),
         draws=draws,
+        latency_s=latency_s,
         start_s=np.full(n, np.nan),
         first_token_s=np.full(n, np.nan),
         finish_s=np.full(n, np.nan),
@@ -536,6 +556,10 @@ def _serve(k, horizon_s, drain_end_s):
     kv_capacity = k.kv_capacity
     constants = k.constants
     dynamic = k.dynamic
+    max_wait_s = k.max_wait_s
+    latency_batches = k.latency_batches
+    batch_overhead, batch_overhead_at, step_overhead_s = k.stretch
+    latency_s = k.latency_s
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -737,31 +761,78 @@ def _serve(k, horizon_s, drain_end_s):
         stopped_s[replica] = now
         log_fleet(now, replica, STOP)
 
-    def start_one(replica, request, now):
-        """One at a time: take the head of the line and serve it alone."""
-        pop(line_of(replica), now)
+    def start_batch(replica, request, now):
+        """Static (one at a time: a batch of one): take the head and whoever fits behind
+        it, up to max_batch and the KV memory, and serve them as one batch
+        (`Replica._start_batch`, `service_time.batch_times_s`)."""
+        line = line_of(replica)
+        batch = finish_keys[replica]
+        pop(line, now)
+        batch[0] = request
+        reserved = prompt[request] + output[request]
+        size = 1
+        while size < max_batch:
+            member = next_admissible(replica, now)
+            if member < 0 or reserved + prompt[member] + output[member] > kv_capacity:
+                break
+            reserved += prompt[member] + output[member]
+            batch[size] = pop(line, now)
+            size += 1
         activity[replica] = BUSY
-        running[replica] = 1
+        running[replica] = size
         last_change_s[replica] = now
-        served_by[request] = replica
-        start_s[request] = now
-        first_token_s[request] = now + first_s[request]
+        if size == 1:
+            first_step_s = first_s[request]
+            batch_s = duration_s[request]
+        elif latency_batches:
+            longest_s = latency_s[request]
+            for j in range(1, size):
+                longest_s = max(longest_s, latency_s[batch[j]])
+            stretch = 1.0 + batch_overhead * (size - 1) / (batch_overhead_at - 1)
+            batch_s = first_step_s = longest_s * stretch + step_overhead_s
+        else:
+            prompt_sum = 0
+            longest = 0
+            for j in range(size):
+                prompt_sum += prompt[batch[j]]
+                longest = max(longest, output[batch[j]])
+            first_step_s = roofline_step_s(constants, prompt_sum, 0, 0.0)
+            batch_s = first_step_s + roofline_decode_span_s(
+                constants, longest - 1, size, prompt_sum + size
+            )
+        first_token = now + first_step_s
+        for j in range(size):
+            member = batch[j]
+            served_by[member] = replica
+            start_s[member] = now
+            first_token_s[member] = first_token
         in_service[replica] = request
-        schedule(1 + 2 * replica, now + duration_s[request])
+        schedule(1 + 2 * replica, now + batch_s)
 
     def start_next_or_idle(replica, now):
+        """The top of `Replica._serve_static`'s loop: batch, wait to fill, idle or stop."""
         request = next_admissible(replica, now)
-        if request >= 0:
-            start_one(replica, request, now)
-        elif draining[replica]:
-            stop(replica, now)
-        else:
-            go_idle(replica)
+        if request < 0:
+            if draining[replica]:
+                stop(replica, now)
+            else:
+                go_idle(replica)
+            return
+        if max_wait_s > 0 and line_size[line_of(replica)] < max_batch:
+            fill_deadline_s = arrival_s[request] + max_wait_s
+            if now < fill_deadline_s:
+                activity[replica] = FILLING
+                schedule(1 + 2 * replica, now + (fill_deadline_s - now))
+                return
+        start_batch(replica, request, now)
 
     def finish_one(replica, now):
+        """Static: the batch is over; its members complete in the order admitted."""
         account(replica, now)
+        size = running[replica]
         running[replica] = 0
-        end(in_service[replica], COMPLETED, now)
+        for j in range(size):
+            end(finish_keys[replica, j], COMPLETED, now)
         in_service[replica] = -1
 
     def admit_and_plan(replica, now):
@@ -869,16 +940,27 @@ def _serve(k, horizon_s, drain_end_s):
         schedule(1 + 2 * replica, now)
 
     def notify(replica, now):
-        """Work arrived: an idle replica starts; a decode run stops at the next step to admit it."""
+        """Work arrived: an idle replica starts; a decode run stops at the next step to admit
+        it; a static batch waiting to fill starts once its line holds a full batch."""
         if activity[replica] == IDLE:
             leave_idle(replica)
             if continuous:
                 wake_later(replica, now)
+                return
+            # `Replica.notify`: start the batch now if no fuller one is worth waiting for,
+            # else wake the serve loop after what is due now.
+            request = next_admissible(replica, now)
+            if request >= 0 and (max_wait_s <= 0 or line_size[line_of(replica)] >= max_batch):
+                start_batch(replica, request, now)
             else:
-                start_next_or_idle(replica, now)
+                in_service[replica] = -1
+                schedule(1 + 2 * replica, now)
         elif activity[replica] == DECODING:
             activity[replica] = BUSY
             cut_at_next_step(replica, now)
+        elif activity[replica] == FILLING and line_size[line_of(replica)] >= max_batch:
+            activity[replica] = BUSY
+            schedule(1 + 2 * replica, now)  # the batch is full: stop waiting for more
 
     # ---------------------------------------------------------------- routing
 
@@ -937,7 +1019,9 @@ def _serve(k, horizon_s, drain_end_s):
             elif max_batch > 1:
                 for i in range(count):
                     replica = accepting[i]
-                    if activity[replica] == DECODING and running[replica] < max_batch:
+                    if (activity[replica] == DECODING and running[replica] < max_batch) or (
+                        activity[replica] == FILLING and line_size[0] >= max_batch
+                    ):
                         target = replica
                         break
         elif count == 0:

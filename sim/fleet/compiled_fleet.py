@@ -53,7 +53,7 @@ COMPILED_POLICIES = ("fixed", "target-tracking", "queue-depth", "scheduled", "pr
 
 def runs_compiled(scenario: Scenario) -> bool:
     """True if the kernel can run the scenario: a fixed or periodically autoscaled fleet,
-    no spot, no static batches, and a router and service model the kernel knows.
+    no spot, and a router and service model the kernel knows.
 
     Everything else runs on the SimPy engine, which is where a new policy, router,
     batching policy or service model goes first.
@@ -61,7 +61,7 @@ def runs_compiled(scenario: Scenario) -> bool:
     return (
         scenario.autoscaling.policy in COMPILED_POLICIES
         and not scenario.fleet.uses_spot
-        and scenario.batching.policy in ("none", "continuous")
+        and scenario.batching.policy in ("none", "static", "continuous")
         and scenario.fleet.router in ROUTERS
         and scenario.service.model in ("latency", "roofline")
     )
