@@ -91,6 +91,7 @@ def kernel_for(
     drain_end_s: float,
     capacity: int,
     dynamic: bool,
+    cold_pool: np.ndarray | None = None,
 ) -> Kernel:
     """A kernel for the scenario's requests, its initial replicas warm at t = 0."""
     arrival_s = np.ascontiguousarray(requests.arrival_s, dtype=np.float64)
@@ -121,6 +122,10 @@ def kernel_for(
     deadline_s = arrival_s + patience_s if expires else np.empty(0)
     max_queue = scenario.admission.max_queue
     max_batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
+    config = scenario.autoscaling
+    serverless = config.policy == "serverless"
+    if serverless and config.concurrency_per_replica and scenario.batching.policy != "none":
+        max_batch = config.concurrency_per_replica  # a container takes this many at once
     if continuous:
         _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)
     return new_kernel(
@@ -132,9 +137,10 @@ def kernel_for(
         deadline_s,
         draws,
         batch_latency_s,
+        np.empty(0) if cold_pool is None else cold_pool,
         settings={
             "expires": expires,
-            "router": ROUTERS[scenario.fleet.router],
+            "router": SHARED_QUEUE if serverless else ROUTERS[scenario.fleet.router],
             "max_queue": -1 if max_queue is None else max_queue,
             "continuous": continuous,
             "max_batch": max_batch,
@@ -144,6 +150,10 @@ def kernel_for(
             "max_wait_s": float(scenario.batching.max_wait),
             "latency_batches": isinstance(service, LatencyModel),
             "stretch": stretch,
+            "serverless": serverless,
+            "idle_timeout_s": float(config.idle_timeout),
+            "min_replicas": config.min_replicas,
+            "max_replicas": config.max_replicas,
         },
         replicas=scenario.fleet.replicas,
         capacity=capacity,
@@ -199,6 +209,10 @@ class Kernel(NamedTuple):
     max_wait_s: float  # static batching: longest wait of a batch's head for a fuller batch
     latency_batches: bool  # a batch's time from its members' given latencies (LatencyModel)
     stretch: tuple[float, float, float]  # LatencyModel: batch_overhead, its `at`, step overhead
+    serverless: bool  # containers start on demand and stop after an idle timeout
+    idle_timeout_s: float
+    min_replicas: int
+    max_replicas: int
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -252,6 +266,10 @@ class Kernel(NamedTuple):
     cut_steps: np.ndarray  # -1: the plan runs to its end
     admitted: np.ndarray
     cold_start_s: np.ndarray  # a launched replica's cold start, until it begins
+    idle_since_s: np.ndarray  # when the replica last went idle
+    timer_since_s: np.ndarray  # serverless: the idle spell the replica's idle timer watches
+    timer_phase: np.ndarray  # serverless: 0 no timer, 1 its process starting, 2 timing
+    cold_pool: np.ndarray  # serverless: cold starts drawn ahead, used in order (TALLY_COLD_USED)
     # pending events in a heap indexed by entity (CONTROL, then two per replica),
     # ordered by (time, order scheduled)
     event_s: np.ndarray
@@ -286,7 +304,9 @@ class Kernel(NamedTuple):
     TALLY_LAUNCHES,
     TALLY_DRAINS,
     TALLY_COMMAND,
-) = range(18)
+    TALLY_COLD_USED,
+    TALLY_BEGUN,
+) = range(20)
 # Times in `Kernel.clock`: the loop's clock and limit, the control instant it stopped
 # at, and the delay from a command to the next control instant (negative: none).
 CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S = range(4)
@@ -325,6 +345,9 @@ _REPLICA_FIELDS = {
     "plan_context": (np.int64, 0),
     "cut_steps": (np.int64, -1),
     "cold_start_s": (np.float64, 0.0),  # a launch's cold start, until it is under way
+    "idle_since_s": (np.float64, 0.0),
+    "timer_since_s": (np.float64, 0.0),
+    "timer_phase": (np.int8, 0),
 }
 _LINE_FIELDS = {
     "line_head": (np.int64, -1),
@@ -374,11 +397,12 @@ def new_kernel(
     deadline_s: np.ndarray,
     draws: np.ndarray,
     latency_s: np.ndarray,
+    cold_pool: np.ndarray,
     settings: dict,
     replicas: int,
     capacity: int,
 ) -> Kernel:
-    """A kernel for these requests and settings (the Kernel's first eleven fields),
+    """A kernel for these requests and settings (the Kernel's first fifteen fields),
     with room for `capacity` replicas and `replicas` of them warm and idle at t = 0
     (started and ready in order, as the SimPy engine starts them)."""
     n = len(arrival_s)
@@ -397,7 +421,7 @@ def new_kernel(
     arrays["fleet_replica"][: 2 * replicas] = np.concatenate([warm, warm])
     arrays["fleet_kind"][:replicas] = START
     arrays["fleet_kind"][replicas : 2 * replicas] = READY
-    tally = np.zeros(18, np.int64)
+    tally = np.zeros(20, np.int64)
     for index in (TALLY_IDLE, TALLY_REPLICAS, TALLY_ACCEPTING, TALLY_UP):
         tally[index] = replicas
     tally[TALLY_FLEET_LOG] = 2 * replicas
@@ -415,6 +439,7 @@ def new_kernel(
         deadline_s=np.ascontiguousarray(deadline_s, dtype=np.float64),
         draws=draws,
         latency_s=latency_s,
+        cold_pool=np.ascontiguousarray(cold_pool, dtype=np.float64),
         start_s=np.full(n, np.nan),
         first_token_s=np.full(n, np.nan),
         finish_s=np.full(n, np.nan),
@@ -530,7 +555,7 @@ def _remove(items, count, item):
 # Stages of a run: arrivals, then on to the horizon, then the drain.
 ARRIVING, TO_HORIZON, DRAINING = 0, 1, 2
 # Why `_serve` returned.
-AT_END, AT_CONTROL, MORE_DRAWS = 0, 1, 2
+AT_END, AT_CONTROL, MORE_DRAWS, MORE_ROOM = 0, 1, 2, 3
 
 
 @njit(cache=True)
@@ -560,6 +585,14 @@ def _serve(k, horizon_s, drain_end_s):
     latency_batches = k.latency_batches
     batch_overhead, batch_overhead_at, step_overhead_s = k.stretch
     latency_s = k.latency_s
+    serverless = k.serverless
+    idle_timeout_s = k.idle_timeout_s
+    min_replicas = k.min_replicas
+    max_replicas = k.max_replicas
+    idle_since_s = k.idle_since_s
+    timer_since_s = k.timer_since_s
+    timer_phase = k.timer_phase
+    cold_pool = k.cold_pool
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -742,11 +775,6 @@ def _serve(k, horizon_s, drain_end_s):
             running_area[replica] += count * span_s
         last_change_s[replica] = now
 
-    def go_idle(replica):
-        activity[replica] = IDLE
-        idle[tally[TALLY_IDLE]] = replica
-        tally[TALLY_IDLE] += 1
-
     def leave_idle(replica):
         activity[replica] = BUSY
         last = tally[TALLY_IDLE] - 1
@@ -754,6 +782,91 @@ def _serve(k, horizon_s, drain_end_s):
             tally[TALLY_IDLE] = _remove(idle, tally[TALLY_IDLE], replica)
         else:
             tally[TALLY_IDLE] = last
+
+    # ------------------------------------------------------------ serverless (serverless.py)
+
+    def retire_idle(replica, now):
+        """`_retire` of an idle container: drain it (it stops once its loop wakes, after
+        what is due now) while more than min_replicas are up and nobody waits; the
+        idle case of `drain_replica`, on the shared line."""
+        if tally[TALLY_UP] <= min_replicas or line_size[0] > 0:
+            return
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        draining[replica] = 1
+        log_fleet(now, replica, DRAIN)
+        leave_idle(replica)
+        if continuous:
+            cut_steps[replica] = 0  # zero steps to finish: straight to admission
+        else:
+            in_service[replica] = -1
+        schedule(1 + 2 * replica, now)
+
+    def on_idle(replica, now):
+        """A container went idle: retire it now without an idle timeout, else start
+        its timer process (which begins, as SimPy's, ahead of what is due now)."""
+        if idle_timeout_s <= 0:
+            retire_idle(replica, now)
+            return
+        timer_since_s[replica] = now
+        timer_phase[replica] = 1
+        schedule(2 + 2 * replica, now, urgent=True)
+
+    def idle_timer(replica, now):
+        """The timer's process begins (and waits the idle timeout), or its wait ends:
+        the container retires if it has stayed idle since."""
+        if timer_phase[replica] == 1:
+            timer_phase[replica] = 2
+            schedule(2 + 2 * replica, now + idle_timeout_s)
+            return
+        timer_phase[replica] = 0
+        if activity[replica] == IDLE and idle_since_s[replica] == timer_since_s[replica]:
+            retire_idle(replica, now)
+
+    def launch(now):
+        """`EngineState.launch`: a container starts its cold start (drawn ahead in order)."""
+        replica = tally[TALLY_REPLICAS]
+        tally[TALLY_REPLICAS] += 1
+        cold_start_s[replica] = cold_pool[tally[TALLY_COLD_USED]]
+        tally[TALLY_COLD_USED] += 1
+        activity[replica] = STARTING
+        started_s[replica] = now
+        last_change_s[replica] = now
+        idle_since_s[replica] = now
+        log_fleet(now, replica, START)
+        up[tally[TALLY_UP]] = replica
+        tally[TALLY_UP] += 1
+        schedule(1 + 2 * replica, now, urgent=True)
+
+    def scale_for_arrival(now):
+        """serverless `on_arrival`: with no idle container, start enough for what waits
+        beyond the room of those starting, filling a batch or decoding."""
+        if tally[TALLY_IDLE] > 0:
+            return
+        spare = 0
+        for i in range(tally[TALLY_UP]):
+            replica = up[i]
+            if activity[replica] == STARTING or activity[replica] == FILLING:
+                spare += max_batch
+            elif activity[replica] == DECODING:
+                spare += max_batch - running[replica]
+        waiting = line_size[0]
+        if waiting <= spare:
+            return
+        needed = (waiting - spare + max_batch - 1) // max_batch
+        room = max_replicas - tally[TALLY_UP]
+        for _ in range(max(0, min(needed, room))):
+            launch(now)
+
+    def go_idle(replica, now):
+        """`Replica._idle`: wait for work, oldest idle first in line; a serverless
+        container then starts its idle timer (or retires at once without one)."""
+        activity[replica] = IDLE
+        idle_since_s[replica] = now
+        idle[tally[TALLY_IDLE]] = replica
+        tally[TALLY_IDLE] += 1
+        if serverless:
+            on_idle(replica, now)
 
     def stop(replica, now):
         account(replica, now)
@@ -816,7 +929,7 @@ def _serve(k, horizon_s, drain_end_s):
             if draining[replica]:
                 stop(replica, now)
             else:
-                go_idle(replica)
+                go_idle(replica, now)
             return
         if max_wait_s > 0 and line_size[line_of(replica)] < max_batch:
             fill_deadline_s = arrival_s[request] + max_wait_s
@@ -859,7 +972,7 @@ def _serve(k, horizon_s, drain_end_s):
             if draining[replica]:
                 stop(replica, now)
             else:
-                go_idle(replica)
+                go_idle(replica, now)
             return
         account(replica, now)
         tokens = context[replica]
@@ -1014,6 +1127,8 @@ def _serve(k, horizon_s, drain_end_s):
                 end(request, DROPPED, now)
                 return
             push(0, request, now)
+            if serverless:
+                scale_for_arrival(now)
             if tally[TALLY_IDLE] > 0:
                 target = idle[tally[TALLY_IDLE] - 1]
             elif max_batch > 1:
@@ -1159,6 +1274,13 @@ def _serve(k, horizon_s, drain_end_s):
     drain_order = tally[TALLY_DRAIN_ORDER]  # the last order scheduled before the gate
     stop_order = tally[TALLY_STOP_ORDER]  # the last order scheduled before the stop; -1: not yet
     code = AT_END
+    if serverless and tally[TALLY_BEGUN] == 0:
+        # The warm containers' processes at t = 0, in order: each is ready, then idle.
+        tally[TALLY_BEGUN] = 1
+        tally[TALLY_FLEET_LOG] = tally[TALLY_REPLICAS]  # their starts; readies follow
+        for replica in range(tally[TALLY_REPLICAS]):
+            log_fleet(0.0, replica, READY)
+            on_idle(replica, 0.0)
     if tally[TALLY_COMMAND]:
         tally[TALLY_COMMAND] = 0
         time_s = clock[CLOCK_CONTROL_S]
@@ -1193,12 +1315,22 @@ def _serve(k, horizon_s, drain_end_s):
                     clock[CLOCK_CONTROL_S] = time_s
                     code = AT_CONTROL
                     break
-                wake(entity, time_s)
+                if entity % 2 == 0:
+                    idle_timer((entity - 2) // 2, time_s)
+                else:
+                    wake(entity, time_s)
                 if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
                     now = limit_s = time_s
                     drain_order = tally[TALLY_SCHEDULED]
                 continue
         if stage == ARRIVING:
+            if serverless:
+                # Room for every container this arrival may start, and their cold starts.
+                room = max_replicas - tally[TALLY_UP]
+                replicas_full = tally[TALLY_REPLICAS] + room > activity.shape[0]
+                if replicas_full or tally[TALLY_COLD_USED] + room > cold_pool.shape[0]:
+                    code = MORE_ROOM
+                    break
             if dynamic and uses_draws:
                 # Enough draws for this arrival and every reroute before the next one.
                 left = draws.shape[0] - tally[TALLY_DRAWS]

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from distributions.tokens import sample
 from distributions.traffic import RequestChunk
 from sim.engine.compiled_loop import (
     AT_END,
@@ -21,9 +22,11 @@ from sim.engine.compiled_loop import (
     FLEET_KINDS,
     LEAST_LOADED,
     MORE_DRAWS,
+    MORE_ROOM,
     RANDOM,
     ROUTERS,
     SHARED_QUEUE,
+    TALLY_COLD_USED,
     TALLY_COMMAND,
     TALLY_DRAINS,
     TALLY_DRAWS,
@@ -48,7 +51,14 @@ from sim.fleet.spot import launch_market
 from sim.fleet.start import cold_start_sampler, initial_markets, replica_market, scaling_policy
 from sim.scenario.schema import Scenario
 
-COMPILED_POLICIES = ("fixed", "target-tracking", "queue-depth", "scheduled", "predictive")
+COMPILED_POLICIES = (
+    "fixed",
+    "target-tracking",
+    "queue-depth",
+    "scheduled",
+    "predictive",
+    "serverless",
+)
 
 
 def runs_compiled(scenario: Scenario) -> bool:
@@ -83,6 +93,10 @@ def run_compiled(
     """
     n = len(requests.arrival_s)
     config = scenario.autoscaling
+    if config.policy == "serverless":
+        return _run_serverless(
+            scenario, service, requests, latency_s, patience_s, streams, drain_end_s
+        )
     dynamic = config.policy != "fixed"
     router = ROUTERS[scenario.fleet.router]
     routing_rng = streams["routing"]
@@ -144,6 +158,55 @@ def run_compiled(
         k.tally[TALLY_DRAINS] = max(0, up - desired)
         k.clock[CLOCK_NEXT_CONTROL_S] = policy.next_sync_s(now_s)
         k.tally[TALLY_COMMAND] = 1
+    return _outcome(k, scenario, markets, counters, requests)
+
+
+def _run_serverless(
+    scenario: Scenario,
+    service: ServiceModel,
+    requests: RequestChunk,
+    latency_s: np.ndarray | None,
+    patience_s: np.ndarray | None,
+    streams: dict[str, np.random.Generator],
+    drain_end_s: float,
+) -> EngineOutcome:
+    """Serverless containers, scaled inside the kernel by `serverless.py`'s rules (a launch
+    per arrival that finds too little room, a retirement per idle timeout). The kernel
+    returns only for room: more replica slots, and more cold starts, drawn ahead from
+    the fleet stream in the order the SimPy engine draws them one by one."""
+    config = scenario.autoscaling
+    rng = streams["fleet"]
+    block = max(2 * config.max_replicas, 4096)
+    cold_pool = sample(config.cold_start_dist, block, rng)
+    replicas = scenario.fleet.replicas
+    capacity = max(2 * replicas, config.max_replicas + replicas, 8)
+    k = kernel_for(
+        scenario,
+        service,
+        requests,
+        latency_s,
+        patience_s,
+        np.empty(0),
+        drain_end_s,
+        capacity,
+        True,
+        cold_pool,
+    )
+    horizon_s = float(scenario.horizon)
+    while _serve(k, horizon_s, float(drain_end_s)) == MORE_ROOM:
+        tally = k.tally.tolist()
+        room = config.max_replicas - tally[TALLY_UP]
+        wanted = tally[TALLY_REPLICAS] + room
+        if wanted > kernel_capacity(k):
+            k = grow_kernel(k, max(wanted, 2 * kernel_capacity(k)))
+        if tally[TALLY_COLD_USED] + room > len(k.cold_pool):
+            more = sample(config.cold_start_dist, max(room, len(k.cold_pool)), rng)
+            k = k._replace(cold_pool=np.concatenate([k.cold_pool, more]))
+    launched = int(k.tally[TALLY_COLD_USED])
+    counters = dict.fromkeys(FLEET_COUNTERS, 0)
+    counters["launches"] = launched
+    counters["cold_starts"] = int((k.cold_pool[:launched] > 0).sum())
+    markets = initial_markets(scenario) + ["serverless"] * launched
     return _outcome(k, scenario, markets, counters, requests)
 
 
