@@ -16,6 +16,7 @@ from test_fixed_fleet import ROOFLINE, assert_identical
 
 from distributions.traffic import generate_requests
 from sim.engine.outcome import EngineOutcome
+from sim.engine.request_log import LOST
 from sim.engine.service_time import build_service_model
 from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.replication import _summarize, engine_outcome, replication_streams
@@ -230,6 +231,51 @@ def test_kernel_reproduces_the_simpy_engine_on_random_serverless_fleets() -> Non
     assert launched >= 10 and retired >= 8
 
 
+def random_spot_fleet(rng: np.random.Generator) -> list[str]:
+    """A random fleet (fixed or autoscaled, as above) with spot replicas, all or a share:
+    reclaims from rare to several an hour, with no notice, a short one or one longer
+    than the lifetimes, retry or loss of the work in flight, capacity shortages."""
+    sets = random_dynamic_fleet(rng)
+    if rng.random() < 0.3:
+        sets = [s for s in sets if not s.startswith("autoscaling.policy")]
+        sets.append("fleet.replicas=" + str(rng.integers(1, 5)))
+    if rng.random() < 0.6:
+        sets.append('fleet.market="spot"')
+    else:
+        sets.append(f"fleet.spot_fraction={rng.choice([0.3, 0.5, 0.8])}")
+    sets += [
+        "pricing.spot_usd_per_hour=1.2",
+        f"spot.interruptions_per_hour={rng.choice([0.5, 4, 10, 30])}",
+        f"spot.notice={rng.choice([0, 0, 5, 30, 120])}",
+        f"spot.retry={str(rng.random() < 0.6).lower()}",
+        f"spot.capacity_shortage_probability={rng.choice([0, 0, 0.3, 1])}",
+    ]
+    if rng.random() < 0.2:
+        batch = f'policy="static", max_batch={rng.integers(1, 6)}, max_wait={rng.choice([0, 0.5])}'
+        sets.append(f"batching={{{batch}}}")
+    return sets
+
+
+def test_kernel_reproduces_the_simpy_engine_on_random_spot_fleets() -> None:
+    """16 random spot fleets (seeded): identical logs (retries too), fleet events and
+    bills; most fleets lose replicas to reclaims, and some requests are retried or lost."""
+    rng = np.random.default_rng(20261204)
+    interrupted = retried = lost = 0
+    for case in range(16):
+        sets = random_spot_fleet(rng)
+        assert runs_compiled(load_scenario("mmc", sets)), sets
+        kernel, simpy = both_engines(sets, seed=300 + case)
+        try:
+            assert_same_outcome(sets, kernel, simpy)
+        except AssertionError as error:
+            raise AssertionError(f"random spot case {case}: {sets}") from error
+        interrupted += kernel.counters["interruptions"] > 0
+        retried += bool((kernel.log.retries > 0).any())
+        lost += bool((kernel.log.status == LOST).any())
+    print(f"of 16 spot fleets, {interrupted} reclaimed, {retried} retried, {lost} lost work")
+    assert interrupted >= 12 and retried >= 3 and lost >= 3
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_the_diurnal_api_day_matches_on_every_policy(policy: str) -> None:
     """A bundled scenario's night and morning ramp (about 16,000 requests) on each
@@ -249,13 +295,3 @@ def test_the_diurnal_api_day_matches_on_every_policy(policy: str) -> None:
     assert kernel.fleet_events == simpy.fleet_events
     assert kernel.lifetimes == simpy.lifetimes
     assert kernel.counters == simpy.counters
-
-
-@pytest.mark.parametrize(
-    "sets",
-    [
-        ['fleet.market="spot"', 'autoscaling={policy="queue-depth"}'],
-    ],
-)
-def test_fleets_the_kernel_does_not_cover_yet_run_on_simpy(sets: list[str]) -> None:
-    assert not runs_compiled(load_scenario("mmc", sets))

@@ -28,7 +28,7 @@ from numba import njit
 
 from distributions.traffic import RequestChunk
 from sim.engine import service_time
-from sim.engine.request_log import COMPLETED, DROPPED, TIMED_OUT
+from sim.engine.request_log import COMPLETED, DROPPED, LOST, TIMED_OUT
 from sim.engine.service_time import (
     LatencyModel,
     RooflineModel,
@@ -120,6 +120,7 @@ def kernel_for(
         first_s, duration_s = _alone_times_s(constants, prompt, output)
     expires = patience_s is not None
     deadline_s = arrival_s + patience_s if expires else np.empty(0)
+    patience = np.ascontiguousarray(patience_s, dtype=np.float64) if expires else np.empty(0)
     max_queue = scenario.admission.max_queue
     max_batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
     config = scenario.autoscaling
@@ -137,6 +138,7 @@ def kernel_for(
         deadline_s,
         draws,
         batch_latency_s,
+        patience,
         np.empty(0) if cold_pool is None else cold_pool,
         settings={
             "expires": expires,
@@ -154,6 +156,7 @@ def kernel_for(
             "idle_timeout_s": float(config.idle_timeout),
             "min_replicas": config.min_replicas,
             "max_replicas": config.max_replicas,
+            "spot_retry": scenario.spot.retry,
         },
         replicas=scenario.fleet.replicas,
         capacity=capacity,
@@ -213,6 +216,7 @@ class Kernel(NamedTuple):
     idle_timeout_s: float
     min_replicas: int
     max_replicas: int
+    spot_retry: bool  # a reclaimed replica's requests are retried (else lost)
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -222,6 +226,8 @@ class Kernel(NamedTuple):
     deadline_s: np.ndarray
     draws: np.ndarray  # uniform numbers for the router, in the order it uses them
     latency_s: np.ndarray  # LatencyModel: each request's given latency (else empty)
+    patience_s: np.ndarray  # each request's patience (with `expires`), for a retry's deadline
+    retries: np.ndarray
     start_s: np.ndarray
     first_token_s: np.ndarray
     finish_s: np.ndarray
@@ -265,6 +271,8 @@ class Kernel(NamedTuple):
     plan_context: np.ndarray
     cut_steps: np.ndarray  # -1: the plan runs to its end
     admitted: np.ndarray
+    casualties: np.ndarray  # a reclaimed replica's requests in service
+    spot: np.ndarray  # 1: the replica is spot and may be reclaimed
     cold_start_s: np.ndarray  # a launched replica's cold start, until it begins
     idle_since_s: np.ndarray  # when the replica last went idle
     timer_since_s: np.ndarray  # serverless: the idle spell the replica's idle timer watches
@@ -306,10 +314,13 @@ class Kernel(NamedTuple):
     TALLY_COMMAND,
     TALLY_COLD_USED,
     TALLY_BEGUN,
-) = range(20)
+    TALLY_SPOT_REPLICA,
+    TALLY_SPOT_ACTION,
+) = range(22)
 # Times in `Kernel.clock`: the loop's clock and limit, the control instant it stopped
 # at, and the delay from a command to the next control instant (negative: none).
-CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S = range(4)
+# CLOCK_SPOT_S: when a spot replica's next step (notice or reclaim) is due.
+CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S, CLOCK_SPOT_S = range(5)
 
 # Fleet changes, by number, as `FleetEvent.kind` names them.
 FLEET_KINDS = ("start", "ready", "drain", "stop", "interrupt")
@@ -348,6 +359,7 @@ _REPLICA_FIELDS = {
     "idle_since_s": (np.float64, 0.0),
     "timer_since_s": (np.float64, 0.0),
     "timer_phase": (np.int8, 0),
+    "spot": (np.int8, 0),
 }
 _LINE_FIELDS = {
     "line_head": (np.int64, -1),
@@ -397,12 +409,13 @@ def new_kernel(
     deadline_s: np.ndarray,
     draws: np.ndarray,
     latency_s: np.ndarray,
+    patience_s: np.ndarray,
     cold_pool: np.ndarray,
     settings: dict,
     replicas: int,
     capacity: int,
 ) -> Kernel:
-    """A kernel for these requests and settings (the Kernel's first fifteen fields),
+    """A kernel for these requests and settings (the Kernel's first sixteen fields),
     with room for `capacity` replicas and `replicas` of them warm and idle at t = 0
     (started and ready in order, as the SimPy engine starts them)."""
     n = len(arrival_s)
@@ -421,13 +434,13 @@ def new_kernel(
     arrays["fleet_replica"][: 2 * replicas] = np.concatenate([warm, warm])
     arrays["fleet_kind"][:replicas] = START
     arrays["fleet_kind"][replicas : 2 * replicas] = READY
-    tally = np.zeros(20, np.int64)
+    tally = np.zeros(22, np.int64)
     for index in (TALLY_IDLE, TALLY_REPLICAS, TALLY_ACCEPTING, TALLY_UP):
         tally[index] = replicas
     tally[TALLY_FLEET_LOG] = 2 * replicas
     tally[TALLY_INCLUSIVE] = 1
     tally[TALLY_STOP_ORDER] = -1
-    clock = np.zeros(4)
+    clock = np.zeros(5)
     clock[CLOCK_NEXT_CONTROL_S] = -1.0
     return Kernel(
         **settings,
@@ -439,6 +452,9 @@ def new_kernel(
         deadline_s=np.ascontiguousarray(deadline_s, dtype=np.float64),
         draws=draws,
         latency_s=latency_s,
+        patience_s=patience_s,
+        retries=np.zeros(n, np.int16),
+        casualties=np.zeros(settings["max_batch"], np.int64),
         cold_pool=np.ascontiguousarray(cold_pool, dtype=np.float64),
         start_s=np.full(n, np.nan),
         first_token_s=np.full(n, np.nan),
@@ -523,19 +539,29 @@ def _heap_push(heap, size, key):
 
 @njit(cache=True)
 def _heap_pop(heap, size):
-    """Remove and return the least key of the min-heap in heap[:size]."""
-    top = heap[0]
+    """Remove and return the least key of the min-heap in heap[:size], as `heapq.heappop`
+    does it (the smaller child moves up to a leaf, then the last key sifts down), so the
+    heap's order is the SimPy replica's: a reclaim retries its requests in that order."""
     size -= 1
     key = heap[size]
+    if size == 0:
+        return key
+    top = heap[0]
     at = 0
-    while 2 * at + 1 < size:
-        child = 2 * at + 1
-        if child + 1 < size and heap[child + 1] < heap[child]:
+    child = 1
+    while child < size:
+        if child + 1 < size and not heap[child] < heap[child + 1]:
             child += 1
-        if key <= heap[child]:
-            break
         heap[at] = heap[child]
         at = child
+        child = 2 * at + 1
+    while at > 0:
+        parent = (at - 1) >> 1
+        if key < heap[parent]:
+            heap[at] = heap[parent]
+            at = parent
+            continue
+        break
     heap[at] = key
     return top
 
@@ -555,7 +581,15 @@ def _remove(items, count, item):
 # Stages of a run: arrivals, then on to the horizon, then the drain.
 ARRIVING, TO_HORIZON, DRAINING = 0, 1, 2
 # Why `_serve` returned.
-AT_END, AT_CONTROL, MORE_DRAWS, MORE_ROOM = 0, 1, 2, 3
+AT_END, AT_CONTROL, MORE_DRAWS, MORE_ROOM, AT_SPOT = 0, 1, 2, 3, 4
+# A command (TALLY_COMMAND): the autoscaler's, or a spot replica's next step.
+POLICY_COMMAND, SPOT_COMMAND = 1, 2
+# What a spot replica does next (TALLY_SPOT_ACTION; its phase is in `timer_phase`):
+# nothing more; wait for its notice; at its notice, drain, replace and wait for the
+# reclaim (or be reclaimed at once).
+SPOT_DONE, SPOT_WAIT_NOTICE, SPOT_REPLACE, SPOT_REPLACE_AND_KILL = 0, 1, 2, 3
+# Phases of a replica's second event (`timer_phase`): a spot replica's reclaim process.
+SPOT_STARTING, SPOT_NOTICE, SPOT_RECLAIM = 1, 2, 3
 
 
 @njit(cache=True)
@@ -593,6 +627,11 @@ def _serve(k, horizon_s, drain_end_s):
     timer_since_s = k.timer_since_s
     timer_phase = k.timer_phase
     cold_pool = k.cold_pool
+    spot_retry = k.spot_retry
+    patience_s = k.patience_s
+    retries = k.retries
+    casualties = k.casualties
+    spot = k.spot
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -654,7 +693,8 @@ def _serve(k, horizon_s, drain_end_s):
 
     def schedule(entity, time_s, urgent=False):
         """Wake `entity` at `time_s`, in place of any event it had pending. An urgent
-        event (SimPy's process start) comes before every normal one due then."""
+        event (SimPy's process start) comes before every normal one due then. Pass
+        `urgent` by position: numba's inlined closures drop a keyword argument."""
         tally[TALLY_SCHEDULED] += 1
         event_s[entity] = time_s
         event_order[entity] = tally[TALLY_SCHEDULED] - (URGENT_SHIFT if urgent else 0)
@@ -717,6 +757,17 @@ def _serve(k, horizon_s, drain_end_s):
         else:
             next_in_line[line_tail[line]] = request
         line_tail[line] = request
+        line_size[line] += 1
+        joined_s[request] = now
+
+    def push_front(line, request, now):
+        """A retry joins the line at its head: it had been served."""
+        account_line(line, now)
+        if line_size[line] == 0:
+            line_tail[line] = request
+        else:
+            next_in_line[request] = line_head[line]
+        line_head[line] = request
         line_size[line] += 1
         joined_s[request] = now
 
@@ -810,7 +861,7 @@ def _serve(k, horizon_s, drain_end_s):
             return
         timer_since_s[replica] = now
         timer_phase[replica] = 1
-        schedule(2 + 2 * replica, now, urgent=True)
+        schedule(2 + 2 * replica, now, True)  # urgent
 
     def idle_timer(replica, now):
         """The timer's process begins (and waits the idle timeout), or its wait ends:
@@ -836,7 +887,7 @@ def _serve(k, horizon_s, drain_end_s):
         log_fleet(now, replica, START)
         up[tally[TALLY_UP]] = replica
         tally[TALLY_UP] += 1
-        schedule(1 + 2 * replica, now, urgent=True)
+        schedule(1 + 2 * replica, now, True)  # urgent
 
     def scale_for_arrival(now):
         """serverless `on_arrival`: with no idle container, start enough for what waits
@@ -1113,7 +1164,7 @@ def _serve(k, horizon_s, drain_end_s):
                 skip -= 1
         return -1
 
-    def route(request, now):
+    def route(request, now, front=False):
         """A request joins a line (waking a replica that can take it), or is dropped."""
         if expires:
             expire(0, now)  # the shared line, or the holding line
@@ -1126,7 +1177,10 @@ def _serve(k, horizon_s, drain_end_s):
             if max_queue >= 0 and line_size[0] >= max_queue * max(1, count):
                 end(request, DROPPED, now)
                 return
-            push(0, request, now)
+            if front:
+                push_front(0, request, now)
+            else:
+                push(0, request, now)
             if serverless:
                 scale_for_arrival(now)
             if tally[TALLY_IDLE] > 0:
@@ -1151,7 +1205,10 @@ def _serve(k, horizon_s, drain_end_s):
             if 0 <= max_queue <= line_size[target + 1]:
                 end(request, DROPPED, now)
                 return
-            push(target + 1, request, now)
+            if front:
+                push_front(target + 1, request, now)
+            else:
+                push(target + 1, request, now)
         if target >= 0:
             notify(target, now)
 
@@ -1169,7 +1226,11 @@ def _serve(k, horizon_s, drain_end_s):
         accepting[tally[TALLY_ACCEPTING]] = replica
         tally[TALLY_ACCEPTING] += 1
         if not shared:
-            reroute(take_line(0, now), now)  # this replica is still STARTING: nobody wakes it
+            # One at a time, as `EngineState.replica_ready`: each route first drops the
+            # clients at the head of the holding line who gave up. This replica is still
+            # STARTING: nobody wakes it.
+            while line_size[0] > 0:
+                route(pop(0, now), now)
         activity[replica] = BUSY
 
     def drain_replica(replica, now):
@@ -1194,6 +1255,88 @@ def _serve(k, horizon_s, drain_end_s):
                     in_service[replica] = -1
                     schedule(1 + 2 * replica, now)
         reroute(requeue, now)
+
+    def kill_replica(replica, now):
+        """A spot reclaim: the replica dies now; what it served is retried at the head of
+        a line (or lost), what waited in its own line is routed again
+        (`EngineState.kill_replica`, `Replica.kill`)."""
+        if activity[replica] == STOPPED:
+            return
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        if activity[replica] == IDLE:
+            tally[TALLY_IDLE] = _remove(idle, tally[TALLY_IDLE], replica)
+        requeue = 0 if shared else take_line(replica + 1, now)
+        account(replica, now)
+        unschedule(1 + 2 * replica)
+        lost = 0
+        if continuous:
+            for j in range(finishing[replica]):
+                casualties[j] = finish_keys[replica, j] % n  # heap order, as heapq's list
+            lost = finishing[replica]
+        elif in_service[replica] >= 0:
+            for j in range(running[replica]):
+                casualties[j] = finish_keys[replica, j]
+            lost = running[replica]
+        finishing[replica] = 0
+        running[replica] = 0
+        kv_reserved[replica] = 0
+        in_service[replica] = -1
+        activity[replica] = STOPPED
+        stopped_s[replica] = now
+        log_fleet(now, replica, INTERRUPT)
+        log_fleet(now, replica, STOP)
+        for j in range(lost):
+            member = casualties[j]
+            start_s[member] = math.nan
+            first_token_s[member] = math.nan
+            if spot_retry:
+                retries[member] += 1
+                if expires:
+                    deadline_s[member] = now + patience_s[member]
+                route(member, now, True)
+            else:
+                end(member, LOST, now)
+        reroute(requeue, now)
+
+    def launch_prepared(now):
+        """Start the TALLY_LAUNCHES replicas the caller prepared (cold start, market):
+        each one's process begins now, ahead of anything else due now (SimPy's
+        Initialize), and a spot one's reclaim process right after."""
+        launches = tally[TALLY_LAUNCHES]
+        first = tally[TALLY_REPLICAS]
+        for replica in range(first, first + launches):
+            activity[replica] = STARTING
+            started_s[replica] = now
+            last_change_s[replica] = now
+            log_fleet(now, replica, START)
+            up[tally[TALLY_UP]] = replica
+            tally[TALLY_UP] += 1
+            schedule(1 + 2 * replica, now, True)  # urgent
+            if spot[replica]:
+                timer_phase[replica] = SPOT_STARTING
+                schedule(2 + 2 * replica, now, True)  # urgent
+        tally[TALLY_REPLICAS] += launches
+        tally[TALLY_LAUNCHES] = 0
+
+    def apply_spot(now):
+        """A spot replica's step, as the caller drew it (`spot._reclaim`): wait for the
+        notice, or at the notice drain it, start its replacement and wait for the
+        reclaim (or die at once when the reclaim is due already)."""
+        replica = tally[TALLY_SPOT_REPLICA]
+        action = tally[TALLY_SPOT_ACTION]
+        timer_phase[replica] = 0
+        if action == SPOT_WAIT_NOTICE:
+            timer_phase[replica] = SPOT_NOTICE
+            schedule(2 + 2 * replica, clock[CLOCK_SPOT_S])
+        elif action >= SPOT_REPLACE:  # SPOT_REPLACE or SPOT_REPLACE_AND_KILL
+            drain_replica(replica, now)
+            launch_prepared(now)
+            if action == SPOT_REPLACE_AND_KILL:
+                kill_replica(replica, now)
+            else:
+                timer_phase[replica] = SPOT_RECLAIM
+                schedule(2 + 2 * replica, clock[CLOCK_SPOT_S])
 
     def wake(entity, now):
         """A replica's event: its process starts (a launch), its cold start ends, its
@@ -1241,23 +1384,10 @@ def _serve(k, horizon_s, drain_end_s):
                 victims[starting + i] = serving[order[i]]
             for i in range(min(drains, size)):
                 drain_replica(victims[i], now)
-        launches = tally[TALLY_LAUNCHES]
-        first = tally[TALLY_REPLICAS]
-        for replica in range(first, first + launches):
-            # Its process starts now, ahead of anything else due now (SimPy's
-            # Initialize); its cold start, from `cold_start_s`, begins then.
-            activity[replica] = STARTING
-            started_s[replica] = now
-            last_change_s[replica] = now
-            log_fleet(now, replica, START)
-            up[tally[TALLY_UP]] = replica
-            tally[TALLY_UP] += 1
-            schedule(1 + 2 * replica, now, urgent=True)
-        tally[TALLY_REPLICAS] += launches
+        launch_prepared(now)
         if clock[CLOCK_NEXT_CONTROL_S] >= 0:
             schedule(CONTROL, now + clock[CLOCK_NEXT_CONTROL_S])
         tally[TALLY_DRAINS] = 0
-        tally[TALLY_LAUNCHES] = 0
 
     # ------------------------------------------------------------ the run
     stage = tally[TALLY_STAGE]
@@ -1281,10 +1411,21 @@ def _serve(k, horizon_s, drain_end_s):
         for replica in range(tally[TALLY_REPLICAS]):
             log_fleet(0.0, replica, READY)
             on_idle(replica, 0.0)
+    if tally[TALLY_BEGUN] == 0:
+        # The initial spot replicas' reclaim processes start at t = 0, in order.
+        tally[TALLY_BEGUN] = 1
+        for replica in range(tally[TALLY_REPLICAS]):
+            if spot[replica]:
+                timer_phase[replica] = SPOT_STARTING
+                schedule(2 + 2 * replica, 0.0, True)  # urgent
     if tally[TALLY_COMMAND]:
+        command = tally[TALLY_COMMAND]
         tally[TALLY_COMMAND] = 0
         time_s = clock[CLOCK_CONTROL_S]
-        apply_command(time_s)
+        if command == SPOT_COMMAND:
+            apply_spot(time_s)
+        else:
+            apply_command(time_s)
         if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
             now = limit_s = time_s
             drain_order = tally[TALLY_SCHEDULED]
@@ -1315,10 +1456,18 @@ def _serve(k, horizon_s, drain_end_s):
                     clock[CLOCK_CONTROL_S] = time_s
                     code = AT_CONTROL
                     break
-                if entity % 2 == 0:
-                    idle_timer((entity - 2) // 2, time_s)
-                else:
+                if entity % 2 == 1:
                     wake(entity, time_s)
+                elif serverless:
+                    idle_timer((entity - 2) // 2, time_s)
+                elif timer_phase[(entity - 2) // 2] == SPOT_RECLAIM:
+                    timer_phase[(entity - 2) // 2] = 0
+                    kill_replica((entity - 2) // 2, time_s)
+                else:  # a spot replica's reclaim process begins, or its notice is due
+                    tally[TALLY_SPOT_REPLICA] = (entity - 2) // 2
+                    clock[CLOCK_CONTROL_S] = time_s
+                    code = AT_SPOT
+                    break
                 if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
                     now = limit_s = time_s
                     drain_order = tally[TALLY_SCHEDULED]

@@ -17,15 +17,25 @@ from distributions.tokens import sample
 from distributions.traffic import RequestChunk
 from sim.engine.compiled_loop import (
     AT_END,
+    AT_SPOT,
     CLOCK_CONTROL_S,
     CLOCK_NEXT_CONTROL_S,
+    CLOCK_SPOT_S,
     FLEET_KINDS,
     LEAST_LOADED,
     MORE_DRAWS,
     MORE_ROOM,
+    POLICY_COMMAND,
     RANDOM,
     ROUTERS,
     SHARED_QUEUE,
+    SPOT_COMMAND,
+    SPOT_DONE,
+    SPOT_REPLACE,
+    SPOT_REPLACE_AND_KILL,
+    SPOT_STARTING,
+    SPOT_WAIT_NOTICE,
+    STOPPED,
     TALLY_COLD_USED,
     TALLY_COMMAND,
     TALLY_DRAINS,
@@ -35,6 +45,8 @@ from sim.engine.compiled_loop import (
     TALLY_NEXT_REQUEST,
     TALLY_REPLICAS,
     TALLY_RESOLVED,
+    TALLY_SPOT_ACTION,
+    TALLY_SPOT_REPLICA,
     TALLY_UP,
     Kernel,
     _serve,
@@ -50,6 +62,7 @@ from sim.fleet.autoscaler import FleetMeter
 from sim.fleet.spot import launch_market
 from sim.fleet.start import cold_start_sampler, initial_markets, replica_market, scaling_policy
 from sim.scenario.schema import Scenario
+from sim.scenario.spot_terms import SpotTerms, spot_terms
 
 COMPILED_POLICIES = (
     "fixed",
@@ -62,15 +75,14 @@ COMPILED_POLICIES = (
 
 
 def runs_compiled(scenario: Scenario) -> bool:
-    """True if the kernel can run the scenario: a fixed or periodically autoscaled fleet,
-    no spot, and a router and service model the kernel knows.
+    """True if the kernel can run the scenario: a fixed, autoscaled or serverless fleet
+    (spot or not, any batching) with a router and service model the kernel knows.
 
     Everything else runs on the SimPy engine, which is where a new policy, router,
     batching policy or service model goes first.
     """
     return (
         scenario.autoscaling.policy in COMPILED_POLICIES
-        and not scenario.fleet.uses_spot
         and scenario.batching.policy in ("none", "static", "continuous")
         and scenario.fleet.router in ROUTERS
         and scenario.service.model in ("latency", "roofline")
@@ -97,7 +109,8 @@ def run_compiled(
         return _run_serverless(
             scenario, service, requests, latency_s, patience_s, streams, drain_end_s
         )
-    dynamic = config.policy != "fixed"
+    uses_spot = scenario.fleet.uses_spot
+    dynamic = config.policy != "fixed" or uses_spot
     router = ROUTERS[scenario.fleet.router]
     routing_rng = streams["routing"]
     uses_draws = router in (RANDOM, LEAST_LOADED)
@@ -114,13 +127,26 @@ def run_compiled(
     if not dynamic:
         _serve(k, horizon_s, drain_end_s)
         return _outcome(k, scenario, markets, counters, requests)
-    policy = scaling_policy(scenario, service)
+    policy = scaling_policy(scenario, service) if config.policy != "fixed" else None
     next_cold_start_s = cold_start_sampler(scenario, streams["fleet"])
     spot_rng = streams["spot"]
+    terms = spot_terms(scenario) if uses_spot else None
+    reclaimed = terms is not None and terms.interruptions_per_hour > 0
+
+    def watched(market: str) -> int:
+        """1 if a replica bought on `market` gets a reclaim process (`watch_spot_replicas`)."""
+        return int(reclaimed and market == "spot")
+
+    k.spot[:replicas] = [watched(market) for market in markets]
+    lifetimes_s: dict[int, float] = {}  # each spot replica's drawn lifetime
     current = [k]  # the kernel, replaced when it grows
-    meter = FleetMeter(lambda: kernel_integrals(current[0], router == SHARED_QUEUE), k.max_batch)
-    k.clock[CLOCK_NEXT_CONTROL_S] = policy.first_sync_s()
-    k.tally[TALLY_COMMAND] = 1
+    meter = None
+    if policy is not None:
+        meter = FleetMeter(
+            lambda: kernel_integrals(current[0], router == SHARED_QUEUE), k.max_batch
+        )
+        k.clock[CLOCK_NEXT_CONTROL_S] = policy.first_sync_s()
+    k.tally[TALLY_COMMAND] = POLICY_COMMAND
     while True:
         code = _serve(k, horizon_s, drain_end_s)
         if code == AT_END:
@@ -130,6 +156,23 @@ def run_compiled(
             k = current[0] = _with_draws(k, tally, routing_rng)
             continue
         now_s = k.clock.tolist()[CLOCK_CONTROL_S]
+        if code == AT_SPOT:
+            k = current[0] = _spot_step(
+                k,
+                tally,
+                now_s,
+                terms,
+                scenario,
+                spot_rng,
+                next_cold_start_s,
+                lifetimes_s,
+                markets,
+                counters,
+                watched,
+            )
+            if uses_draws:
+                k = current[0] = _with_draws(k, tally, routing_rng)
+            continue
         up = tally[TALLY_UP]
         desired = policy.decide(now_s, up, meter)
         cold_starts = []
@@ -154,11 +197,65 @@ def run_compiled(
             k = _with_draws(k, tally, routing_rng)
         current[0] = k
         k.cold_start_s[first : first + len(cold_starts)] = cold_starts
+        k.spot[first : first + len(cold_starts)] = [watched(m) for m in markets[first:]]
         k.tally[TALLY_LAUNCHES] = len(cold_starts)
         k.tally[TALLY_DRAINS] = max(0, up - desired)
         k.clock[CLOCK_NEXT_CONTROL_S] = policy.next_sync_s(now_s)
-        k.tally[TALLY_COMMAND] = 1
+        k.tally[TALLY_COMMAND] = POLICY_COMMAND
     return _outcome(k, scenario, markets, counters, requests)
+
+
+def _spot_step(
+    k: Kernel,
+    tally: list[int],
+    now_s: float,
+    terms: SpotTerms,
+    scenario: Scenario,
+    spot_rng: np.random.Generator,
+    next_cold_start_s,
+    lifetimes_s: dict[int, float],
+    markets: list[str],
+    counters: dict[str, int],
+    watched,
+) -> Kernel:
+    """A spot replica's reclaim process (`spot._reclaim`) at its start or its notice,
+    with the same draws in the same order: its lifetime when it starts; at the notice
+    (unless scaled down meanwhile) the replacement's market and cold start. The kernel
+    drains, launches and kills as told."""
+    replica = tally[TALLY_SPOT_REPLICA]
+    started_s = float(k.started_s[replica])
+    if int(k.timer_phase[replica]) == SPOT_STARTING:
+        lifetime_s = spot_rng.exponential(3600.0 / terms.interruptions_per_hour)
+        lifetimes_s[replica] = lifetime_s
+        notice_at_s = started_s + max(0.0, lifetime_s - terms.notice_s)
+        if notice_at_s > now_s:
+            k.clock[CLOCK_SPOT_S] = now_s + (notice_at_s - now_s)
+            return _spot_command(k, SPOT_WAIT_NOTICE)
+    if int(k.activity[replica]) == STOPPED or k.draining[replica]:
+        return _spot_command(k, SPOT_DONE)  # scaled down before the provider wanted it back
+    counters["interruptions"] += 1
+    market = launch_market("spot", scenario.spot, spot_rng)
+    cold_start_s = float(next_cold_start_s())
+    counters["launches"] += 1
+    counters["cold_starts"] += cold_start_s > 0
+    markets.append(market)
+    first = tally[TALLY_REPLICAS]
+    if first + 1 > kernel_capacity(k):
+        k = grow_kernel(k, 2 * kernel_capacity(k))
+    k.cold_start_s[first] = cold_start_s
+    k.spot[first] = watched(market)
+    k.tally[TALLY_LAUNCHES] = 1
+    reclaim_at_s = started_s + lifetimes_s.pop(replica)
+    if reclaim_at_s > now_s:
+        k.clock[CLOCK_SPOT_S] = now_s + (reclaim_at_s - now_s)
+        return _spot_command(k, SPOT_REPLACE)
+    return _spot_command(k, SPOT_REPLACE_AND_KILL)
+
+
+def _spot_command(k: Kernel, action: int) -> Kernel:
+    k.tally[TALLY_SPOT_ACTION] = action
+    k.tally[TALLY_COMMAND] = SPOT_COMMAND
+    return k
 
 
 def _run_serverless(
@@ -247,14 +344,13 @@ def _outcome(
 ) -> EngineOutcome:
     """The kernel's books as the SimPy engine's `EngineState.outcome` gives them."""
     count = int(k.tally[TALLY_REPLICAS])
-    n = len(k.arrival_s)
     log = RequestLog(
         arrival_s=k.arrival_s,
         start_s=k.start_s,
         first_token_s=k.first_token_s,
         finish_s=k.finish_s,
         status=k.status,
-        retries=np.zeros(n, dtype=np.int16),
+        retries=k.retries,
         replica=k.served_by,
     )
     stopped = [None if math.isnan(s) else s for s in k.stopped_s[:count].tolist()]
