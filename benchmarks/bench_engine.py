@@ -112,6 +112,13 @@ def scenario_for(case: str, requests: float, router: str | None):
     return load_scenario(BASES.get(case, "mmc"), sets)
 
 
+def warm_up_requests(case: str) -> float:
+    """A small run's requests: 1,000, or a minute's worth where that is more (a horizon
+    under `pricing.minimum_billed`, 60 s, is refused)."""
+    rate = CASES[case][2]
+    return max(1e3, 60.0 * rate) if rate is not None else 1e3
+
+
 def timed_run(case: str, requests: float, router: str | None, use_simpy: bool):
     scenario = scenario_for(case, requests, router)
     streams = replication_streams(scenario.seed, 0)
@@ -131,7 +138,7 @@ def _peak_rss_bytes() -> float:
 
 
 def _measure_rss(queue, case: str, requests: float, router: str | None, use_simpy: bool) -> None:
-    timed_run(case, 1e3, router, use_simpy)
+    timed_run(case, warm_up_requests(case), router, use_simpy)
     before = _peak_rss_bytes()
     result, _, _ = timed_run(case, requests, router, use_simpy)
     queue.put((_peak_rss_bytes() - before) / result.requests["arrived"])
@@ -153,13 +160,13 @@ def run_case(case: str, requests: float, engines: list[str], router: str | None,
     for engine in engines:
         use_simpy = engine == "simpy"
         started = time.perf_counter()
-        timed_run(case, 1e3, router, use_simpy)  # imports; loads (or compiles) the kernel
+        timed_run(case, warm_up_requests(case), router, use_simpy)  # imports; loads the kernel
         warm_up_s = time.perf_counter() - started
         result, wall_s, cpu_s = timed_run(case, requests, router, use_simpy)
         n = result.requests["arrived"]
         p99[engine] = result.latency_s["e2e"]["p99"]
         speed[engine] = n / cpu_s
-        scenario = scenario_for(case, 1e3, router)
+        scenario = scenario_for(case, warm_up_requests(case), router)
         ran = "simpy" if use_simpy or not runs_compiled(scenario) else "compiled"
         name = scenario.fleet.router
         print(f"({case}) {CASES[case][0]}, router {name}, engine {engine} (ran {ran})")

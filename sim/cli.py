@@ -76,7 +76,8 @@ EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="exact (per request), fast (fleet scale, seconds a day), or auto (exact while quick).",
+        help="exact (per request), fast (fleet scale, seconds a day), auto (exact while "
+        "quick), or simpy (the exact engine's SimPy oracle, slower, the same results).",
     ),
 ]
 WorkersOption = Annotated[
@@ -358,7 +359,7 @@ def run_command(
         check_plan(plan, yes)  # a refusal is one line, so it comes before the plan is shown
         if not json_output:
             stderr.print(plan.describe(), highlight=False)
-    elif not json_output:
+    elif not json_output and chosen == "fast":
         from sim.fleetscale.run import describe_fast
 
         stderr.print(describe_fast(loaded), highlight=False)
@@ -585,12 +586,16 @@ def levers_command(
 
 
 def _engine_runner(scenario, engine: str, workers: int):
-    """The engine that runs (exact or fast) and, for the fast one, its replication runner."""
+    """The engine that runs (exact, fast or simpy) and, but for exact, its replication runner."""
     from sim.montecarlo.engine_choice import choose_engine
 
     chosen = choose_engine(scenario, engine, workers)
     if chosen == "exact":
         return chosen, None
+    if chosen == "simpy":
+        from sim.montecarlo.simpy_runs import run_on_simpy
+
+        return chosen, functools.partial(run_on_simpy, workers=workers)
     from sim.fleetscale.run import check_fast, run_fast
 
     check_fast(scenario)

@@ -16,6 +16,7 @@ from test_fixed_fleet import ROOFLINE, assert_identical
 
 from distributions.traffic import generate_requests
 from sim.engine.outcome import EngineOutcome
+from sim.engine.request_log import LOST
 from sim.engine.service_time import build_service_model
 from sim.fleet.compiled_fleet import runs_compiled
 from sim.montecarlo.replication import _summarize, engine_outcome, replication_streams
@@ -102,10 +103,14 @@ def random_dynamic_fleet(rng: np.random.Generator) -> list[str]:
         sets.append(f"autoscaling.schedule=[{table}]")
     if rng.random() < 0.5:
         max_batch = int(rng.integers(1, 17))
+        # Prompts above the token budget are chunked. A child stream draws it, so the
+        # cases' other draws are those the fleets had before the budget existed.
+        budget = int(rng.spawn(1)[0].choice([max_batch, 256, 2048, 8192]))
         sets += [
             *ROOFLINE,
             'fleet.gpu="A100-80GB"',
-            f'batching={{policy="continuous", max_batch={max_batch}}}',
+            f'batching={{policy="continuous", max_batch={max_batch}, '
+            f"max_num_batched_tokens={budget}}}",
             f'requests.output_tokens={{dist="lognormal", mean={rng.integers(20, 200)}, cv=0.8}}',
             f'requests.prompt_tokens={{dist="lognormal", mean={rng.integers(50, 2000)}, cv=0.8}}',
         ]
@@ -156,6 +161,125 @@ def test_kernel_reproduces_the_simpy_engine_on_random_dynamic_fleets() -> None:
     assert changed >= 30 and scaled >= 15
 
 
+def random_static_fleet(rng: np.random.Generator) -> list[str]:
+    """A random fleet (fixed or autoscaled, as above) serving static batches: up to
+    `max_batch` requests run as one, the head waiting up to `max_wait` for a fuller one."""
+    sets = random_dynamic_fleet(rng)
+    if rng.random() < 0.25:
+        sets = [s for s in sets if not s.startswith("autoscaling.policy")]
+        sets.append("fleet.replicas=" + str(rng.integers(1, 4)))
+    max_batch = int(rng.integers(1, 9))
+    max_wait_s = rng.choice([0.0, 0.05, 0.5, 2.0, 1.0])
+    batching = f'policy="static", max_batch={max_batch}, max_wait={max_wait_s}'
+    return [*sets, f"batching={{{batching}}}"]
+
+
+def test_kernel_reproduces_the_simpy_engine_on_random_static_batching() -> None:
+    """14 random fleets serving static batches with max_wait (seeded): identical logs,
+    fleet events and bills; most batches hold more than one request."""
+    rng = np.random.default_rng(20261202)
+    batched = waited = 0
+    for case in range(14):
+        sets = random_static_fleet(rng)
+        assert runs_compiled(load_scenario("mmc", sets)), sets
+        kernel, simpy = both_engines(sets, seed=100 + case)
+        try:
+            assert_same_outcome(sets, kernel, simpy)
+        except AssertionError as error:
+            raise AssertionError(f"random static case {case}: {sets}") from error
+        starts = kernel.log.start_s[np.isfinite(kernel.log.start_s)]
+        batched += len(np.unique(starts)) < 0.9 * len(starts)  # requests sharing a start
+        waited += "max_wait=0.0" not in sets[-1]
+    print(f"{batched} of 14 static fleets batched requests together, {waited} waited to fill")
+    assert batched >= 8 and waited >= 8
+
+
+def random_serverless_fleet(rng: np.random.Generator) -> list[str]:
+    """A random serverless fleet: containers from zero or a few, an idle timeout from none
+    to half a minute, concurrency per container under static or continuous batching,
+    busy-only or whole-life billing, on the knobs of the fleets above."""
+    sets = random_dynamic_fleet(rng)
+    sets += [
+        'autoscaling.policy="serverless"',
+        'fleet.market="serverless"',
+        "pricing.serverless_usd_per_s=0.0002",
+        f"autoscaling.idle_timeout={rng.choice([0, 0, 0.5, 2, 5, 30])}",
+        f"autoscaling.billed_only_busy={str(rng.random() < 0.3).lower()}",
+    ]
+    if rng.random() < 0.4:
+        sets.append(f"autoscaling.concurrency_per_replica={rng.integers(1, 6)}")
+    if rng.random() < 0.3:
+        wait_s = rng.choice([0.0, 0.5, 2.0])
+        sets.append(
+            f'batching={{policy="static", max_batch={rng.integers(1, 6)}, max_wait={wait_s}}}'
+        )
+    return sets
+
+
+def test_kernel_reproduces_the_simpy_engine_on_random_serverless_fleets() -> None:
+    """14 random serverless fleets (seeded): identical logs, fleet events and bills;
+    containers start on demand and most fleets retire some."""
+    rng = np.random.default_rng(20261203)
+    launched = retired = 0
+    for case in range(14):
+        sets = random_serverless_fleet(rng)
+        assert runs_compiled(load_scenario("mmc", sets)), sets
+        kernel, simpy = both_engines(sets, seed=200 + case)
+        try:
+            assert_same_outcome(sets, kernel, simpy)
+        except AssertionError as error:
+            raise AssertionError(f"random serverless case {case}: {sets}") from error
+        launched += kernel.counters["launches"] > 0
+        retired += any(event.kind == "drain" for event in kernel.fleet_events)
+    print(f"of 14 serverless fleets, {launched} started containers, {retired} retired some")
+    assert launched >= 10 and retired >= 8
+
+
+def random_spot_fleet(rng: np.random.Generator) -> list[str]:
+    """A random fleet (fixed or autoscaled, as above) with spot replicas, all or a share:
+    reclaims from rare to several an hour, with no notice, a short one or one longer
+    than the lifetimes, retry or loss of the work in flight, capacity shortages."""
+    sets = random_dynamic_fleet(rng)
+    if rng.random() < 0.3:
+        sets = [s for s in sets if not s.startswith("autoscaling.policy")]
+        sets.append("fleet.replicas=" + str(rng.integers(1, 5)))
+    if rng.random() < 0.6:
+        sets.append('fleet.market="spot"')
+    else:
+        sets.append(f"fleet.spot_fraction={rng.choice([0.3, 0.5, 0.8])}")
+    sets += [
+        "pricing.spot_usd_per_hour=1.2",
+        f"spot.interruptions_per_hour={rng.choice([0.5, 4, 10, 30])}",
+        f"spot.notice={rng.choice([0, 0, 5, 30, 120])}",
+        f"spot.retry={str(rng.random() < 0.6).lower()}",
+        f"spot.capacity_shortage_probability={rng.choice([0, 0, 0.3, 1])}",
+    ]
+    if rng.random() < 0.2:
+        batch = f'policy="static", max_batch={rng.integers(1, 6)}, max_wait={rng.choice([0, 0.5])}'
+        sets.append(f"batching={{{batch}}}")
+    return sets
+
+
+def test_kernel_reproduces_the_simpy_engine_on_random_spot_fleets() -> None:
+    """16 random spot fleets (seeded): identical logs (retries too), fleet events and
+    bills; most fleets lose replicas to reclaims, and some requests are retried or lost."""
+    rng = np.random.default_rng(20261204)
+    interrupted = retried = lost = 0
+    for case in range(16):
+        sets = random_spot_fleet(rng)
+        assert runs_compiled(load_scenario("mmc", sets)), sets
+        kernel, simpy = both_engines(sets, seed=300 + case)
+        try:
+            assert_same_outcome(sets, kernel, simpy)
+        except AssertionError as error:
+            raise AssertionError(f"random spot case {case}: {sets}") from error
+        interrupted += kernel.counters["interruptions"] > 0
+        retried += bool((kernel.log.retries > 0).any())
+        lost += bool((kernel.log.status == LOST).any())
+    print(f"of 16 spot fleets, {interrupted} reclaimed, {retried} retried, {lost} lost work")
+    assert interrupted >= 12 and retried >= 3 and lost >= 3
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_the_diurnal_api_day_matches_on_every_policy(policy: str) -> None:
     """A bundled scenario's night and morning ramp (about 16,000 requests) on each
@@ -177,13 +301,24 @@ def test_the_diurnal_api_day_matches_on_every_policy(policy: str) -> None:
     assert kernel.counters == simpy.counters
 
 
-@pytest.mark.parametrize(
-    "sets",
-    [
-        ['batching={policy="static", max_batch=4}', 'autoscaling={policy="target-tracking"}'],
-        ['fleet.market="spot"', 'autoscaling={policy="queue-depth"}'],
-        ['autoscaling={policy="serverless"}', "pricing.serverless_usd_per_s=1e-4"],
-    ],
-)
-def test_fleets_the_kernel_does_not_cover_yet_run_on_simpy(sets: list[str]) -> None:
-    assert not runs_compiled(load_scenario("mmc", sets))
+def test_a_reclaim_takes_down_the_prompt_part_way_through_prefill_on_both_engines() -> None:
+    """Long prompts over a small token budget are always part-way through prefill: a
+    reclaim without notice retries that prompt too (`Replica.in_service`), on both."""
+    sets = [
+        *ROOFLINE,
+        'fleet.gpu="A100-80GB"',
+        "fleet.replicas=3",
+        'fleet.market="spot"',
+        "pricing.spot_usd_per_hour=1.2",
+        "spot.interruptions_per_hour=30",
+        "spot.notice=0",
+        "horizon=1200",
+        "traffic.rate_per_s=2",
+        'batching={policy="continuous", max_batch=8, max_num_batched_tokens=64}',
+        'requests.prompt_tokens={dist="fixed", value=1500}',
+        'requests.output_tokens={dist="fixed", value=20}',
+    ]
+    assert runs_compiled(load_scenario("mmc", sets))
+    kernel, simpy = both_engines(sets, seed=5)
+    assert_same_outcome(sets, kernel, simpy)
+    assert kernel.counters["interruptions"] > 0 and (kernel.log.retries > 0).any()

@@ -4,7 +4,8 @@ Serverless with `idle_timeout = 0` launches a container per request, and spot
 reclaims launch a replacement each: a per-event scan over every replica ever
 launched makes such runs quadratic. These tests count how often the engine
 walks its list of all replicas, and check that the live set it keeps instead
-lists the same replicas, in the same order, as the scan did.
+lists the same replicas, in the same order, as the scan did. (These fleets run
+compiled by default; the tests ask for the SimPy engine.)
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ SPOT_CHURN = [
 
 
 def test_container_per_request_walks_the_replicas_a_few_times_per_run(counted_replicas) -> None:
-    result = run_once(CONTAINER_PER_REQUEST, base="redai-100k", seed=3)
+    result = run_once(CONTAINER_PER_REQUEST, base="redai-100k", seed=3, use_simpy=True)
     launched = result.events["launches"]
     assert launched > 1500  # ~2,080 requests, one container each
     # Closing the books walks every replica a few times (six now); a scan per arrival
@@ -73,7 +74,7 @@ def test_container_per_request_walks_the_replicas_a_few_times_per_run(counted_re
 
 
 def test_spot_churn_under_an_autoscaler_walks_the_replicas_a_few_times(counted_replicas) -> None:
-    result = run_once(SPOT_CHURN, base="diurnal-api", seed=5)
+    result = run_once(SPOT_CHURN, base="diurnal-api", seed=5, use_simpy=True)
     launched = result.events["launches"]
     assert result.events["interruptions"] > 100  # 3 replicas x 60 / h over an hour
     # A scan at every 15 s sync would walk ~240 x launched / 2 replicas.
@@ -113,7 +114,7 @@ def test_the_live_set_lists_what_the_scan_listed_in_its_order(monkeypatch, sets,
         route(state, request, front)
 
     monkeypatch.setattr(EngineState, "route", checked_route)
-    run_once(sets, base=base, seed=11)
+    run_once(sets, base=base, seed=11, use_simpy=True)
     assert len(sizes) > 1000 and max(sizes) >= 3  # checked at every routing, on fleets of several
 
 

@@ -257,16 +257,3 @@ def test_the_cases_reach_every_outcome() -> None:
     kv = run_once(CASES["continuous, KV memory for 2,200 tokens"], seed=7)
     too_big = kv.log.status == DROPPED
     assert too_big.any() and not np.isnan(kv.log.finish_s[too_big]).any()
-
-
-@pytest.mark.parametrize(
-    "sets",
-    [
-        ['batching={policy="static", max_batch=4}'],
-        ['autoscaling={policy="serverless"}', "pricing.serverless_usd_per_s=0.0002"],
-        ['fleet.market="spot"'],
-        ["fleet.spot_fraction=0.5", "fleet.replicas=2"],
-    ],
-)
-def test_spot_serverless_and_static_batches_run_on_simpy(sets: list[str]) -> None:
-    assert not runs_compiled(load_scenario("mmc", sets))

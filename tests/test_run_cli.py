@@ -92,23 +92,24 @@ def test_the_plan_counts_requests_from_the_traffic_integral() -> None:
 
 def test_the_plan_prices_each_run_at_the_speed_and_memory_of_its_engine() -> None:
     fixed = plan_run(load_scenario("mmc"), workers=1)  # the compiled kernel
-    scaling = plan_run(load_scenario("mmc", ['fleet.market="spot"']), 1)  # SimPy (for now)
-    assert (fixed.engine, scaling.engine) == ("kernel", "simpy")
-    assert fixed.requests == pytest.approx(scaling.requests)
+    spot = plan_run(load_scenario("mmc", ['fleet.market="spot"']), 1)  # compiled too, now
+    assert (fixed.engine, spot.engine) == ("kernel", "kernel")
+    assert fixed.requests == pytest.approx(spot.requests)
     tracking = plan_run(load_scenario("mmc", ['autoscaling={policy="target-tracking"}']), 1)
     assert tracking.engine == "kernel"
     per_replication = fixed.requests / fixed.replications  # one worker holds one at a time
-    for plan, speed, engine in ((fixed, "kernel", "kernel"), (scaling, "static", "simpy")):
-        launch_s = plan.replicas * SECONDS_PER_REPLICA[engine]  # spot adds replacements
-        replication_s = per_replication / REQUESTS_PER_S[speed] + launch_s
+    for plan in (fixed, spot):
+        launch_s = plan.replicas * SECONDS_PER_REPLICA["kernel"]  # spot adds replacements
+        replication_s = per_replication / REQUESTS_PER_S["kernel"] + launch_s
         assert plan.wall_s == pytest.approx(STARTUP_S + plan.replications * replication_s)
     kernel_replica = BYTES_PER_REPLICA["kernel"] + BYTES_PER_BATCH_SLOT  # max_batch 1
     assert fixed.memory_bytes == pytest.approx(
         per_replication * BYTES_PER_REQUEST["kernel"] + 4 * kernel_replica
     )
-    assert scaling.memory_bytes == pytest.approx(
-        per_replication * BYTES_PER_REQUEST["simpy"] + scaling.replicas * BYTES_PER_REPLICA["simpy"]
+    assert spot.memory_bytes == pytest.approx(
+        per_replication * BYTES_PER_REQUEST["kernel"] + spot.replicas * kernel_replica
     )
+    assert spot.replicas > fixed.replicas  # the replacements
 
 
 def test_the_plan_counts_a_container_per_request_without_an_idle_timeout() -> None:
@@ -116,8 +117,9 @@ def test_the_plan_counts_a_container_per_request_without_an_idle_timeout() -> No
     plan = plan_run(load_scenario("redai-100k"), workers=1)
     per_replication = plan.requests / plan.replications
     assert plan.replicas == pytest.approx(per_replication)
-    containers_s = plan.replications * per_replication * SECONDS_PER_REPLICA["simpy"]
-    assert plan.wall_s > containers_s  # 80 s of the estimate
+    assert plan.engine == "kernel"  # serverless runs compiled
+    containers_s = plan.replications * per_replication * SECONDS_PER_REPLICA["kernel"]
+    assert plan.wall_s > containers_s  # 20 s of the estimate
     warm = plan_run(load_scenario("redai-100k", ["autoscaling.idle_timeout=60"]), workers=1)
     assert warm.replicas < 0.01 * per_replication
 

@@ -28,7 +28,7 @@ from numba import njit
 
 from distributions.traffic import RequestChunk
 from sim.engine import service_time
-from sim.engine.request_log import COMPLETED, DROPPED, TIMED_OUT
+from sim.engine.request_log import COMPLETED, DROPPED, LOST, TIMED_OUT
 from sim.engine.service_time import (
     LatencyModel,
     RooflineModel,
@@ -47,6 +47,7 @@ BUSY = 1  # in a step or request that nobody can join
 DECODING = 2  # in a run of decode steps that a new request may join at the next step
 STARTING = 3  # in its cold start: billed, serves nothing
 STOPPED = 4
+FILLING = 5  # static batching: waiting up to max_wait for a fuller batch
 
 # Routers, by number.
 SHARED_QUEUE, ROUND_ROBIN, RANDOM, LEAST_LOADED = 0, 1, 2, 3
@@ -90,6 +91,7 @@ def kernel_for(
     drain_end_s: float,
     capacity: int,
     dynamic: bool,
+    cold_pool: np.ndarray | None = None,
 ) -> Kernel:
     """A kernel for the scenario's requests, its initial replicas warm at t = 0."""
     arrival_s = np.ascontiguousarray(requests.arrival_s, dtype=np.float64)
@@ -102,16 +104,29 @@ def kernel_for(
     if isinstance(service, RooflineModel):
         constants = service.constants
         kv_capacity = float(service.kv_capacity_tokens)
+    batch_latency_s = np.empty(0)
+    stretch = (0.0, 2.0, 0.0)
     if continuous:
         first_s = duration_s = np.empty(0)
     elif isinstance(service, LatencyModel):
-        duration_s = first_s = service.alone_s(np.asarray(latency_s, dtype=np.float64))
+        batch_latency_s = np.ascontiguousarray(latency_s, dtype=np.float64)
+        duration_s = first_s = service.alone_s(batch_latency_s)
+        stretch = (
+            float(service.batch_overhead),
+            float(service.batch_overhead_at),
+            float(service.step_overhead_s),
+        )
     else:
         first_s, duration_s = _alone_times_s(constants, prompt, output)
     expires = patience_s is not None
     deadline_s = arrival_s + patience_s if expires else np.empty(0)
+    patience = np.ascontiguousarray(patience_s, dtype=np.float64) if expires else np.empty(0)
     max_queue = scenario.admission.max_queue
-    max_batch = scenario.batching.max_batch if continuous else 1
+    max_batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
+    config = scenario.autoscaling
+    serverless = config.policy == "serverless"
+    if serverless and config.concurrency_per_replica and scenario.batching.policy != "none":
+        max_batch = config.concurrency_per_replica  # a container takes this many at once
     if continuous:
         _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)
     return new_kernel(
@@ -122,9 +137,12 @@ def kernel_for(
         duration_s,
         deadline_s,
         draws,
+        batch_latency_s,
+        patience,
+        np.empty(0) if cold_pool is None else cold_pool,
         settings={
             "expires": expires,
-            "router": ROUTERS[scenario.fleet.router],
+            "router": SHARED_QUEUE if serverless else ROUTERS[scenario.fleet.router],
             "max_queue": -1 if max_queue is None else max_queue,
             "continuous": continuous,
             "max_batch": max_batch,
@@ -132,6 +150,14 @@ def kernel_for(
             "constants": constants,
             "dynamic": dynamic,
             "token_budget": service.token_budget if continuous else 0,
+            "max_wait_s": float(scenario.batching.max_wait),
+            "latency_batches": isinstance(service, LatencyModel),
+            "stretch": stretch,
+            "serverless": serverless,
+            "idle_timeout_s": float(config.idle_timeout),
+            "min_replicas": config.min_replicas,
+            "max_replicas": config.max_replicas,
+            "spot_retry": scenario.spot.retry,
         },
         replicas=scenario.fleet.replicas,
         capacity=capacity,
@@ -185,6 +211,14 @@ class Kernel(NamedTuple):
     constants: tuple  # RooflineModel.constants (seven floats)
     dynamic: bool  # the fleet changes: requests may be routed more than once
     token_budget: int  # continuous: tokens a step may process (RooflineModel.token_budget)
+    max_wait_s: float  # static batching: longest wait of a batch's head for a fuller batch
+    latency_batches: bool  # a batch's time from its members' given latencies (LatencyModel)
+    stretch: tuple[float, float, float]  # LatencyModel: batch_overhead, its `at`, step overhead
+    serverless: bool  # containers start on demand and stop after an idle timeout
+    idle_timeout_s: float
+    min_replicas: int
+    max_replicas: int
+    spot_retry: bool  # a reclaimed replica's requests are retried (else lost)
     # requests
     arrival_s: np.ndarray
     prompt: np.ndarray
@@ -193,6 +227,9 @@ class Kernel(NamedTuple):
     duration_s: np.ndarray  # one at a time: end-to-end time, alone
     deadline_s: np.ndarray
     draws: np.ndarray  # uniform numbers for the router, in the order it uses them
+    latency_s: np.ndarray  # LatencyModel: each request's given latency (else empty)
+    patience_s: np.ndarray  # each request's patience (with `expires`), for a retry's deadline
+    retries: np.ndarray
     start_s: np.ndarray
     first_token_s: np.ndarray
     finish_s: np.ndarray
@@ -220,13 +257,14 @@ class Kernel(NamedTuple):
     busy_s: np.ndarray
     running_area: np.ndarray
     last_change_s: np.ndarray
-    in_service: np.ndarray  # one at a time: the request served; -1: none
+    in_service: np.ndarray  # static or one at a time: a batch's first request; -1: none
     # continuous batching: KV reserved, steps run, context held, finishes, the plan
     kv_reserved: np.ndarray
     steps_done: np.ndarray
     context: np.ndarray
-    # (replica, slot): a min-heap per replica of finish step x n + request, which orders
-    # like (step, request) while it stays below 2**63 (see `_check_finish_keys_fit`)
+    # Static batching: a replica's batch, in the order admitted (one at a time: slot 0).
+    # Continuous: (replica, slot) is a min-heap per replica of finish step x n + request,
+    # which orders like (step, request) while it stays below 2**63 (`_check_finish_keys_fit`)
     finish_keys: np.ndarray
     finishing: np.ndarray
     plan_start_s: np.ndarray
@@ -237,7 +275,13 @@ class Kernel(NamedTuple):
     partial: np.ndarray  # the request whose prompt is part-way through prefill; -1: none
     partial_left: np.ndarray  # its prompt tokens still to prefill
     admitted: np.ndarray
+    casualties: np.ndarray  # a reclaimed replica's requests in service
+    spot: np.ndarray  # 1: the replica is spot and may be reclaimed
     cold_start_s: np.ndarray  # a launched replica's cold start, until it begins
+    idle_since_s: np.ndarray  # when the replica last went idle
+    timer_since_s: np.ndarray  # serverless: the idle spell the replica's idle timer watches
+    timer_phase: np.ndarray  # serverless: 0 no timer, 1 its process starting, 2 timing
+    cold_pool: np.ndarray  # serverless: cold starts drawn ahead, used in order (TALLY_COLD_USED)
     # pending events in a heap indexed by entity (CONTROL, then two per replica),
     # ordered by (time, order scheduled)
     event_s: np.ndarray
@@ -272,10 +316,15 @@ class Kernel(NamedTuple):
     TALLY_LAUNCHES,
     TALLY_DRAINS,
     TALLY_COMMAND,
-) = range(18)
+    TALLY_COLD_USED,
+    TALLY_BEGUN,
+    TALLY_SPOT_REPLICA,
+    TALLY_SPOT_ACTION,
+) = range(22)
 # Times in `Kernel.clock`: the loop's clock and limit, the control instant it stopped
 # at, and the delay from a command to the next control instant (negative: none).
-CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S = range(4)
+# CLOCK_SPOT_S: when a spot replica's next step (notice or reclaim) is due.
+CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S, CLOCK_SPOT_S = range(5)
 
 # Fleet changes, by number, as `FleetEvent.kind` names them.
 FLEET_KINDS = ("start", "ready", "drain", "stop", "interrupt")
@@ -313,6 +362,10 @@ _REPLICA_FIELDS = {
     "partial": (np.int64, -1),
     "partial_left": (np.int64, 0),
     "cold_start_s": (np.float64, 0.0),  # a launch's cold start, until it is under way
+    "idle_since_s": (np.float64, 0.0),
+    "timer_since_s": (np.float64, 0.0),
+    "timer_phase": (np.int8, 0),
+    "spot": (np.int8, 0),
 }
 _LINE_FIELDS = {
     "line_head": (np.int64, -1),
@@ -361,11 +414,14 @@ def new_kernel(
     duration_s: np.ndarray,
     deadline_s: np.ndarray,
     draws: np.ndarray,
+    latency_s: np.ndarray,
+    patience_s: np.ndarray,
+    cold_pool: np.ndarray,
     settings: dict,
     replicas: int,
     capacity: int,
 ) -> Kernel:
-    """A kernel for these requests and settings (the Kernel's first eight fields),
+    """A kernel for these requests and settings (the Kernel's first sixteen fields),
     with room for `capacity` replicas and `replicas` of them warm and idle at t = 0
     (started and ready in order, as the SimPy engine starts them)."""
     n = len(arrival_s)
@@ -384,13 +440,13 @@ def new_kernel(
     arrays["fleet_replica"][: 2 * replicas] = np.concatenate([warm, warm])
     arrays["fleet_kind"][:replicas] = START
     arrays["fleet_kind"][replicas : 2 * replicas] = READY
-    tally = np.zeros(18, np.int64)
+    tally = np.zeros(22, np.int64)
     for index in (TALLY_IDLE, TALLY_REPLICAS, TALLY_ACCEPTING, TALLY_UP):
         tally[index] = replicas
     tally[TALLY_FLEET_LOG] = 2 * replicas
     tally[TALLY_INCLUSIVE] = 1
     tally[TALLY_STOP_ORDER] = -1
-    clock = np.zeros(4)
+    clock = np.zeros(5)
     clock[CLOCK_NEXT_CONTROL_S] = -1.0
     return Kernel(
         **settings,
@@ -401,6 +457,11 @@ def new_kernel(
         duration_s=np.ascontiguousarray(duration_s, dtype=np.float64),
         deadline_s=np.ascontiguousarray(deadline_s, dtype=np.float64),
         draws=draws,
+        latency_s=latency_s,
+        patience_s=patience_s,
+        retries=np.zeros(n, np.int16),
+        casualties=np.zeros(settings["max_batch"], np.int64),
+        cold_pool=np.ascontiguousarray(cold_pool, dtype=np.float64),
         start_s=np.full(n, np.nan),
         first_token_s=np.full(n, np.nan),
         finish_s=np.full(n, np.nan),
@@ -484,19 +545,29 @@ def _heap_push(heap, size, key):
 
 @njit(cache=True)
 def _heap_pop(heap, size):
-    """Remove and return the least key of the min-heap in heap[:size]."""
-    top = heap[0]
+    """Remove and return the least key of the min-heap in heap[:size], as `heapq.heappop`
+    does it (the smaller child moves up to a leaf, then the last key sifts down), so the
+    heap's order is the SimPy replica's: a reclaim retries its requests in that order."""
     size -= 1
     key = heap[size]
+    if size == 0:
+        return key
+    top = heap[0]
     at = 0
-    while 2 * at + 1 < size:
-        child = 2 * at + 1
-        if child + 1 < size and heap[child + 1] < heap[child]:
+    child = 1
+    while child < size:
+        if child + 1 < size and not heap[child] < heap[child + 1]:
             child += 1
-        if key <= heap[child]:
-            break
         heap[at] = heap[child]
         at = child
+        child = 2 * at + 1
+    while at > 0:
+        parent = (at - 1) >> 1
+        if key < heap[parent]:
+            heap[at] = heap[parent]
+            at = parent
+            continue
+        break
     heap[at] = key
     return top
 
@@ -516,7 +587,15 @@ def _remove(items, count, item):
 # Stages of a run: arrivals, then on to the horizon, then the drain.
 ARRIVING, TO_HORIZON, DRAINING = 0, 1, 2
 # Why `_serve` returned.
-AT_END, AT_CONTROL, MORE_DRAWS = 0, 1, 2
+AT_END, AT_CONTROL, MORE_DRAWS, MORE_ROOM, AT_SPOT = 0, 1, 2, 3, 4
+# A command (TALLY_COMMAND): the autoscaler's, or a spot replica's next step.
+POLICY_COMMAND, SPOT_COMMAND = 1, 2
+# What a spot replica does next (TALLY_SPOT_ACTION; its phase is in `timer_phase`):
+# nothing more; wait for its notice; at its notice, drain, replace and wait for the
+# reclaim (or be reclaimed at once).
+SPOT_DONE, SPOT_WAIT_NOTICE, SPOT_REPLACE, SPOT_REPLACE_AND_KILL = 0, 1, 2, 3
+# Phases of a replica's second event (`timer_phase`): a spot replica's reclaim process.
+SPOT_STARTING, SPOT_NOTICE, SPOT_RECLAIM = 1, 2, 3
 
 
 @njit(cache=True)
@@ -543,6 +622,23 @@ def _serve(k, horizon_s, drain_end_s):
     constants = k.constants
     dynamic = k.dynamic
     token_budget = k.token_budget
+    max_wait_s = k.max_wait_s
+    latency_batches = k.latency_batches
+    batch_overhead, batch_overhead_at, step_overhead_s = k.stretch
+    latency_s = k.latency_s
+    serverless = k.serverless
+    idle_timeout_s = k.idle_timeout_s
+    min_replicas = k.min_replicas
+    max_replicas = k.max_replicas
+    idle_since_s = k.idle_since_s
+    timer_since_s = k.timer_since_s
+    timer_phase = k.timer_phase
+    cold_pool = k.cold_pool
+    spot_retry = k.spot_retry
+    patience_s = k.patience_s
+    retries = k.retries
+    casualties = k.casualties
+    spot = k.spot
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
@@ -606,7 +702,8 @@ def _serve(k, horizon_s, drain_end_s):
 
     def schedule(entity, time_s, urgent=False):
         """Wake `entity` at `time_s`, in place of any event it had pending. An urgent
-        event (SimPy's process start) comes before every normal one due then."""
+        event (SimPy's process start) comes before every normal one due then. Pass
+        `urgent` by position: numba's inlined closures drop a keyword argument."""
         tally[TALLY_SCHEDULED] += 1
         event_s[entity] = time_s
         event_order[entity] = tally[TALLY_SCHEDULED] - (URGENT_SHIFT if urgent else 0)
@@ -672,6 +769,17 @@ def _serve(k, horizon_s, drain_end_s):
         line_size[line] += 1
         joined_s[request] = now
 
+    def push_front(line, request, now):
+        """A retry joins the line at its head: it had been served."""
+        account_line(line, now)
+        if line_size[line] == 0:
+            line_tail[line] = request
+        else:
+            next_in_line[request] = line_head[line]
+        line_head[line] = request
+        line_size[line] += 1
+        joined_s[request] = now
+
     def pop(line, now):
         account_line(line, now)
         request = line_head[line]
@@ -727,11 +835,6 @@ def _serve(k, horizon_s, drain_end_s):
             running_area[replica] += count * span_s
         last_change_s[replica] = now
 
-    def go_idle(replica):
-        activity[replica] = IDLE
-        idle[tally[TALLY_IDLE]] = replica
-        tally[TALLY_IDLE] += 1
-
     def leave_idle(replica):
         activity[replica] = BUSY
         last = tally[TALLY_IDLE] - 1
@@ -740,37 +843,171 @@ def _serve(k, horizon_s, drain_end_s):
         else:
             tally[TALLY_IDLE] = last
 
+    # ------------------------------------------------------------ serverless (serverless.py)
+
+    def retire_idle(replica, now):
+        """`_retire` of an idle container: drain it (it stops once its loop wakes, after
+        what is due now) while more than min_replicas are up and nobody waits; the
+        idle case of `drain_replica`, on the shared line."""
+        if tally[TALLY_UP] <= min_replicas or line_size[0] > 0:
+            return
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        draining[replica] = 1
+        log_fleet(now, replica, DRAIN)
+        leave_idle(replica)
+        if continuous:
+            cut_steps[replica] = 0  # zero steps to finish: straight to admission
+        else:
+            in_service[replica] = -1
+        schedule(1 + 2 * replica, now)
+
+    def on_idle(replica, now):
+        """A container went idle: retire it now without an idle timeout, else start
+        its timer process (which begins, as SimPy's, ahead of what is due now)."""
+        if idle_timeout_s <= 0:
+            retire_idle(replica, now)
+            return
+        timer_since_s[replica] = now
+        timer_phase[replica] = 1
+        schedule(2 + 2 * replica, now, True)  # urgent
+
+    def idle_timer(replica, now):
+        """The timer's process begins (and waits the idle timeout), or its wait ends:
+        the container retires if it has stayed idle since."""
+        if timer_phase[replica] == 1:
+            timer_phase[replica] = 2
+            schedule(2 + 2 * replica, now + idle_timeout_s)
+            return
+        timer_phase[replica] = 0
+        if activity[replica] == IDLE and idle_since_s[replica] == timer_since_s[replica]:
+            retire_idle(replica, now)
+
+    def launch(now):
+        """`EngineState.launch`: a container starts its cold start (drawn ahead in order)."""
+        replica = tally[TALLY_REPLICAS]
+        tally[TALLY_REPLICAS] += 1
+        cold_start_s[replica] = cold_pool[tally[TALLY_COLD_USED]]
+        tally[TALLY_COLD_USED] += 1
+        activity[replica] = STARTING
+        started_s[replica] = now
+        last_change_s[replica] = now
+        idle_since_s[replica] = now
+        log_fleet(now, replica, START)
+        up[tally[TALLY_UP]] = replica
+        tally[TALLY_UP] += 1
+        schedule(1 + 2 * replica, now, True)  # urgent
+
+    def scale_for_arrival(now):
+        """serverless `on_arrival`: with no idle container, start enough for what waits
+        beyond the room of those starting, filling a batch or decoding."""
+        if tally[TALLY_IDLE] > 0:
+            return
+        spare = 0
+        for i in range(tally[TALLY_UP]):
+            replica = up[i]
+            if activity[replica] == STARTING or activity[replica] == FILLING:
+                spare += max_batch
+            elif activity[replica] == DECODING:
+                spare += max_batch - running[replica]
+        waiting = line_size[0]
+        if waiting <= spare:
+            return
+        needed = (waiting - spare + max_batch - 1) // max_batch
+        room = max_replicas - tally[TALLY_UP]
+        for _ in range(max(0, min(needed, room))):
+            launch(now)
+
+    def go_idle(replica, now):
+        """`Replica._idle`: wait for work, oldest idle first in line; a serverless
+        container then starts its idle timer (or retires at once without one)."""
+        activity[replica] = IDLE
+        idle_since_s[replica] = now
+        idle[tally[TALLY_IDLE]] = replica
+        tally[TALLY_IDLE] += 1
+        if serverless:
+            on_idle(replica, now)
+
     def stop(replica, now):
         account(replica, now)
         activity[replica] = STOPPED
         stopped_s[replica] = now
         log_fleet(now, replica, STOP)
 
-    def start_one(replica, request, now):
-        """One at a time: take the head of the line and serve it alone."""
-        pop(line_of(replica), now)
+    def start_batch(replica, request, now):
+        """Static (one at a time: a batch of one): take the head and whoever fits behind
+        it, up to max_batch and the KV memory, and serve them as one batch
+        (`Replica._start_batch`, `service_time.batch_times_s`)."""
+        line = line_of(replica)
+        batch = finish_keys[replica]
+        pop(line, now)
+        batch[0] = request
+        reserved = prompt[request] + output[request]
+        size = 1
+        while size < max_batch:
+            member = next_admissible(replica, now)
+            if member < 0 or reserved + prompt[member] + output[member] > kv_capacity:
+                break
+            reserved += prompt[member] + output[member]
+            batch[size] = pop(line, now)
+            size += 1
         activity[replica] = BUSY
-        running[replica] = 1
+        running[replica] = size
         last_change_s[replica] = now
-        served_by[request] = replica
-        start_s[request] = now
-        first_token_s[request] = now + first_s[request]
+        if size == 1:
+            first_step_s = first_s[request]
+            batch_s = duration_s[request]
+        elif latency_batches:
+            longest_s = latency_s[request]
+            for j in range(1, size):
+                longest_s = max(longest_s, latency_s[batch[j]])
+            stretch = 1.0 + batch_overhead * (size - 1) / (batch_overhead_at - 1)
+            batch_s = first_step_s = longest_s * stretch + step_overhead_s
+        else:
+            prompt_sum = 0
+            pairs = 0.0  # attention's (query, key) pairs of every prompt's prefill
+            longest = 0
+            for j in range(size):
+                prompt_sum += prompt[batch[j]]
+                pairs += prompt[batch[j]] * (prompt[batch[j]] + 1) / 2
+                longest = max(longest, output[batch[j]])
+            first_step_s = roofline_step_s(constants, prompt_sum, 0, 0.0, pairs)
+            batch_s = first_step_s + roofline_decode_span_s(
+                constants, longest - 1, size, prompt_sum + size
+            )
+        first_token = now + first_step_s
+        for j in range(size):
+            member = batch[j]
+            served_by[member] = replica
+            start_s[member] = now
+            first_token_s[member] = first_token
         in_service[replica] = request
-        schedule(1 + 2 * replica, now + duration_s[request])
+        schedule(1 + 2 * replica, now + batch_s)
 
     def start_next_or_idle(replica, now):
+        """The top of `Replica._serve_static`'s loop: batch, wait to fill, idle or stop."""
         request = next_admissible(replica, now)
-        if request >= 0:
-            start_one(replica, request, now)
-        elif draining[replica]:
-            stop(replica, now)
-        else:
-            go_idle(replica)
+        if request < 0:
+            if draining[replica]:
+                stop(replica, now)
+            else:
+                go_idle(replica, now)
+            return
+        if max_wait_s > 0 and line_size[line_of(replica)] < max_batch:
+            fill_deadline_s = arrival_s[request] + max_wait_s
+            if now < fill_deadline_s:
+                activity[replica] = FILLING
+                schedule(1 + 2 * replica, now + (fill_deadline_s - now))
+                return
+        start_batch(replica, request, now)
 
     def finish_one(replica, now):
+        """Static: the batch is over; its members complete in the order admitted."""
         account(replica, now)
+        size = running[replica]
         running[replica] = 0
-        end(in_service[replica], COMPLETED, now)
+        for j in range(size):
+            end(finish_keys[replica, j], COMPLETED, now)
         in_service[replica] = -1
 
     def admit_and_plan(replica, now):
@@ -822,7 +1059,7 @@ def _serve(k, horizon_s, drain_end_s):
             if draining[replica]:
                 stop(replica, now)
             else:
-                go_idle(replica)
+                go_idle(replica, now)
             return
         account(replica, now)
         tokens = context[replica]
@@ -912,16 +1149,27 @@ def _serve(k, horizon_s, drain_end_s):
         schedule(1 + 2 * replica, now)
 
     def notify(replica, now):
-        """Work arrived: an idle replica starts; a decode run stops at the next step to admit it."""
+        """Work arrived: an idle replica starts; a decode run stops at the next step to admit
+        it; a static batch waiting to fill starts once its line holds a full batch."""
         if activity[replica] == IDLE:
             leave_idle(replica)
             if continuous:
                 wake_later(replica, now)
+                return
+            # `Replica.notify`: start the batch now if no fuller one is worth waiting for,
+            # else wake the serve loop after what is due now.
+            request = next_admissible(replica, now)
+            if request >= 0 and (max_wait_s <= 0 or line_size[line_of(replica)] >= max_batch):
+                start_batch(replica, request, now)
             else:
-                start_next_or_idle(replica, now)
+                in_service[replica] = -1
+                schedule(1 + 2 * replica, now)
         elif activity[replica] == DECODING:
             activity[replica] = BUSY
             cut_at_next_step(replica, now)
+        elif activity[replica] == FILLING and line_size[line_of(replica)] >= max_batch:
+            activity[replica] = BUSY
+            schedule(1 + 2 * replica, now)  # the batch is full: stop waiting for more
 
     # ---------------------------------------------------------------- routing
 
@@ -961,7 +1209,7 @@ def _serve(k, horizon_s, drain_end_s):
                 skip -= 1
         return -1
 
-    def route(request, now):
+    def route(request, now, front=False):
         """A request joins a line (waking a replica that can take it), or is dropped."""
         if expires:
             expire(0, now)  # the shared line, or the holding line
@@ -974,13 +1222,20 @@ def _serve(k, horizon_s, drain_end_s):
             if max_queue >= 0 and line_size[0] >= max_queue * max(1, count):
                 end(request, DROPPED, now)
                 return
-            push(0, request, now)
+            if front:
+                push_front(0, request, now)
+            else:
+                push(0, request, now)
+            if serverless:
+                scale_for_arrival(now)
             if tally[TALLY_IDLE] > 0:
                 target = idle[tally[TALLY_IDLE] - 1]
             elif max_batch > 1:
                 for i in range(count):
                     replica = accepting[i]
-                    if activity[replica] == DECODING and running[replica] < max_batch:
+                    if (activity[replica] == DECODING and running[replica] < max_batch) or (
+                        activity[replica] == FILLING and line_size[0] >= max_batch
+                    ):
                         target = replica
                         break
         elif count == 0:
@@ -995,7 +1250,10 @@ def _serve(k, horizon_s, drain_end_s):
             if 0 <= max_queue <= line_size[target + 1]:
                 end(request, DROPPED, now)
                 return
-            push(target + 1, request, now)
+            if front:
+                push_front(target + 1, request, now)
+            else:
+                push(target + 1, request, now)
         if target >= 0:
             notify(target, now)
 
@@ -1013,7 +1271,11 @@ def _serve(k, horizon_s, drain_end_s):
         accepting[tally[TALLY_ACCEPTING]] = replica
         tally[TALLY_ACCEPTING] += 1
         if not shared:
-            reroute(take_line(0, now), now)  # this replica is still STARTING: nobody wakes it
+            # One at a time, as `EngineState.replica_ready`: each route first drops the
+            # clients at the head of the holding line who gave up. This replica is still
+            # STARTING: nobody wakes it.
+            while line_size[0] > 0:
+                route(pop(0, now), now)
         activity[replica] = BUSY
 
     def drain_replica(replica, now):
@@ -1038,6 +1300,93 @@ def _serve(k, horizon_s, drain_end_s):
                     in_service[replica] = -1
                     schedule(1 + 2 * replica, now)
         reroute(requeue, now)
+
+    def kill_replica(replica, now):
+        """A spot reclaim: the replica dies now; what it served is retried at the head of
+        a line (or lost), what waited in its own line is routed again
+        (`EngineState.kill_replica`, `Replica.kill`)."""
+        if activity[replica] == STOPPED:
+            return
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        if activity[replica] == IDLE:
+            tally[TALLY_IDLE] = _remove(idle, tally[TALLY_IDLE], replica)
+        requeue = 0 if shared else take_line(replica + 1, now)
+        account(replica, now)
+        unschedule(1 + 2 * replica)
+        lost = 0
+        if continuous:
+            for j in range(finishing[replica]):
+                casualties[j] = finish_keys[replica, j] % n  # heap order, as heapq's list
+            lost = finishing[replica]
+            if partial[replica] >= 0:  # the prompt part-way through prefill comes last
+                casualties[lost] = partial[replica]
+                lost += 1
+                partial[replica] = -1
+                partial_left[replica] = 0
+        elif in_service[replica] >= 0:
+            for j in range(running[replica]):
+                casualties[j] = finish_keys[replica, j]
+            lost = running[replica]
+        finishing[replica] = 0
+        running[replica] = 0
+        kv_reserved[replica] = 0
+        in_service[replica] = -1
+        activity[replica] = STOPPED
+        stopped_s[replica] = now
+        log_fleet(now, replica, INTERRUPT)
+        log_fleet(now, replica, STOP)
+        for j in range(lost):
+            member = casualties[j]
+            start_s[member] = math.nan
+            first_token_s[member] = math.nan
+            if spot_retry:
+                retries[member] += 1
+                if expires:
+                    deadline_s[member] = now + patience_s[member]
+                route(member, now, True)
+            else:
+                end(member, LOST, now)
+        reroute(requeue, now)
+
+    def launch_prepared(now):
+        """Start the TALLY_LAUNCHES replicas the caller prepared (cold start, market):
+        each one's process begins now, ahead of anything else due now (SimPy's
+        Initialize), and a spot one's reclaim process right after."""
+        launches = tally[TALLY_LAUNCHES]
+        first = tally[TALLY_REPLICAS]
+        for replica in range(first, first + launches):
+            activity[replica] = STARTING
+            started_s[replica] = now
+            last_change_s[replica] = now
+            log_fleet(now, replica, START)
+            up[tally[TALLY_UP]] = replica
+            tally[TALLY_UP] += 1
+            schedule(1 + 2 * replica, now, True)  # urgent
+            if spot[replica]:
+                timer_phase[replica] = SPOT_STARTING
+                schedule(2 + 2 * replica, now, True)  # urgent
+        tally[TALLY_REPLICAS] += launches
+        tally[TALLY_LAUNCHES] = 0
+
+    def apply_spot(now):
+        """A spot replica's step, as the caller drew it (`spot._reclaim`): wait for the
+        notice, or at the notice drain it, start its replacement and wait for the
+        reclaim (or die at once when the reclaim is due already)."""
+        replica = tally[TALLY_SPOT_REPLICA]
+        action = tally[TALLY_SPOT_ACTION]
+        timer_phase[replica] = 0
+        if action == SPOT_WAIT_NOTICE:
+            timer_phase[replica] = SPOT_NOTICE
+            schedule(2 + 2 * replica, clock[CLOCK_SPOT_S])
+        elif action >= SPOT_REPLACE:  # SPOT_REPLACE or SPOT_REPLACE_AND_KILL
+            drain_replica(replica, now)
+            launch_prepared(now)
+            if action == SPOT_REPLACE_AND_KILL:
+                kill_replica(replica, now)
+            else:
+                timer_phase[replica] = SPOT_RECLAIM
+                schedule(2 + 2 * replica, clock[CLOCK_SPOT_S])
 
     def wake(entity, now):
         """A replica's event: its process starts (a launch), its cold start ends, its
@@ -1085,23 +1434,10 @@ def _serve(k, horizon_s, drain_end_s):
                 victims[starting + i] = serving[order[i]]
             for i in range(min(drains, size)):
                 drain_replica(victims[i], now)
-        launches = tally[TALLY_LAUNCHES]
-        first = tally[TALLY_REPLICAS]
-        for replica in range(first, first + launches):
-            # Its process starts now, ahead of anything else due now (SimPy's
-            # Initialize); its cold start, from `cold_start_s`, begins then.
-            activity[replica] = STARTING
-            started_s[replica] = now
-            last_change_s[replica] = now
-            log_fleet(now, replica, START)
-            up[tally[TALLY_UP]] = replica
-            tally[TALLY_UP] += 1
-            schedule(1 + 2 * replica, now, urgent=True)
-        tally[TALLY_REPLICAS] += launches
+        launch_prepared(now)
         if clock[CLOCK_NEXT_CONTROL_S] >= 0:
             schedule(CONTROL, now + clock[CLOCK_NEXT_CONTROL_S])
         tally[TALLY_DRAINS] = 0
-        tally[TALLY_LAUNCHES] = 0
 
     # ------------------------------------------------------------ the run
     stage = tally[TALLY_STAGE]
@@ -1118,10 +1454,28 @@ def _serve(k, horizon_s, drain_end_s):
     drain_order = tally[TALLY_DRAIN_ORDER]  # the last order scheduled before the gate
     stop_order = tally[TALLY_STOP_ORDER]  # the last order scheduled before the stop; -1: not yet
     code = AT_END
+    if serverless and tally[TALLY_BEGUN] == 0:
+        # The warm containers' processes at t = 0, in order: each is ready, then idle.
+        tally[TALLY_BEGUN] = 1
+        tally[TALLY_FLEET_LOG] = tally[TALLY_REPLICAS]  # their starts; readies follow
+        for replica in range(tally[TALLY_REPLICAS]):
+            log_fleet(0.0, replica, READY)
+            on_idle(replica, 0.0)
+    if tally[TALLY_BEGUN] == 0:
+        # The initial spot replicas' reclaim processes start at t = 0, in order.
+        tally[TALLY_BEGUN] = 1
+        for replica in range(tally[TALLY_REPLICAS]):
+            if spot[replica]:
+                timer_phase[replica] = SPOT_STARTING
+                schedule(2 + 2 * replica, 0.0, True)  # urgent
     if tally[TALLY_COMMAND]:
+        command = tally[TALLY_COMMAND]
         tally[TALLY_COMMAND] = 0
         time_s = clock[CLOCK_CONTROL_S]
-        apply_command(time_s)
+        if command == SPOT_COMMAND:
+            apply_spot(time_s)
+        else:
+            apply_command(time_s)
         if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
             now = limit_s = time_s
             drain_order = tally[TALLY_SCHEDULED]
@@ -1152,12 +1506,30 @@ def _serve(k, horizon_s, drain_end_s):
                     clock[CLOCK_CONTROL_S] = time_s
                     code = AT_CONTROL
                     break
-                wake(entity, time_s)
+                if entity % 2 == 1:
+                    wake(entity, time_s)
+                elif serverless:
+                    idle_timer((entity - 2) // 2, time_s)
+                elif timer_phase[(entity - 2) // 2] == SPOT_RECLAIM:
+                    timer_phase[(entity - 2) // 2] = 0
+                    kill_replica((entity - 2) // 2, time_s)
+                else:  # a spot replica's reclaim process begins, or its notice is due
+                    tally[TALLY_SPOT_REPLICA] = (entity - 2) // 2
+                    clock[CLOCK_CONTROL_S] = time_s
+                    code = AT_SPOT
+                    break
                 if stage == DRAINING and tally[TALLY_RESOLVED] == n and time_s < limit_s:
                     now = limit_s = time_s
                     drain_order = tally[TALLY_SCHEDULED]
                 continue
         if stage == ARRIVING:
+            if serverless:
+                # Room for every container this arrival may start, and their cold starts.
+                room = max_replicas - tally[TALLY_UP]
+                replicas_full = tally[TALLY_REPLICAS] + room > activity.shape[0]
+                if replicas_full or tally[TALLY_COLD_USED] + room > cold_pool.shape[0]:
+                    code = MORE_ROOM
+                    break
             if dynamic and uses_draws:
                 # Enough draws for this arrival and every reroute before the next one.
                 left = draws.shape[0] - tally[TALLY_DRAWS]

@@ -132,7 +132,7 @@ def plan_run(scenario: Scenario, workers: int) -> RunPlan:
         engine = "kernel"
         continuous = BATCHING[scenario.batching.policy].per_token_steps
         speed = REQUESTS_PER_S["kernel_continuous" if continuous else "kernel"]
-        slots = scenario.batching.max_batch if continuous else 1
+        slots = scenario.batching.max_batch  # a continuous plan's finishes, a static batch
         bytes_per_replica = BYTES_PER_REPLICA["kernel"] + BYTES_PER_BATCH_SLOT * slots
     else:
         engine = "simpy"

@@ -174,7 +174,9 @@ ROUTERS.register(
 BATCHING: Registry[BatchingPolicy] = Registry("batching policy", "batching.policy")
 BATCHING.register(BatchingPolicy("none", "one request at a time", compiled=True, batches=False))
 BATCHING.register(
-    BatchingPolicy("static", "a batch starts together and ends with its longest request")
+    BatchingPolicy(
+        "static", "a batch starts together and ends with its longest request", compiled=True
+    )
 )
 BATCHING.register(
     BatchingPolicy(
@@ -247,6 +249,7 @@ AUTOSCALING.register(
     AutoscalingPolicy(
         "serverless",
         "containers started per request, kept warm for idle_timeout, scaled to zero",
+        compiled=True,
         containers=True,
     )
 )
@@ -254,7 +257,12 @@ AUTOSCALING.register(
 MARKETS: Registry[Market] = Registry("market", "fleet.market")
 MARKETS.register(Market("on-demand", "billed by the second while up", compiled=True))
 MARKETS.register(
-    Market("spot", "cheaper, reclaimed as a Poisson process after a notice", reclaimed=True)
+    Market(
+        "spot",
+        "cheaper, reclaimed as a Poisson process after a notice",
+        compiled=True,
+        reclaimed=True,
+    )
 )
 MARKETS.register(
     Market(
@@ -268,7 +276,7 @@ MARKETS.register(
     Market(
         "serverless",
         "containers billed per container-second",
-        compiled=True,  # a fixed or periodic fleet of them; the serverless policy is not
+        compiled=True,
         containers=True,
     )
 )
