@@ -27,7 +27,9 @@ import numpy as np
 from numba import njit
 
 from distributions.traffic import RequestChunk
+from sim.engine import clock as engine_clock
 from sim.engine import service_time
+from sim.engine.clock import landing_delay_s
 from sim.engine.request_log import COMPLETED, DROPPED, LOST, TIMED_OUT
 from sim.engine.service_time import (
     LatencyModel,
@@ -320,11 +322,16 @@ class Kernel(NamedTuple):
     TALLY_BEGUN,
     TALLY_SPOT_REPLICA,
     TALLY_SPOT_ACTION,
-) = range(22)
+    TALLY_LANDING_ORDER,
+) = range(23)
 # Times in `Kernel.clock`: the loop's clock and limit, the control instant it stopped
 # at, and the delay from a command to the next control instant (negative: none).
 # CLOCK_SPOT_S: when a spot replica's next step (notice or reclaim) is due.
-CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S, CLOCK_SPOT_S = range(5)
+# CLOCK_LANDING_S: where the clock lands for an arrival no delay reaches exactly
+# (`clock.landing_delay_s`), while the events due there first fire; negative: none.
+CLOCK_NOW, CLOCK_LIMIT, CLOCK_CONTROL_S, CLOCK_NEXT_CONTROL_S, CLOCK_SPOT_S, CLOCK_LANDING_S = (
+    range(6)
+)
 
 # Fleet changes, by number, as `FleetEvent.kind` names them.
 FLEET_KINDS = ("start", "ready", "drain", "stop", "interrupt")
@@ -440,14 +447,15 @@ def new_kernel(
     arrays["fleet_replica"][: 2 * replicas] = np.concatenate([warm, warm])
     arrays["fleet_kind"][:replicas] = START
     arrays["fleet_kind"][replicas : 2 * replicas] = READY
-    tally = np.zeros(22, np.int64)
+    tally = np.zeros(23, np.int64)
     for index in (TALLY_IDLE, TALLY_REPLICAS, TALLY_ACCEPTING, TALLY_UP):
         tally[index] = replicas
     tally[TALLY_FLEET_LOG] = 2 * replicas
     tally[TALLY_INCLUSIVE] = 1
     tally[TALLY_STOP_ORDER] = -1
-    clock = np.zeros(5)
+    clock = np.zeros(6)
     clock[CLOCK_NEXT_CONTROL_S] = -1.0
+    clock[CLOCK_LANDING_S] = -1.0
     return Kernel(
         **settings,
         arrival_s=arrival_s,
@@ -1442,8 +1450,10 @@ def _serve(k, horizon_s, drain_end_s):
     # ------------------------------------------------------------ the run
     stage = tally[TALLY_STAGE]
     request = tally[TALLY_NEXT_REQUEST]
-    now = clock[CLOCK_NOW]
+    now = clock[CLOCK_NOW]  # arriving: SimPy's clock; then the stage's stop
     limit_s = clock[CLOCK_LIMIT]
+    landing_s = clock[CLOCK_LANDING_S]
+    landing_order = tally[TALLY_LANDING_ORDER]
     inclusive = tally[TALLY_INCLUSIVE] != 0  # fire events at exactly limit_s too
     # The drain ends as SimPy's run(until=any_of([timeout, all_resolved])) does. At the
     # limit the timeout fires after the events scheduled before the drain began; the
@@ -1482,10 +1492,9 @@ def _serve(k, horizon_s, drain_end_s):
     while True:
         if stage == ARRIVING:
             if request < n:
-                limit_s = arrival_s[request]
+                limit_s = arrival_s[request] if landing_s < 0 else landing_s
             else:
-                stage = TO_HORIZON
-                now = arrival_s[n - 1] if n > 0 else 0.0
+                stage = TO_HORIZON  # from the clock at the last arrival
                 limit_s = -math.inf
                 if now < horizon_s:
                     # SimPy's run(until=...) stops at now + (until - now), before events then.
@@ -1496,12 +1505,16 @@ def _serve(k, horizon_s, drain_end_s):
             entity = event_heap[0]
             time_s = event_s[entity]
             due = time_s < limit_s or (inclusive and time_s == limit_s)
+            if due and landing_s >= 0 and time_s == landing_s:
+                due = event_order[entity] < landing_order  # due before the landing
             if due and stage == DRAINING and time_s == limit_s:
                 if event_order[entity] > drain_order and stop_order < 0:
                     stop_order = tally[TALLY_SCHEDULED]  # the gate fires now
                 due = stop_order < 0 or event_order[entity] <= stop_order
             if due:
                 pop_event()
+                if stage == ARRIVING:
+                    now = time_s
                 if entity == CONTROL:
                     clock[CLOCK_CONTROL_S] = time_s
                     code = AT_CONTROL
@@ -1536,7 +1549,19 @@ def _serve(k, horizon_s, drain_end_s):
                 if left < 2 * (request - tally[TALLY_RESOLVED]) + 2:
                     code = MORE_DRAWS
                     break
-            route(request, limit_s)
+            time_s = arrival_s[request]
+            if landing_s >= 0:
+                now, landing_s = landing_s, -1.0
+            elif time_s > now:
+                landed_s = now + landing_delay_s(now, time_s)
+                if landed_s > time_s:
+                    # No delay lands on it: SimPy's timeout fires at landed_s, after
+                    # the events already due then; the loop fires those first.
+                    tally[TALLY_SCHEDULED] += 1
+                    landing_s, landing_order = landed_s, tally[TALLY_SCHEDULED]
+                    continue
+                now = landed_s
+            route(request, now)
             request += 1
         elif stage == TO_HORIZON and tally[TALLY_RESOLVED] < n:
             stage = DRAINING
@@ -1561,7 +1586,10 @@ def _serve(k, horizon_s, drain_end_s):
     tally[TALLY_STOP_ORDER] = stop_order
     clock[CLOCK_NOW] = now
     clock[CLOCK_LIMIT] = limit_s
+    clock[CLOCK_LANDING_S] = landing_s
+    tally[TALLY_LANDING_ORDER] = landing_order
     return code
 
 
-drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(service_time.__file__))
+for _dependency in (service_time, engine_clock):
+    drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(_dependency.__file__))

@@ -1,12 +1,15 @@
 """The SimPy environment, extended so arrivals need no process of their own.
 
-SimPy's public API (`step`, `peek`, `timeout`, a pending event's `callbacks`)
-but for one attribute: the clock is moved to an arrival's exact time.
+SimPy's public API only (`step`, `peek`, `now`, `timeout`, an event's `callbacks`
+and `processed`): the clock reaches an arrival through a timeout whose delay lands
+on the arrival's time (`clock.landing_delay_s`, the rule the compiled loop shares).
 """
 
 from __future__ import annotations
 
 import simpy
+
+from sim.engine.clock import landing_delay_s
 
 
 class ServingEnvironment(simpy.Environment):
@@ -35,14 +38,19 @@ class ServingEnvironment(simpy.Environment):
     def run_arrivals(self, arrival_s: list[float], route) -> None:
         """Process events and arrivals in time order until every arrival is routed.
 
-        Events at an arrival's own instant run before it; the clock then jumps to
-        the arrival exactly.
+        Events at an arrival's own instant run before it; the clock then moves to
+        the arrival by a timeout (which, in a rounding tie no delay resolves, lands
+        one step later, after the events already due then).
         """
         peek = self.peek
         step = self.step
+        timeout = self.timeout
         for request, time_s in enumerate(arrival_s):
             while peek() <= time_s:
                 step()
-            if time_s > self._now:
-                self._now = time_s
+            now_s = self.now
+            if time_s > now_s:
+                landing = timeout(landing_delay_s(now_s, time_s))
+                while not landing.processed:
+                    step()
             route(request)
