@@ -19,3 +19,9 @@ def redai() -> dict:
 @pytest.fixture(scope="session")
 def redai100k() -> dict:
     return run("redai-100k")
+
+
+@pytest.fixture
+def model_cache_in_tmp(tmp_path, monkeypatch):
+    """The fast engine's latency-model cache in the test's own folder, not the user's."""
+    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))

@@ -19,9 +19,7 @@ SIZE = ["size", "mmc", "--set", SETS[0], "--set", 'slo.latency_p99="6s"', "--gpu
 SIZE += ["--confidence", "0.8", "-n", "20", "--json"]
 
 
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
 
 
 def rows_of(folder) -> pd.DataFrame:

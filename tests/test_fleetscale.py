@@ -13,34 +13,18 @@ import json
 
 import numpy as np
 import pytest
+from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative
 from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import CapsimError
 from sim.fleetscale import latency_model
 from sim.fleetscale.arrival_counts import renewal_counts
-from sim.fleetscale.run import check_fast, run_fast
-from sim.montecarlo.aggregate import aggregate
+from sim.fleetscale.run import check_fast
 from sim.montecarlo.engine_choice import choose_engine
-from sim.montecarlo.replications import run_replications
 from sim.scenario.file import load_scenario
 
-PROBE_REQUESTS = 20_000
-
-
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def both_engines(scenario):
-    fast = aggregate(scenario, run_fast(scenario, requests_per_probe=PROBE_REQUESTS))
-    exact = aggregate(scenario, run_replications(scenario))
-    return fast, exact
-
-
-def relative(a: float, b: float) -> float:
-    return abs(a - b) / abs(b)
+pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
 
 
 def test_continuous_batching_fixed_fleet_matches_exact_latency_and_cost() -> None:

@@ -7,28 +7,13 @@ the benchmark holds the full-size rows.
 from __future__ import annotations
 
 import pytest
+from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative
 
 from sim.fleetscale.run import run_fast
-from sim.montecarlo.aggregate import aggregate
 from sim.montecarlo.replications import run_replications
 from sim.scenario.file import load_scenario
 
-PROBE_REQUESTS = 20_000
-
-
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def both_engines(scenario):
-    fast = aggregate(scenario, run_fast(scenario, requests_per_probe=PROBE_REQUESTS))
-    exact = aggregate(scenario, run_replications(scenario))
-    return fast, exact
-
-
-def relative(a: float, b: float) -> float:
-    return abs(a - b) / abs(b)
+pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
 
 
 def test_target_tracking_sees_the_noise_of_each_sync_periods_work() -> None:

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from fleetscale_helpers import PROBE_REQUESTS
 
 from sim.fleetscale.run import run_fast
 from sim.montecarlo.executors import DaskExecutor
 from sim.scenario.file import load_scenario
-
-PROBE_REQUESTS = 20_000
 
 # Every random part of the fleet at once: cold starts (target tracking), spot notices
 # with their replacements, spot shortages, and a drain after the horizon.
@@ -25,9 +24,7 @@ SETS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
 
 
 def flat(result) -> dict:

@@ -9,8 +9,10 @@ import numpy as np
 
 from distributions.tokens import dist_mean_cv, sample
 from distributions.traffic import traffic_profile
+from sim.engine.environment import ServingEnvironment
+from sim.engine.routers import make_router
 from sim.engine.service_time import ServiceModel
-from sim.engine.state import EngineState
+from sim.engine.state import EngineState, Workload
 from sim.fleet.autoscaler import ScalingPolicy, autoscaler
 from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleet.serverless import attach_serverless_scaler
@@ -95,3 +97,25 @@ def start_fleet(
         return launch_market(replica_market(scenario, markets_up), scenario.spot, spot_rng)
 
     state.env.process(autoscaler(state, scaling_policy(scenario, service), next_market))
+
+
+def simpy_fleet(
+    scenario: Scenario,
+    workload: Workload,
+    service: ServiceModel,
+    streams: dict[str, np.random.Generator],
+) -> EngineState:
+    """The SimPy engine's state for the workload, its fleet started (`start_fleet`) in a
+    new environment (`state.env`); the caller feeds it arrivals or clients."""
+    containers = AUTOSCALING[scenario.autoscaling.policy].containers  # one shared line
+    router = None if containers else make_router(scenario.fleet.router, streams["routing"])
+    state = EngineState(
+        env=ServingEnvironment(),
+        workload=workload,
+        service=service,
+        batching=scenario.batching,
+        router=router,
+        max_queue=scenario.admission.max_queue,
+    )
+    start_fleet(state, scenario, service, streams)
+    return state

@@ -15,13 +15,10 @@ from distributions.closed_loop import BLOCK, ClientDraws
 from distributions.tokens import sample
 from distributions.traffic import RequestChunk
 from sim.engine.clients import ClosedLoopClients
-from sim.engine.environment import ServingEnvironment
 from sim.engine.outcome import EngineOutcome
-from sim.engine.routers import make_router
 from sim.engine.service_time import LatencyModel, ServiceModel
-from sim.engine.state import EngineState, Workload
-from sim.fleet.start import start_fleet
-from sim.scenario import plugins
+from sim.engine.state import Workload
+from sim.fleet.start import simpy_fleet
 from sim.scenario.schema import Scenario
 
 
@@ -58,18 +55,8 @@ def run_closed_loop(
     latency_list = [] if isinstance(service, LatencyModel) else None
     patience_list = None if patience_by_class is None else []
     workload = Workload([], [], [], latency_list, patience_list)
-    env = ServingEnvironment()
-    containers = plugins.AUTOSCALING[scenario.autoscaling.policy].containers  # one shared line
-    router = None if containers else make_router(scenario.fleet.router, streams["routing"])
-    state = EngineState(
-        env=env,
-        workload=workload,
-        service=service,
-        batching=scenario.batching,
-        router=router,
-        max_queue=scenario.admission.max_queue,
-    )
-    start_fleet(state, scenario, service, streams)
+    state = simpy_fleet(scenario, workload, service, streams)
+    env = state.env
     clients = ClosedLoopClients(
         state, scenario.traffic.concurrency or 1, scenario.horizon, new_request, draws.next_think_s
     )

@@ -11,15 +11,13 @@ import numpy as np
 from distributions.request_classes import class_names
 from distributions.tokens import sample
 from distributions.traffic import RequestChunk
-from sim.engine.environment import ServingEnvironment
 from sim.engine.outcome import EngineOutcome
 from sim.engine.request_log import COMPLETED, DROPPED, RequestLog
-from sim.engine.routers import make_router
 from sim.engine.service_time import LatencyModel, ServiceModel, build_service_model
-from sim.engine.state import EngineState, Workload
+from sim.engine.state import Workload
 from sim.fleet.compiled_fleet import run_compiled, runs_compiled
 from sim.fleet.series import fleet_series, replica_counts
-from sim.fleet.start import start_fleet
+from sim.fleet.start import simpy_fleet
 from sim.money.billing import (
     cost_summary,
     replica_cost_usd,
@@ -33,7 +31,6 @@ from sim.montecarlo.results import (
     request_latencies,
     summarize_latencies,
 )
-from sim.scenario.plugins import AUTOSCALING
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import Scenario
 
@@ -154,18 +151,8 @@ def _run_simpy(
     end_s: float,
 ) -> EngineOutcome:
     """The SimPy engine: replicas, autoscaler and spot market as processes."""
-    env = ServingEnvironment()
-    containers = AUTOSCALING[scenario.autoscaling.policy].containers  # one shared line
-    router = None if containers else make_router(scenario.fleet.router, streams["routing"])
-    state = EngineState(
-        env=env,
-        workload=workload,
-        service=service,
-        batching=scenario.batching,
-        router=router,
-        max_queue=scenario.admission.max_queue,
-    )
-    start_fleet(state, scenario, service, streams)
+    state = simpy_fleet(scenario, workload, service, streams)
+    env = state.env
     env.run_arrivals(state.arrival_s, state.route)
     state.arrivals_done = True
     if env.now < scenario.horizon:
