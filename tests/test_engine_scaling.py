@@ -15,7 +15,7 @@ import gc
 import pytest
 from engine_helpers import run_once
 
-import sim.montecarlo.replication
+import sim.fleet.start
 from sim.engine.replica import STOPPED, Replica
 from sim.engine.state import EngineState
 
@@ -44,7 +44,7 @@ def counted_replicas(monkeypatch):
     def state_with_counting_list(**kwargs) -> EngineState:
         return EngineState(replicas=VisitCountingList(), **kwargs)
 
-    monkeypatch.setattr(sim.montecarlo.replication, "EngineState", state_with_counting_list)
+    monkeypatch.setattr(sim.fleet.start, "EngineState", state_with_counting_list)
     return VisitCountingList
 
 
