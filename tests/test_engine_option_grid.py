@@ -82,3 +82,14 @@ def test_a_setting_the_fast_engine_cannot_honour_is_refused_by_name(verb, tmp_pa
     assert result.exit_code == 2
     assert "requests.classes" in result.output
     assert not (tmp_path / "s").exists()  # nothing written
+
+
+@pytest.mark.parametrize("verb", [SWEEP, SIZE])
+def test_the_simpy_oracle_is_refused_on_a_grid_not_replaced(verb, tmp_path) -> None:
+    command = [*verb, "--engine", "simpy"]
+    if verb is SWEEP:
+        command += ["--out", str(tmp_path / "s")]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert "--engine simpy" in result.output and "run, compare and levers" in result.output
+    assert not (tmp_path / "s").exists()

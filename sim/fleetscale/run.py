@@ -55,7 +55,13 @@ def check_fast(scenario: Scenario) -> None:
 
 def choose_grid_engine(scenarios: list[Scenario], requested: str, workers: int = 1) -> str:
     """One engine for every scenario of a sweep or size: "fast" if requested, or under
-    "auto" if any of them would go fast; each must then be one the fast engine honours."""
+    "auto" if any of them would go fast; each must then be one the fast engine honours.
+    The SimPy oracle runs single scenarios (`run`, `compare`, `levers`), not grids."""
+    if requested == "simpy":
+        raise CapsimError(
+            "--engine simpy: sweep and size run on exact, fast or auto; the SimPy engine, "
+            "which exact reproduces bit for bit, runs from run, compare and levers"
+        )
     chosen = [choose_engine(s, requested, workers) for s in scenarios]
     engine = "fast" if "fast" in chosen else "exact"
     if engine == "fast":
