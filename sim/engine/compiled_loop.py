@@ -41,6 +41,7 @@ from sim.engine.service_time import (
     roofline_step_s,
 )
 from sim.errors import CapsimError
+from sim.scenario import plugins
 from sim.scenario.schema import Scenario
 
 # Replica activity and lifecycle, as in `replica.py`.
@@ -100,7 +101,8 @@ def kernel_for(
     prompt = np.ascontiguousarray(requests.prompt_tokens, dtype=np.int64)
     output = np.ascontiguousarray(requests.output_tokens, dtype=np.int64)
     n = len(arrival_s)
-    continuous = scenario.batching.policy == "continuous"
+    batching = plugins.BATCHING[scenario.batching.policy]
+    continuous = batching.per_token_steps
     constants = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     kv_capacity = math.inf
     if isinstance(service, RooflineModel):
@@ -124,10 +126,10 @@ def kernel_for(
     deadline_s = arrival_s + patience_s if expires else np.empty(0)
     patience = np.ascontiguousarray(patience_s, dtype=np.float64) if expires else np.empty(0)
     max_queue = scenario.admission.max_queue
-    max_batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
+    max_batch = scenario.batching.max_batch if batching.batches else 1
     config = scenario.autoscaling
-    serverless = config.policy == "serverless"
-    if serverless and config.concurrency_per_replica and scenario.batching.policy != "none":
+    serverless = plugins.AUTOSCALING[config.policy].containers
+    if serverless and config.concurrency_per_replica and batching.batches:
         max_batch = config.concurrency_per_replica  # a container takes this many at once
     if continuous:
         _check_finish_keys_fit(service, n, int(output.max(initial=0)), drain_end_s)

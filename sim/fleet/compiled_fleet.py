@@ -101,12 +101,13 @@ def run_compiled(
     """
     n = len(requests.arrival_s)
     config = scenario.autoscaling
-    if config.policy == "serverless":
+    scaling = plugins.AUTOSCALING[config.policy]
+    if scaling.containers:
         return _run_serverless(
             scenario, service, requests, latency_s, patience_s, streams, drain_end_s
         )
     uses_spot = scenario.fleet.uses_spot
-    dynamic = config.policy != "fixed" or uses_spot
+    dynamic = scaling.scales or uses_spot
     router = ROUTERS[scenario.fleet.router]
     routing_rng = streams["routing"]
     uses_draws = router in (RANDOM, LEAST_LOADED)
@@ -123,7 +124,7 @@ def run_compiled(
     if not dynamic:
         _serve(k, horizon_s, drain_end_s)
         return _outcome(k, scenario, markets, counters, requests)
-    policy = scaling_policy(scenario, service) if config.policy != "fixed" else None
+    policy = scaling_policy(scenario, service) if scaling.scales else None
     next_cold_start_s = cold_start_sampler(scenario, streams["fleet"])
     spot_rng = streams["spot"]
     terms = spot_terms(scenario) if uses_spot else None
@@ -131,7 +132,7 @@ def run_compiled(
 
     def watched(market: str) -> int:
         """1 if a replica bought on `market` gets a reclaim process (`watch_spot_replicas`)."""
-        return int(reclaimed and market == "spot")
+        return int(reclaimed and plugins.MARKETS[market].reclaimed)
 
     k.spot[:replicas] = [watched(market) for market in markets]
     lifetimes_s: dict[int, float] = {}  # each spot replica's drawn lifetime
