@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from distributions.errors import WorkloadError
 
 if TYPE_CHECKING:  # a spec is read by attribute, by its `dist` name
+    import pandas as pd
+
     from sim.scenario.schema import DistSpec, Empirical
 
 
@@ -269,6 +270,8 @@ def _read_csv(path: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=16)
 def _read_csv_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    import pandas as pd  # loaded on first read of a file
+
     try:
         frame = pd.read_csv(path)
     except UnicodeDecodeError:
@@ -280,6 +283,8 @@ def _read_csv_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 
 def _numeric(column: pd.Series, path: str, name: str) -> np.ndarray:
+    import pandas as pd  # loaded on first read of a file
+
     values = pd.to_numeric(column, errors="coerce")
     bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():

@@ -24,11 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from distributions.errors import WorkloadError
+
+if TYPE_CHECKING:  # pandas loads on first read of a file: a run without one never pays for it
+    import pandas as pd
 
 DEFAULT_CHUNK_SIZE = 1_000_000
 RATE_WINDOW_S = 60.0  # TraceRateProfile.rate_per_s averages over windows this long
@@ -142,6 +145,8 @@ def _load_trace_cached(
 
 
 def _read_trace_csv(path: str, timestamp_column: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype={timestamp_column: str})
     except pd.errors.EmptyDataError:
@@ -163,6 +168,8 @@ def _read_trace_csv(path: str, timestamp_column: str) -> pd.DataFrame:
 
 def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
     """Seconds from numbers, or from date-times (relative to an arbitrary origin)."""
+    import pandas as pd
+
     text = column.astype(str).str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     if not numbers.isna().any():
@@ -181,6 +188,8 @@ def _timestamps_s(column: pd.Series, path: str, name: str) -> np.ndarray:
 
 def _datetimes(text: pd.Series) -> pd.Series:
     """Date-times in UTC, NaT where a row is not one."""
+    import pandas as pd
+
     try:
         return pd.to_datetime(text, format="ISO8601", utc=True)
     except (ValueError, TypeError):
@@ -188,6 +197,8 @@ def _datetimes(text: pd.Series) -> pd.Series:
 
 
 def _token_counts(column: pd.Series, path: str, name: str) -> np.ndarray:
+    import pandas as pd
+
     values = pd.to_numeric(column, errors="coerce")
     numbers = values.to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(numbers) | (numbers < 0)

@@ -54,11 +54,13 @@ from sim.engine.compiled_loop import (
     kernel_capacity,
     kernel_for,
 )
+from sim.engine.kernel_call import TypedCall
 from sim.engine.outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent, ReplicaLifetime
 from sim.engine.request_log import RequestLog
 from sim.engine.routers import draw_blocks
 from sim.engine.service_time import ServiceModel
 from sim.fleet.autoscaler import FleetMeter
+from sim.fleet.kernel_meter import KernelMeter
 from sim.fleet.spot import launch_market
 from sim.fleet.start import cold_start_sampler, initial_markets, replica_market, scaling_policy
 from sim.scenario import plugins
@@ -139,13 +141,13 @@ def run_compiled(
     current = [k]  # the kernel, replaced when it grows
     meter = None
     if policy is not None:
-        meter = FleetMeter(
-            lambda: kernel_integrals(current[0], router == SHARED_QUEUE), k.max_batch
-        )
+        kernel_meter = KernelMeter(shared_line=router == SHARED_QUEUE)
+        meter = FleetMeter(lambda: kernel_meter.integrals(current[0]), k.max_batch)
         k.clock[CLOCK_NEXT_CONTROL_S] = policy.first_sync_s()
     k.tally[TALLY_COMMAND] = POLICY_COMMAND
+    serve = TypedCall(_serve)  # called at every control instant
     while True:
-        code = _serve(k, horizon_s, drain_end_s)
+        code = serve(k, horizon_s, drain_end_s)
         if code == AT_END:
             break
         tally = k.tally.tolist()
@@ -314,22 +316,6 @@ def _with_draws(k: Kernel, tally: list[int], routing_rng: np.random.Generator) -
         return k
     more = draw_blocks(routing_rng, max(wanted - left, len(k.draws)))  # at least double
     return k._replace(draws=np.concatenate([k.draws, more]))
-
-
-def kernel_integrals(k: Kernel, shared: bool) -> tuple[float, float, float]:
-    """The kernel's load integrals at its control instant: the same terms the SimPy
-    engine adds (`EngineState.load_integrals`), every replica and line, summed with the
-    same correctly rounded `math.fsum`, so the order of the terms does not matter."""
-    now_s = float(k.clock[CLOCK_CONTROL_S])
-    count = int(k.tally[TALLY_REPLICAS])
-    running = math.fsum(
-        (k.running_area[:count] + k.running[:count] * (now_s - k.last_change_s[:count])).tolist()
-    )
-    lines = (k.line_area + k.line_size * (now_s - k.line_last_s)).tolist()
-    # Line 0 is the holding line, or the shared line (the holding line is then empty);
-    # lines 1..count are the replicas' own.
-    waiting = math.fsum(lines[:1] if shared else lines[: count + 1])
-    return now_s, running, waiting
 
 
 def _outcome(
