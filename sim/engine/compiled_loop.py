@@ -31,13 +31,28 @@ from sim.engine import clock as engine_clock
 from sim.engine import service_time
 from sim.engine.clock import landing_delay_s
 from sim.engine.request_log import COMPLETED, DROPPED, LOST, TIMED_OUT
+from sim.engine.rules import continuous
+from sim.engine.rules.continuous import (
+    after_decode_steps,
+    cut_at_next_step,
+    decode_steps_planned,
+    finish_step,
+    kv_fits,
+    kv_need_tokens,
+    may_admit,
+    newcomer_chunk,
+    partial_chunk,
+    prefill_step,
+    release_finished,
+    run_span_s,
+    step_room_tokens,
+)
 from sim.engine.service_time import (
     LatencyModel,
     RooflineModel,
     ServiceModel,
     roofline_alone_times_s,
     roofline_decode_span_s,
-    roofline_decode_steps_within,
     roofline_step_s,
 )
 from sim.errors import CapsimError
@@ -1023,41 +1038,41 @@ def _serve(k, horizon_s, drain_end_s):
     def admit_and_plan(replica, now):
         """Continuous: one step of decodes and prefill chunks within the token budget
         (the part-way prompt first, then newcomers), then, once no prompt is part-way
-        and the budget was not used up, decode steps to the next finish."""
+        and the budget was not used up, decode steps to the next finish: the rules of
+        `rules/continuous.py`, on this replica's line and heap of finishes."""
         line = line_of(replica)
         count = running[replica]
         chunked = partial[replica]
         decoders = count - 1 if chunked >= 0 else count
-        room = token_budget - decoders
+        room = step_room_tokens(token_budget, decoders)
         joining = 0
         completing = -1  # the part-way prompt, if this step finishes its prefill
         prefill_tokens = 0
         prefill_pairs = 0.0
         if chunked >= 0:
-            done = prompt[chunked] - partial_left[replica]
-            chunk = min(partial_left[replica], room)
+            chunk, pairs = partial_chunk(prompt[chunked], partial_left[replica], room)
             prefill_tokens += chunk
-            prefill_pairs += (chunk - 1) * done + chunk * (chunk + 1) / 2
+            prefill_pairs += pairs
             room -= chunk
             partial_left[replica] -= chunk
             if partial_left[replica] == 0:
                 completing = chunked
                 chunked = -1
         reserved = kv_reserved[replica]
-        while room > 0 and count + joining < max_batch:
+        while may_admit(room, count + joining, max_batch):
             request = next_admissible(replica, now)
             if request < 0:
                 break
-            need = prompt[request] + output[request]
-            if reserved + need > kv_capacity:
+            need = kv_need_tokens(prompt[request], output[request])
+            if not kv_fits(reserved, need, kv_capacity):
                 break
             pop(line, now)
             reserved += need
             admitted[joining] = request
             joining += 1
-            chunk = min(prompt[request], room)
+            chunk, pairs = newcomer_chunk(prompt[request], room)
             prefill_tokens += chunk
-            prefill_pairs += chunk * (chunk + 1) / 2
+            prefill_pairs += pairs
             room -= chunk
             if chunk < prompt[request]:
                 chunked = request
@@ -1076,11 +1091,15 @@ def _serve(k, horizon_s, drain_end_s):
         steps = steps_done[replica]
         first_step_s = 0.0
         if prefill_tokens:
-            first_step_s = roofline_step_s(
-                constants, prefill_tokens, decoders, tokens, prefill_pairs
+            prefilled = 0
+            for j in range(-1, joining):
+                request = completing if j < 0 else admitted[j]
+                if request >= 0 and request != chunked:
+                    prefilled += 1
+            first_step_s, tokens = prefill_step(
+                constants, prefill_tokens, prefill_pairs, decoders, tokens, prefilled
             )
             first_token = now + first_step_s
-            prefilled = 0
             for j in range(-1, joining):
                 request = completing if j < 0 else admitted[j]
                 if j >= 0:
@@ -1088,20 +1107,17 @@ def _serve(k, horizon_s, drain_end_s):
                     start_s[request] = now
                 if request < 0 or request == chunked:
                     continue
-                prefilled += 1
                 first_token_s[request] = first_token
-                key = (steps + output[request]) * n + request
+                key = finish_step(steps, output[request]) * n + request
                 finishing[replica] = _heap_push(finish_keys[replica], finishing[replica], key)
-            tokens += decoders + prefill_tokens + prefilled
             count += joining
             running[replica] = count
             steps += 1
         context[replica] = tokens
         steps_done[replica] = steps
-        decode_steps = 0  # a prompt part-way, or the budget used up: admit at the next step
-        if prefill_tokens == 0 or (chunked < 0 and room > 0):
-            decode_steps = finish_keys[replica, 0] // n - steps
-        span_s = first_step_s + roofline_decode_span_s(constants, decode_steps, count, tokens)
+        next_finish = finish_keys[replica, 0] // n if finishing[replica] > 0 else steps
+        decode_steps = decode_steps_planned(prefill_tokens, chunked, room, next_finish, steps)
+        span_s = run_span_s(constants, first_step_s, decode_steps, count, tokens)
         plan_start_s[replica] = now
         plan_first_step_s[replica] = first_step_s
         plan_decode_steps[replica] = decode_steps
@@ -1117,40 +1133,35 @@ def _serve(k, horizon_s, drain_end_s):
             decode_steps = plan_decode_steps[replica]
         account(replica, now)
         count = running[replica]
-        steps = steps_done[replica] + decode_steps
+        steps, tokens = after_decode_steps(
+            steps_done[replica], context[replica], count, decode_steps
+        )
         steps_done[replica] = steps
-        tokens = context[replica] + count * decode_steps
         reserved = kv_reserved[replica]
         while finishing[replica] > 0 and finish_keys[replica, 0] // n <= steps:
             request = _heap_pop(finish_keys[replica], finishing[replica]) % n
             finishing[replica] -= 1
-            need = prompt[request] + output[request]
-            reserved -= need
-            tokens -= need
-            count -= 1
+            need = kv_need_tokens(prompt[request], output[request])
+            reserved, tokens, count = release_finished(reserved, tokens, count, need)
             end(request, COMPLETED, now)
         kv_reserved[replica] = reserved
         context[replica] = tokens
         running[replica] = count
 
-    def cut_at_next_step(replica, now):
+    def cut_run(replica, now):
         """Continuous: end the decode run at the next step boundary, so newcomers join there."""
-        first_step_s = plan_first_step_s[replica]
-        decode_steps = plan_decode_steps[replica]
-        tokens = plan_context[replica]
-        elapsed_s = now - plan_start_s[replica]
-        count = running[replica]
-        if elapsed_s < first_step_s:
-            done = 0
-        else:
-            into_decode_s = elapsed_s - first_step_s
-            done = roofline_decode_steps_within(constants, into_decode_s, count, tokens)
-            done = min(done + 1, decode_steps)
-        if done >= decode_steps:
+        done, delay_s = cut_at_next_step(
+            constants,
+            now - plan_start_s[replica],
+            plan_first_step_s[replica],
+            plan_decode_steps[replica],
+            running[replica],
+            plan_context[replica],
+        )
+        if done < 0:
             return  # the run already ends at the next boundary
-        boundary_s = first_step_s + roofline_decode_span_s(constants, done, count, tokens)
         cut_steps[replica] = done
-        schedule(1 + 2 * replica, now + max(0.0, boundary_s - elapsed_s))
+        schedule(1 + 2 * replica, now + delay_s)
 
     def wake_later(replica, now):
         """Resume the replica's loop at `now`, after what is already due then, as SimPy's
@@ -1176,7 +1187,7 @@ def _serve(k, horizon_s, drain_end_s):
                 schedule(1 + 2 * replica, now)
         elif activity[replica] == DECODING:
             activity[replica] = BUSY
-            cut_at_next_step(replica, now)
+            cut_run(replica, now)
         elif activity[replica] == FILLING and line_size[line_of(replica)] >= max_batch:
             activity[replica] = BUSY
             schedule(1 + 2 * replica, now)  # the batch is full: stop waiting for more
@@ -1593,5 +1604,5 @@ def _serve(k, horizon_s, drain_end_s):
     return code
 
 
-for _dependency in (service_time, engine_clock):
+for _dependency in (service_time, engine_clock, continuous):
     drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(_dependency.__file__))

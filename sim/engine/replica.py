@@ -16,6 +16,21 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.engine.request_log import COMPLETED, DROPPED
+from sim.engine.rules.continuous import (
+    after_decode_steps,
+    cut_at_next_step,
+    decode_steps_planned,
+    finish_step,
+    kv_fits,
+    kv_need_tokens,
+    may_admit,
+    newcomer_chunk,
+    partial_chunk,
+    prefill_step,
+    release_finished,
+    run_span_s,
+    step_room_tokens,
+)
 from sim.engine.service_time import RooflineModel, batch_times_s
 from sim.scenario.plugins import BATCHING
 
@@ -250,17 +265,17 @@ class Replica:
         Each pass admits what fits, then plans one prefill step (if anyone was
         admitted) and the decode steps up to the next finish, as one timeout. A
         request that arrives meanwhile cuts the plan at the next step boundary
-        (see `notify`), where it is admitted.
+        (see `notify`), where it is admitted. The rules are `rules/continuous.py`'s,
+        the compiled loop's own.
         """
         env = self.env
         timeout = env.timeout
         state = self.state_of_engine
         end_request = state.end_request
         model: RooflineModel = state.service
-        step_s = model.step_s
-        decode_span_s = model.decode_span_s
+        constants = model.constants
         max_batch = state.max_batch
-        kv_capacity = model.kv_capacity_tokens
+        kv_capacity = float(model.kv_capacity_tokens)
         prompt = state.prompt_tokens
         output = state.output_tokens
         start_s = state.start_s
@@ -279,31 +294,30 @@ class Replica:
             completing = None  # the part-way prompt, if this step finishes its prefill
             chunked = self._partial
             decoders = self.running - 1 if chunked is not None else self.running
-            room = budget - decoders
+            room = step_room_tokens(budget, decoders)
             prefill_tokens = 0
             prefill_pairs = 0.0
             if chunked is not None:
-                done = prompt[chunked] - self._partial_left
-                chunk = min(self._partial_left, room)
+                chunk, pairs = partial_chunk(prompt[chunked], self._partial_left, room)
                 prefill_tokens += chunk
-                prefill_pairs += (chunk - 1) * done + chunk * (chunk + 1) / 2
+                prefill_pairs += pairs
                 room -= chunk
                 self._partial_left -= chunk
                 if self._partial_left == 0:
                     completing, chunked = chunked, None
-            while room > 0 and self.running + len(admitted) < max_batch:
+            while may_admit(room, self.running + len(admitted), max_batch):
                 request = self._next_admissible(now)
                 if request is None:
                     break
-                need = prompt[request] + output[request]
-                if self.kv_reserved_tokens + need > kv_capacity:
+                need = kv_need_tokens(prompt[request], output[request])
+                if not kv_fits(self.kv_reserved_tokens, need, kv_capacity):
                     break
                 line.pop(now)
                 self.kv_reserved_tokens += need
                 admitted.append(request)
-                chunk = min(prompt[request], room)
+                chunk, pairs = newcomer_chunk(prompt[request], room)
                 prefill_tokens += chunk
-                prefill_pairs += chunk * (chunk + 1) / 2
+                prefill_pairs += pairs
                 room -= chunk
                 if chunk < prompt[request]:
                     chunked = request
@@ -319,29 +333,29 @@ class Replica:
             self._account()
             first_step_s = 0.0
             if prefill_tokens:
-                first_step_s = step_s(prefill_tokens, decoders, context_tokens, prefill_pairs)
+                prefilled = (completing is not None) + len(admitted) - (chunked in admitted)
+                first_step_s, context_tokens = prefill_step(
+                    constants, prefill_tokens, prefill_pairs, decoders, context_tokens, prefilled
+                )
                 first_token = now + first_step_s
                 index = self.index
-                prefilled = 0
                 if completing is not None:
-                    prefilled += 1
                     first_token_s[completing] = first_token
-                    heappush(finishing, (steps + output[completing], completing))
+                    heappush(finishing, (finish_step(steps, output[completing]), completing))
                 for request in admitted:
                     served_by[request] = index
                     start_s[request] = now
                     if request == chunked:
                         continue
-                    prefilled += 1
                     first_token_s[request] = first_token
-                    heappush(finishing, (steps + output[request], request))
-                context_tokens += decoders + prefill_tokens + prefilled
+                    heappush(finishing, (finish_step(steps, output[request]), request))
                 running = self.running = running + len(admitted)
                 steps += 1
-            decode_steps = 0  # a prompt part-way, or the budget used up: admit at the next step
-            if not prefill_tokens or (chunked is None and room > 0):
-                decode_steps = finishing[0][0] - steps
-            span_s = first_step_s + decode_span_s(decode_steps, running, context_tokens)
+            next_finish = finishing[0][0] if finishing else steps
+            decode_steps = decode_steps_planned(
+                prefill_tokens, -1 if chunked is None else chunked, room, next_finish, steps
+            )
+            span_s = run_span_s(constants, first_step_s, decode_steps, running, context_tokens)
             self._plan = (now, first_step_s, decode_steps, context_tokens)
             self._cut_decode_steps = None
             self.status = DECODING if running < max_batch and not self.draining else BUSY
@@ -349,32 +363,31 @@ class Replica:
             if self._cut_decode_steps is not None:
                 decode_steps = self._cut_decode_steps
             self._account()
-            steps += decode_steps
-            context_tokens += running * decode_steps
+            steps, context_tokens = after_decode_steps(steps, context_tokens, running, decode_steps)
             now = env.now
             while finishing and finishing[0][0] <= steps:
                 request = heappop(finishing)[1]
-                need = prompt[request] + output[request]
-                self.kv_reserved_tokens -= need
-                context_tokens -= need
-                self.running -= 1
+                need = kv_need_tokens(prompt[request], output[request])
+                self.kv_reserved_tokens, context_tokens, self.running = release_finished(
+                    self.kv_reserved_tokens, context_tokens, self.running, need
+                )
                 end_request(request, COMPLETED, now)
 
     def _cut_plan_at_next_step(self) -> None:
         """End the current decode plan at the next step boundary, so newcomers join there."""
-        model: RooflineModel = self.state_of_engine.service
         plan_start_s, first_step_s, decode_steps, context_tokens = self._plan
-        elapsed_s = self.env.now - plan_start_s
-        if elapsed_s < first_step_s:
-            done = 0
-        else:
-            done = model.decode_steps_within(elapsed_s - first_step_s, self.running, context_tokens)
-            done = min(done + 1, decode_steps)
-        if done >= decode_steps:
+        done, delay_s = cut_at_next_step(
+            self.state_of_engine.service.constants,
+            self.env.now - plan_start_s,
+            first_step_s,
+            decode_steps,
+            self.running,
+            context_tokens,
+        )
+        if done < 0:
             return  # the plan already ends at the next boundary
-        boundary_s = first_step_s + model.decode_span_s(done, self.running, context_tokens)
         self._cut_decode_steps = done
-        self._retarget(max(0.0, boundary_s - elapsed_s))
+        self._retarget(delay_s)
 
     # ----------------------------------------------------------- stopping
 
