@@ -109,6 +109,7 @@ def test_sizing_needs_room_for_one_request_in_the_kv_share() -> None:
         'service={model="roofline"}',
         "model={parameters=70.6e9, layers=80, hidden_size=8192, kv_heads=8, head_dim=128}",
         'fleet.gpu="H100-SXM"',
+        "fleet.gpus_per_replica=8",  # any degree the weights fit in: sizing picks its own
         'requests.output_tokens={dist="fixed", value=1000}',
         "requests.max_context_tokens=100000",
     ]
