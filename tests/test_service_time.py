@@ -28,6 +28,7 @@ PEAK_FLOPS = 312e12
 BANDWIDTH = 1555e9
 MEMORY_BYTES = 40e9
 MFU, MBU = 0.5, 0.77  # the schema's defaults
+KV_FRACTION = 0.9  # the KV cache's default share of the memory the weights leave
 OVERHEAD_S = 0.17e-3  # the roofline's default step overhead (see schema.ROOFLINE_STEP_OVERHEAD_S)
 ATTENTION_FLOPS_PER_PAIR = 4 * 32 * 4096  # QK^T and AV: 2 x 2 x hidden FLOPs a layer
 
@@ -75,16 +76,18 @@ def test_batch_one_decodes_about_75_tokens_per_second() -> None:
     assert model.weights_read_s == pytest.approx(WEIGHT_BYTES / (BANDWIDTH * MBU), rel=1e-12)
 
 
-def test_kv_capacity_is_free_memory_over_kv_bytes_per_token() -> None:
+def test_kv_capacity_is_the_kv_share_of_free_memory_over_kv_bytes_per_token() -> None:
     model = llama_8b()
-    assert model.kv_capacity_tokens == int((MEMORY_BYTES - WEIGHT_BYTES) // KV_BYTES) == 182647
+    free_bytes = KV_FRACTION * (MEMORY_BYTES - WEIGHT_BYTES)
+    assert model.kv_capacity_tokens == int(free_bytes // KV_BYTES) == 164382
 
 
 def test_two_gpus_per_replica_double_flops_bandwidth_and_memory() -> None:
     one, two = llama_8b(), llama_8b("fleet.gpus_per_replica=2")
     assert two.peak_flops_per_s == 2 * one.peak_flops_per_s
     assert two.bandwidth_bytes_per_s == 2 * one.bandwidth_bytes_per_s
-    assert two.kv_capacity_tokens == int((2 * MEMORY_BYTES - WEIGHT_BYTES) // KV_BYTES)
+    free_bytes = KV_FRACTION * (2 * MEMORY_BYTES - WEIGHT_BYTES)
+    assert two.kv_capacity_tokens == int(free_bytes // KV_BYTES)
 
 
 def test_a_model_too_large_for_the_gpu_is_an_error() -> None:

@@ -34,7 +34,7 @@ from distributions.traffic import output_tokens_mean, prompt_tokens_mean
 from sim.baseline.platform import platform_section
 from sim.errors import CapsimError
 from sim.scenario.catalog import find_price, gpu_spec
-from sim.scenario.memory import kv_bytes_per_token
+from sim.scenario.memory import kv_budget_bytes, kv_bytes_per_token
 from sim.scenario.plugins import BATCHING, MARKETS, SERVICE_MODELS
 from sim.scenario.schema import DistSpec, Scenario
 from sim.scenario.units import SECONDS_PER_DAY
@@ -273,7 +273,9 @@ def _inference_roofline(scenario: Scenario, rate: float, seed_time_s: float) -> 
     # Steady-state continuous batching at batching.max_batch (capped by KV-cache memory):
     # each decode step reads the weights once plus the running requests' KV cache.
     kv_token_bytes = kv_bytes_per_token(model)
-    free_bytes = gpu.memory_bytes * n_gpus - model.weight_bytes
+    free_bytes = kv_budget_bytes(
+        gpu.memory_bytes * n_gpus, model.weight_bytes, service.kv_cache_memory_fraction
+    )
     kv_capacity_tokens = max(0.0, free_bytes) / kv_token_bytes
     fit = math.floor(kv_capacity_tokens / (prompt + output)) if prompt + output > 0 else 1
     batch = max(1, min(scenario.batching.max_batch, fit))

@@ -31,7 +31,7 @@ from sim.montecarlo.executors import Executor, ReplicationBlock, run_block
 from sim.montecarlo.replication import replication_streams
 from sim.montecarlo.results import ReplicationResult
 from sim.scenario.catalog import gpu_spec
-from sim.scenario.memory import kv_bytes_per_token
+from sim.scenario.memory import kv_budget_bytes, kv_bytes_per_token
 from sim.scenario.plugins import ROUTERS, SERVICE_MODELS
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import MAX_REPLICAS, Scenario
@@ -142,7 +142,8 @@ def decide(good_days: int, replications: int, confidence: float) -> str:
 
 
 def tensor_parallel_degree(scenario: Scenario, gpu: str) -> int:
-    """Fewest GPUs per replica (1, 2, 4, 8) whose memory holds the weights and one request's KV.
+    """Fewest GPUs per replica (1, 2, 4, 8) whose memory holds the weights and one request's KV
+    (in the share of the rest the KV cache gets).
 
     A scenario with a given per-request latency keeps its own `fleet.gpus_per_replica`.
     """
@@ -152,8 +153,11 @@ def tensor_parallel_degree(scenario: Scenario, gpu: str) -> int:
     model = scenario.model
     tokens = dist_mean(scenario.requests.prompt_tokens) + dist_mean(scenario.requests.output_tokens)
     one_request_bytes = kv_bytes_per_token(model) * tokens
+    fraction = scenario.service.kv_cache_memory_fraction
     for degree in TP_DEGREES:
-        if spec.memory_bytes * degree - model.weight_bytes >= one_request_bytes:
+        if kv_budget_bytes(spec.memory_bytes * degree, model.weight_bytes, fraction) >= (
+            one_request_bytes
+        ):
             return degree
     raise CapsimError(
         f"--gpus {gpu}: the model's weights ({model.weight_bytes / 1e9:.1f} GB) do not fit in "

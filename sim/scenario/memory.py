@@ -1,4 +1,4 @@
-"""What a replica's GPU memory holds: the model's weights, and the KV cache in what is left."""
+"""What a replica's GPU memory holds: the weights, and the KV cache in a share of the rest."""
 
 from __future__ import annotations
 
@@ -41,8 +41,15 @@ def layers_and_hidden(model: Model) -> tuple[float, float]:
     return layers, 128 * layers
 
 
+def kv_budget_bytes(memory_bytes: float, weight_bytes: float, kv_fraction: float) -> float:
+    """KV-cache bytes an engine allocates: `kv_fraction` of the memory the weights leave
+    (as TensorRT-LLM's free_gpu_memory_fraction); the rest is activations and workspace."""
+    return (memory_bytes - weight_bytes) * kv_fraction
+
+
 def kv_memory_bytes(scenario: Scenario) -> float:
-    """Bytes left for the KV cache on one replica; CapsimError if the weights do not fit."""
+    """Bytes of one replica's KV cache (`service.kv_cache_memory_fraction` of the memory
+    left after the weights); CapsimError if the weights do not fit."""
     gpu = gpu_spec(scenario.fleet.gpu)
     n_gpus = scenario.fleet.gpus_per_replica
     model = scenario.model
@@ -53,4 +60,6 @@ def kv_memory_bytes(scenario: Scenario) -> float:
             f"{n_gpus} x {gpu.name} ({gpu.memory_gb * n_gpus:.0f} GB): raise "
             f"fleet.gpus_per_replica or lower model.bytes_per_param"
         )
-    return free_bytes
+    return kv_budget_bytes(
+        gpu.memory_bytes * n_gpus, model.weight_bytes, scenario.service.kv_cache_memory_fraction
+    )

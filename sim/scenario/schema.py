@@ -423,6 +423,15 @@ ROOFLINE_STEP_OVERHEAD_S = 0.17e-3
 # Link efficiency: nccl-tests all_reduce busbw on 8 x A100 SXM4 of 230-250 GB/s against
 # NVLink-3's 300 GB/s a direction (Alaya NeW, "NCCL-tests in practice", 2026-05-06): 0.8.
 LINK_EFFICIENCY = 0.8
+# KV-cache memory: engines give the KV cache only part of the memory the weights leave.
+# TensorRT-LLM allocates `KvCacheConfig.free_gpu_memory_fraction` = 0.9 (its default) of the
+# memory free after loading the weights and profiling a forward pass (nvidia.github.io/
+# TensorRT-LLM "How to Change KV Cache Behavior" and llmapi KvCacheConfig reference; PyTorch
+# backend `_util.py` `_cal_max_memory`), and trtllm-bench's `--kv_cache_free_gpu_mem_fraction`
+# defaults to 0.90 (docs/source/performance/perf-overview.md at 00f37686aa85); read 2026-12-01.
+# vLLM's `gpu_memory_utilization` (0.9; 0.92 in later versions) is a share of all memory
+# instead: the fraction equivalent to it is (u x memory - weights) / (memory - weights).
+KV_CACHE_MEMORY_FRACTION = 0.9
 
 
 class Service(Section):
@@ -437,6 +446,11 @@ class Service(Section):
     step_overhead: DurationS | None = None
     # Share of the catalog's GPU-to-GPU link bandwidth a tensor-parallel all-reduce achieves.
     link_efficiency: number(0.001, 1, why="a share of the link's bandwidth") = LINK_EFFICIENCY
+    # Share of the GPU memory left after the weights that holds the KV cache (the rest is the
+    # engine's activations, CUDA graphs and workspace); TensorRT-LLM's default.
+    kv_cache_memory_fraction: number(
+        0, 1, low_open=True, why="a share of the memory the weights leave"
+    ) = KV_CACHE_MEMORY_FRACTION
 
     @property
     def step_overhead_s(self) -> float:
