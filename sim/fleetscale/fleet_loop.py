@@ -24,10 +24,12 @@ from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
 from sim.fleet.start import initial_markets
 from sim.fleetscale.fleet_draws import FleetDraws, delay_rng
 from sim.fleetscale.latency_model import ModelSet
+from sim.scenario import plugins
+from sim.scenario.plugins import AUTOSCALING, BATCHING
 from sim.scenario.schema import Scenario
 from sim.scenario.spot_terms import spot_terms
 
-MARKETS = ("on-demand", "spot", "reserved", "serverless")
+MARKETS = plugins.MARKETS.names()  # the fleet's replicas are counted by market
 SMOOTHING_STEPS = 12  # the load that picks a step's latency is a moving mean over this many
 COLD_START_SAMPLES = 100_000
 
@@ -56,6 +58,9 @@ class FleetRun:
     busy_s: dict[str, np.ndarray] = field(default_factory=dict)
     counters: dict[str, np.ndarray] = field(default_factory=dict)
     end_s: np.ndarray | None = None
+    # A trace replay's (R, S) ratios of each step's requests' service times to the
+    # average request's: "ttft" and "e2e" alone (calm steps), "saturated" (backlogged)
+    service_scale: dict[str, np.ndarray] | None = None
 
 
 def _delay_shares(scenario: Scenario, dt_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -105,8 +110,8 @@ def run_fleet(
     horizon_s = scenario.horizon
     total_steps = horizon_steps + math.ceil(drain_s / dt_s)
     config = scenario.autoscaling
-    policy = config.policy
-    serverless = policy == "serverless"
+    policy = AUTOSCALING[config.policy]
+    serverless = policy.containers
     largest = model.largest
     slots = _slots(scenario)
     delay = _delay_shares(scenario, dt_s, delay_rng(scenario.seed))
@@ -136,7 +141,7 @@ def run_fleet(
         for market, k in market_k.items():
             if not k.any():
                 continue
-            if market == "spot" and shortage > 0:
+            if plugins.MARKETS[market].reclaimed and shortage > 0:
                 short = draws.binomial(k, shortage, spot=True)
                 k = k - short
                 if short.any():
@@ -150,7 +155,7 @@ def run_fleet(
             started[:] += k
 
     def next_markets(k: np.ndarray) -> dict[str, np.ndarray]:
-        if serverless or scenario.fleet.market == "serverless":
+        if serverless or plugins.MARKETS[scenario.fleet.market].containers:
             return {"serverless": k}
         fraction = scenario.fleet.spot_fraction
         if fraction is None:
@@ -246,11 +251,11 @@ def run_fleet(
     top = len(loads) - 1
 
     # Autoscaler state
-    period = config.polling_interval if policy == "queue-depth" else config.sync_period
+    period = config.polling_interval if policy.polled else config.sync_period
     next_sync_s = period
     meter_busy = np.zeros(reps)
     meter_flight = np.zeros(reps)
-    metered = policy in ("target-tracking", "queue-depth")
+    metered = policy.metered
     # What the autoscaler's meter sees of a calm step is the work its own arrivals bring
     # (a x the mean time in service, with that time's spread), not the smoothed load's mean.
     meter_noise = draws.normals(total_steps) if metered else None
@@ -259,8 +264,8 @@ def run_fleet(
     meter_since_s = 0.0
     stabilizer = _Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
     last_scale_s = np.full(reps, -np.inf)
-    next_schedule_s = 0.0 if policy == "scheduled" else math.inf
-    profile = traffic_profile(scenario) if policy == "predictive" else None
+    next_schedule_s = 0.0 if policy.needs_schedule else math.inf
+    profile = traffic_profile(scenario) if policy.forecasts else None
     idle_window = max(1, math.ceil(config.idle_timeout / dt_s)) if serverless else 1
     needed_history: deque[np.ndarray] = deque(maxlen=idle_window)
     peak_uniforms = draws.uniforms(total_steps) if serverless else None
@@ -366,6 +371,15 @@ def run_fleet(
             step_timed_out += over
             new_backlog -= over
         calm = ~congested
+        # A step's requests wait only once the backlog overflows the batch slots the
+        # replicas have free at their load (a continuous batch grows to take a brief
+        # excess of arrivals over completions); until then they see the step's load.
+        if serverless:
+            queued = congested
+        else:
+            running = model.value("running_per_replica", size, position)
+            spare = n * np.maximum(largest.saturated_running - running, 0.0)
+            queued = congested & (new_backlog > spare)
         model_dropped = np.where(calm, a * model.value("dropped_share", size, position), 0.0)
         model_timed_out = np.where(calm, a * model.value("timed_out_share", size, position), 0.0)
         step_completed = np.where(
@@ -403,7 +417,7 @@ def run_fleet(
             for market in MARKETS:
                 up_now = serving[market] + starting[market]
                 up_s[market] += up_now * span_s
-                if market == "serverless" or n.any():
+                if plugins.MARKETS[market].containers or n.any():
                     busy_market_s[market] += (
                         busy_share * serving[market] / np.maximum(n, 1) * span_s
                     )
@@ -416,7 +430,7 @@ def run_fleet(
         cumulative_left = cum_arrived[:, step] - backlog
         rec_serving[:, step] = n
         rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS)
-        backlogged[:, step] = congested
+        backlogged[:, step] = queued
         level[:, step] = position
         table_index[:, step] = size
         completed[:, step] = step_completed
@@ -443,9 +457,7 @@ def run_fleet(
                 total_steps = step + 1
                 break
         end_of_step_s = (step + 1) * dt_s
-        if policy in ("target-tracking", "queue-depth", "predictive") and (
-            end_of_step_s >= next_sync_s - 1e-9
-        ):
+        if (policy.metered or policy.forecasts) and end_of_step_s >= next_sync_s - 1e-9:
             span = max(end_of_step_s - meter_since_s, 1e-9)
             busy_mean = meter_busy / span
             flight_mean = meter_flight / span
@@ -454,14 +466,14 @@ def run_fleet(
             meter_since_s = end_of_step_s
             next_sync_s += period
             current = sum(serving[m] + starting[m] for m in MARKETS)
-            if policy == "target-tracking":
+            if policy.metered and not policy.polled:  # the HPA rule
                 desired = _target_tracking(current, busy_mean, flight_mean, slots, config)
                 desired = stabilizer.stabilize(end_of_step_s, current, desired)
-            elif policy == "queue-depth":
+            elif policy.metered:  # KEDA: replicas for the requests in flight
                 desired = np.ceil(flight_mean / config.queue_per_replica - 1e-9).astype(np.int64)
                 cooling = (desired < current) & (end_of_step_s - last_scale_s < config.cooldown)
                 desired = np.where(cooling, current, desired)
-            else:
+            else:  # forecasts: the profile's rate one cold start ahead
                 lead_s = cold_start_mean_s
                 start = end_of_step_s + lead_s
                 forecast = float(profile.integral(start, start + config.sync_period))
@@ -573,9 +585,10 @@ def _metered_work(busy_s, waiting_s, arrivals, smoothed, calm, noise_cv):
 def _slots(scenario: Scenario) -> int:
     batching = scenario.batching
     concurrency = scenario.autoscaling.concurrency_per_replica
-    if scenario.autoscaling.policy == "serverless" and concurrency and batching.policy != "none":
+    batches = BATCHING[batching.policy].batches
+    if AUTOSCALING[scenario.autoscaling.policy].containers and concurrency and batches:
         return concurrency
-    return batching.max_batch if batching.policy != "none" else 1
+    return batching.max_batch if batches else 1
 
 
 def _target_tracking(current, busy_mean, flight_mean, slots, config) -> np.ndarray:
