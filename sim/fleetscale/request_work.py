@@ -31,18 +31,32 @@ def saturated_cost_s(
     output = np.asarray(output_tokens, float)
     if not isinstance(service, RooflineModel):
         return np.ones_like(prompt)
-    return _costs_s(service.constants, prompt, output, float(max(1, batch)))
+    return _costs_s(service.constants, prompt, output, float(max(1, batch))).sum(axis=0)
+
+
+def prefill_s(
+    service: ServiceModel, prompt_tokens: np.ndarray, output_tokens: np.ndarray, batch: int
+) -> np.ndarray:
+    """The part of `saturated_cost_s` that is the request's prefill (zeros if no roofline):
+    what its prompt adds to the steps of the batch it joins."""
+    prompt = np.asarray(prompt_tokens, float)
+    output = np.asarray(output_tokens, float)
+    if not isinstance(service, RooflineModel):
+        return np.zeros_like(prompt)
+    return _costs_s(service.constants, prompt, output, float(max(1, batch)))[0]
 
 
 @njit(cache=True)
 def _costs_s(constants, prompt, output, batch):
-    out = np.empty(len(prompt))
+    """(2, n): each request's prefill, and its share of its decode steps."""
+    out = np.empty((2, len(prompt)))
     for i in range(len(prompt)):
         p, o = prompt[i], output[i]
         context = batch * (p + o / 2)  # a decode step's contexts over the request's life
         decode_s = roofline_step_s(constants, 0.0, batch, context, 0.0)
         with_prompt_s = roofline_step_s(constants, p, batch, context, p * (p + 1) / 2)
-        out[i] = (with_prompt_s - decode_s) + o * decode_s / batch
+        out[0, i] = with_prompt_s - decode_s
+        out[1, i] = o * decode_s / batch
     return out
 
 

@@ -14,7 +14,7 @@ from sim.fleetscale.arrival_counts import step_counts, trace_step_work
 from sim.fleetscale.fleet_draws import FleetDraws
 from sim.fleetscale.fleet_loop import run_fleet
 from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model, token_pool
-from sim.fleetscale.request_work import alone_times_s, saturated_cost_s
+from sim.fleetscale.request_work import alone_times_s, prefill_s, saturated_cost_s
 from sim.fleetscale.summary import build_results
 from sim.montecarlo.engine_choice import choose_engine
 from sim.montecarlo.executors import Executor, ReplicationBlock
@@ -133,10 +133,31 @@ def run_fast(
     draws = FleetDraws(scenario.seed, first_replication, count)
     capacity = replica_capacity_per_s(scenario, service)
     cost = mix["saturated"] if mix else None
-    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), draws, capacity, cost)
+    run = run_fleet(
+        scenario,
+        model,
+        counts,
+        dt,
+        drain_limit_s(scenario),
+        draws,
+        capacity,
+        cost,
+        _prefill_mean_s(scenario, service, requests_per_probe),
+    )
     if mix:
         run.service_scale = _padded(mix, run.arrivals.shape[1])
     return build_results(scenario, model, run, first_replication)
+
+
+def _prefill_mean_s(scenario: Scenario, service, requests_per_probe: int) -> float:
+    """A continuous batch's mean prefill time per request over the probes' requests
+    (0 unless the batch admits at decode steps, on the roofline)."""
+    batching = scenario.batching
+    if not BATCHING[batching.policy].per_token_steps or not isinstance(service, RooflineModel):
+        return 0.0
+    pool = token_pool(scenario, min(requests_per_probe, 65_536))
+    found = prefill_s(service, pool.prompt_tokens, pool.output_tokens, batching.max_batch)
+    return float(found.mean())
 
 
 def _padded(mix: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:
