@@ -24,7 +24,7 @@ SETS = [
 ]
 
 
-pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
+pytestmark = pytest.mark.usefixtures("shared_model_cache")
 
 
 def flat(result) -> dict:
