@@ -392,10 +392,10 @@ def run_fleet(
         # chance (the probes' Poisson noise, which their latencies hold): its requests
         # wait only once the backlog overflows the batch slots the replicas have free
         # at that load (a batch grows to take them); until then they see the step's load.
+        running = None if serverless else model.value("running_per_replica", size, position)
         if serverless:
             queued = congested
         else:
-            running = model.value("running_per_replica", size, position)
             spare = n * np.maximum(largest.saturated_running - running, 0.0)
             queued = congested & ((new_backlog > spare) | (position >= top))
         model_dropped = np.where(calm, a * model.value("dropped_share", size, position), 0.0)
@@ -415,7 +415,7 @@ def run_fleet(
             busy_slots = np.where(
                 congested,
                 n * largest.saturated_running,
-                n * model.value("running_per_replica", size, position),
+                n * running,
             )
             waiting = np.where(
                 congested,
