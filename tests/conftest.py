@@ -25,3 +25,15 @@ def redai100k() -> dict:
 def model_cache_in_tmp(tmp_path, monkeypatch):
     """The fast engine's latency-model cache in the test's own folder, not the user's."""
     monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def _session_model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture
+def shared_model_cache(_session_model_dir, monkeypatch):
+    """The fast engine's latency-model cache in one folder for the session, not the user's:
+    a model's key hashes everything it depends on, so tests of one scenario share it."""
+    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(_session_model_dir))

@@ -24,7 +24,7 @@ from sim.fleetscale.run import check_fast
 from sim.montecarlo.engine_choice import choose_engine
 from sim.scenario.file import load_scenario
 
-pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
+pytestmark = pytest.mark.usefixtures("shared_model_cache")
 
 
 def test_continuous_batching_fixed_fleet_matches_exact_latency_and_cost() -> None:
@@ -70,6 +70,7 @@ def test_target_tracking_keeps_the_fleet_the_exact_autoscaler_keeps() -> None:
 def test_the_latency_model_is_cached_under_its_key_and_rebuilt_when_the_service_changes(
     tmp_path, monkeypatch
 ) -> None:
+    monkeypatch.setenv("CAPSIM_CACHE_DIR", str(tmp_path / "cache"))  # a folder of its own
     scenario = load_scenario("mmc", ["horizon=600"])
     first = latency_model.latency_table(scenario, PROBE_REQUESTS)
     files = list((tmp_path / "cache").glob("latency-model-*.npz"))

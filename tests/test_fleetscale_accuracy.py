@@ -13,7 +13,7 @@ from sim.fleetscale.run import run_fast
 from sim.montecarlo.replications import run_replications
 from sim.scenario.file import load_scenario
 
-pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
+pytestmark = pytest.mark.usefixtures("shared_model_cache")
 
 
 def test_target_tracking_sees_the_noise_of_each_sync_periods_work() -> None:

@@ -24,7 +24,7 @@ SETS = [
 ]
 
 
-pytestmark = pytest.mark.usefixtures("model_cache_in_tmp")
+pytestmark = pytest.mark.usefixtures("shared_model_cache")
 
 
 def flat(result) -> dict:
@@ -67,7 +67,7 @@ def test_replication_three_is_the_same_alone_and_in_a_batch_of_five() -> None:
 def test_the_dask_executor_gives_the_local_replications() -> None:
     scenario = load_scenario("diurnal-api", SETS)
     local = run_fast(scenario, 3, PROBE_REQUESTS)  # also puts the model in the cache
-    executor = DaskExecutor(workers=2)
+    executor = DaskExecutor(workers=1)  # one worker process: blocks still cross to it
     try:
         remote = run_fast(scenario, 3, PROBE_REQUESTS, executor=executor)
     finally:

@@ -36,20 +36,22 @@ def renewal_counts(mean: np.ndarray, cv: float, rng: np.random.Generator) -> np.
 
 
 def trace_step_work(
-    scenario: Scenario, replication: int, edges_s: np.ndarray, cost_s
+    scenario: Scenario, replication: int, edges_s: np.ndarray, figures, rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A replay's arrivals per step and the summed `cost_s(prompt, output)` of each step's
-    requests (the same requests `step_counts` bins)."""
+    """A replay's arrivals per step, and per step the sums over its requests (the same
+    requests `step_counts` bins) of each row of `figures(prompt, output)`, a (rows, n)
+    array of per-request figures: (steps,) counts and (rows, steps) sums."""
     rng = replication_streams(scenario.seed, replication)["traffic"]
     counts = np.zeros(len(edges_s) - 1, np.int64)
-    work = np.zeros(len(edges_s) - 1)
+    sums = np.zeros((rows, len(counts)))
     for chunk in iter_request_chunks(scenario, rng):
         index = np.searchsorted(edges_s, chunk.arrival_s, side="right") - 1
         keep = (index >= 0) & (index < len(counts))
-        cost = cost_s(chunk.prompt_tokens[keep], chunk.output_tokens[keep])
+        found = figures(chunk.prompt_tokens[keep], chunk.output_tokens[keep])
         counts += np.bincount(index[keep], minlength=len(counts))
-        work += np.bincount(index[keep], cost, minlength=len(counts))
-    return counts, work
+        for row, values in zip(sums, found, strict=True):
+            row += np.bincount(index[keep], values, minlength=len(counts))
+    return counts, sums
 
 
 def step_counts(scenario: Scenario, replication: int, edges_s: np.ndarray) -> np.ndarray:

@@ -31,6 +31,17 @@ class FleetDraws:
             out[r] = gens[r].binomial(int(n[r]), p)
         return out
 
+    def hypergeometric(self, good: np.ndarray, bad: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """How many of k[r] drawn without replacement from good[r] + bad[r] are good, for
+        each replication r, from its spot stream."""
+        out = np.zeros(len(k), np.int64)
+        for r in np.flatnonzero((k > 0) & (good > 0)):
+            if bad[r] == 0:
+                out[r] = min(int(k[r]), int(good[r]))
+            else:
+                out[r] = self.spot[r].hypergeometric(int(good[r]), int(bad[r]), int(k[r]))
+        return out
+
     def multinomial(self, k: np.ndarray, shares: np.ndarray) -> np.ndarray:
         """Multinomial(k[r], shares) for each replication r: (replications, len(shares))."""
         out = np.zeros((len(k), len(shares)), np.int64)

@@ -24,10 +24,12 @@ from sim.fleet.autoscaler import next_schedule_change_s, scheduled_desired
 from sim.fleet.start import initial_markets
 from sim.fleetscale.fleet_draws import FleetDraws, delay_rng
 from sim.fleetscale.latency_model import ModelSet
+from sim.scenario import plugins
+from sim.scenario.plugins import AUTOSCALING, BATCHING
 from sim.scenario.schema import Scenario
 from sim.scenario.spot_terms import spot_terms
 
-MARKETS = ("on-demand", "spot", "reserved", "serverless")
+MARKETS = plugins.MARKETS.names()  # the fleet's replicas are counted by market
 SMOOTHING_STEPS = 12  # the load that picks a step's latency is a moving mean over this many
 COLD_START_SAMPLES = 100_000
 
@@ -56,6 +58,9 @@ class FleetRun:
     busy_s: dict[str, np.ndarray] = field(default_factory=dict)
     counters: dict[str, np.ndarray] = field(default_factory=dict)
     end_s: np.ndarray | None = None
+    # A trace replay's (R, S) ratios of each step's requests' service times to the
+    # average request's: "ttft" and "e2e" alone (calm steps), "saturated" (backlogged)
+    service_scale: dict[str, np.ndarray] | None = None
 
 
 def _delay_shares(scenario: Scenario, dt_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -93,6 +98,7 @@ def run_fleet(
     draws: FleetDraws,
     predictive_capacity_per_s: float,
     cost: np.ndarray | None = None,
+    prefill_s: float = 0.0,
 ) -> FleetRun:
     """Step the fleet of every replication over the horizon and the drain that follows.
 
@@ -100,13 +106,14 @@ def run_fleet(
     `cost` (replications x horizon steps), for a trace replay, is each step's requests'
     mean cost to a saturated replica over the average request's (request_work.py): the
     backlog carries its requests' cost, and a step serves n x mu x dt average requests'
-    worth of work."""
+    worth of work. `prefill_s`: a continuous batch's mean prefill time per request
+    (request_work.py), the share of its time new requests take from those decoding."""
     reps, horizon_steps = counts.shape
     horizon_s = scenario.horizon
     total_steps = horizon_steps + math.ceil(drain_s / dt_s)
     config = scenario.autoscaling
-    policy = config.policy
-    serverless = policy == "serverless"
+    policy = AUTOSCALING[config.policy]
+    serverless = policy.containers
     largest = model.largest
     slots = _slots(scenario)
     delay = _delay_shares(scenario, dt_s, delay_rng(scenario.seed))
@@ -136,7 +143,7 @@ def run_fleet(
         for market, k in market_k.items():
             if not k.any():
                 continue
-            if market == "spot" and shortage > 0:
+            if plugins.MARKETS[market].reclaimed and shortage > 0:
                 short = draws.binomial(k, shortage, spot=True)
                 k = k - short
                 if short.any():
@@ -150,7 +157,7 @@ def run_fleet(
             started[:] += k
 
     def next_markets(k: np.ndarray) -> dict[str, np.ndarray]:
-        if serverless or scenario.fleet.market == "serverless":
+        if serverless or plugins.MARKETS[scenario.fleet.market].containers:
             return {"serverless": k}
         fraction = scenario.fleet.spot_fraction
         if fraction is None:
@@ -230,6 +237,9 @@ def run_fleet(
     lost = np.zeros(reps)
     retry_load = np.zeros(reps)
     running_per_serving = np.zeros(reps)  # requests in service per replica, last step
+    served_per_serving_s = np.zeros(reps)  # completions per second per replica, last step
+    draining = np.zeros(reps, np.int64)  # spot replicas drained at a notice, still up
+    undrain = np.zeros((reps, total_steps + math.ceil(terms.notice_s / dt_s) + 2 if terms else 1))
     time_in_service_s = np.zeros(reps)  # their mean time in service (Little), last step
     service_q = largest.service_quantiles["e2e"]
     dropped = np.zeros(reps)
@@ -246,11 +256,11 @@ def run_fleet(
     top = len(loads) - 1
 
     # Autoscaler state
-    period = config.polling_interval if policy == "queue-depth" else config.sync_period
+    period = config.polling_interval if policy.polled else config.sync_period
     next_sync_s = period
     meter_busy = np.zeros(reps)
     meter_flight = np.zeros(reps)
-    metered = policy in ("target-tracking", "queue-depth")
+    metered = policy.metered
     # What the autoscaler's meter sees of a calm step is the work its own arrivals bring
     # (a x the mean time in service, with that time's spread), not the smoothed load's mean.
     meter_noise = draws.normals(total_steps) if metered else None
@@ -259,8 +269,8 @@ def run_fleet(
     meter_since_s = 0.0
     stabilizer = _Stabilizer(config.scale_up_stabilization, config.scale_down_stabilization)
     last_scale_s = np.full(reps, -np.inf)
-    next_schedule_s = 0.0 if policy == "scheduled" else math.inf
-    profile = traffic_profile(scenario) if policy == "predictive" else None
+    next_schedule_s = 0.0 if policy.needs_schedule else math.inf
+    profile = traffic_profile(scenario) if policy.forecasts else None
     idle_window = max(1, math.ceil(config.idle_timeout / dt_s)) if serverless else 1
     needed_history: deque[np.ndarray] = deque(maxlen=idle_window)
     peak_uniforms = draws.uniforms(total_steps) if serverless else None
@@ -286,16 +296,20 @@ def run_fleet(
         if uses_spot and notice_p > 0:
             spot_up = serving["spot"] + starting["spot"]
             notices = draws.binomial(spot_up, notice_p, spot=True)
-            # Of the notices, the expected share that falls on serving replicas (not on
-            # cold starts) holds requests; counted fractionally, rounded in the totals.
-            on_serving = notices * serving["spot"] / np.maximum(spot_up, 1)
             if notices.any():
-                from_starting = cancel_starting_market("spot", notices, serving, starting, ready)
-                serving["spot"] -= notices - from_starting
+                # Each notice falls on a spot replica at random, serving or in its cold
+                # start; a cold start is cancelled, a serving replica drains.
+                from_starting = draws.hypergeometric(starting["spot"], serving["spot"], notices)
+                cancel_starting_market("spot", from_starting, starting, ready)
+                drained = notices - from_starting
+                serving["spot"] -= drained
+                # A draining replica admits nothing, so its steps prefill nothing: its
+                # requests decode faster by the share of time prefills took (`speed`).
+                speed = 1.0 - np.minimum(served_per_serving_s * prefill_s, 0.9)
                 # Requests still in service at the reclaim (residual time over the notice)
                 # are retried elsewhere, which takes capacity again, or lost.
-                share = _kill_share(service_q, time_in_service_s, terms.notice_s)
-                killed = on_serving * running_per_serving * share
+                share = _kill_share(service_q, time_in_service_s, terms.notice_s / speed)
+                killed = drained * running_per_serving * share
                 killed = np.where(ended, 0.0, killed)  # as if a finished drain had stopped
                 if terms.retry:
                     retried += killed
@@ -303,10 +317,18 @@ def run_fleet(
                 else:
                     lost += killed
                 counters["interruptions"] += notices
+                # It stops once its requests finish, or at the reclaim: up (and billed) till then.
+                drain_s = _drain_s(
+                    service_q, time_in_service_s, speed, running_per_serving, terms.notice_s
+                )
+                drain_s = np.where(ended, 0.0, drain_s)
                 if inside:
-                    # Drained at the notice, it stops once its requests finish (or at the reclaim).
-                    tail_s = min(terms.notice_s, largest.service_e2e_mean_s, horizon_s - now_s)
-                    up_s["spot"] += notices * tail_s
+                    up_s["spot"] += drained * np.minimum(drain_s, horizon_s - now_s)
+                drain_steps = np.ceil(drain_s / dt_s - 1e-9).astype(np.int64)
+                holding = (drained > 0) & (drain_steps > 0)
+                draining += np.where(holding, drained, 0)
+                for r in np.flatnonzero(holding):
+                    undrain[r, step + drain_steps[r]] += drained[r]
                 launch({"spot": notices}, step + 1)
         a = arrivals[:, step]
         if serverless:
@@ -366,6 +388,16 @@ def run_fleet(
             step_timed_out += over
             new_backlog -= over
         calm = ~congested
+        # Below the highest probed load, a step's arrivals may outrun its completions by
+        # chance (the probes' Poisson noise, which their latencies hold): its requests
+        # wait only once the backlog overflows the batch slots the replicas have free
+        # at that load (a batch grows to take them); until then they see the step's load.
+        running = None if serverless else model.value("running_per_replica", size, position)
+        if serverless:
+            queued = congested
+        else:
+            spare = n * np.maximum(largest.saturated_running - running, 0.0)
+            queued = congested & ((new_backlog > spare) | (position >= top))
         model_dropped = np.where(calm, a * model.value("dropped_share", size, position), 0.0)
         model_timed_out = np.where(calm, a * model.value("timed_out_share", size, position), 0.0)
         step_completed = np.where(
@@ -383,7 +415,7 @@ def run_fleet(
             busy_slots = np.where(
                 congested,
                 n * largest.saturated_running,
-                n * model.value("running_per_replica", size, position),
+                n * running,
             )
             waiting = np.where(
                 congested,
@@ -394,6 +426,7 @@ def run_fleet(
         # A replication whose drain has ended adds nothing more: as if it had stopped alone.
         live_dt_s = np.where(ended, 0.0, dt_s)
         running_per_serving = busy_slots / np.maximum(n, 1)
+        served_per_serving_s = served / dt_s / np.maximum(n, 1)
         time_in_service_s = busy_slots * dt_s / np.maximum(served, 1e-12)
         running_area += busy_slots * live_dt_s
         queue_area += waiting * live_dt_s
@@ -403,7 +436,7 @@ def run_fleet(
             for market in MARKETS:
                 up_now = serving[market] + starting[market]
                 up_s[market] += up_now * span_s
-                if market == "serverless" or n.any():
+                if plugins.MARKETS[market].containers or n.any():
                     busy_market_s[market] += (
                         busy_share * serving[market] / np.maximum(n, 1) * span_s
                     )
@@ -415,8 +448,10 @@ def run_fleet(
             backlog_work = new_backlog * mix
         cumulative_left = cum_arrived[:, step] - backlog
         rec_serving[:, step] = n
-        rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS)
-        backlogged[:, step] = congested
+        if uses_spot:
+            draining -= undrain[:, step].astype(np.int64)
+        rec_up[:, step] = sum(serving[m] + starting[m] for m in MARKETS) + draining
+        backlogged[:, step] = queued
         level[:, step] = position
         table_index[:, step] = size
         completed[:, step] = step_completed
@@ -443,9 +478,7 @@ def run_fleet(
                 total_steps = step + 1
                 break
         end_of_step_s = (step + 1) * dt_s
-        if policy in ("target-tracking", "queue-depth", "predictive") and (
-            end_of_step_s >= next_sync_s - 1e-9
-        ):
+        if (policy.metered or policy.forecasts) and end_of_step_s >= next_sync_s - 1e-9:
             span = max(end_of_step_s - meter_since_s, 1e-9)
             busy_mean = meter_busy / span
             flight_mean = meter_flight / span
@@ -454,14 +487,14 @@ def run_fleet(
             meter_since_s = end_of_step_s
             next_sync_s += period
             current = sum(serving[m] + starting[m] for m in MARKETS)
-            if policy == "target-tracking":
+            if policy.metered and not policy.polled:  # the HPA rule
                 desired = _target_tracking(current, busy_mean, flight_mean, slots, config)
                 desired = stabilizer.stabilize(end_of_step_s, current, desired)
-            elif policy == "queue-depth":
+            elif policy.metered:  # KEDA: replicas for the requests in flight
                 desired = np.ceil(flight_mean / config.queue_per_replica - 1e-9).astype(np.int64)
                 cooling = (desired < current) & (end_of_step_s - last_scale_s < config.cooldown)
                 desired = np.where(cooling, current, desired)
-            else:
+            else:  # forecasts: the profile's rate one cold start ahead
                 lead_s = cold_start_mean_s
                 start = end_of_step_s + lead_s
                 forecast = float(profile.integral(start, start + config.sync_period))
@@ -510,14 +543,8 @@ def run_fleet(
     return run
 
 
-def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarray:
-    """Spot notices that fall on replicas still in their cold start: count them out of those."""
-    share = np.where(
-        serving[market] + starting[market] > 0,
-        starting[market] / np.maximum(serving[market] + starting[market], 1),
-        0.0,
-    )
-    from_starting = np.minimum(np.rint(count * share).astype(np.int64), starting[market])
+def cancel_starting_market(market, from_starting, starting, ready) -> None:
+    """Cancel `from_starting` of the market's cold starts (spot notices that fell on them)."""
     if from_starting.any():
         for r in np.flatnonzero(from_starting):
             row = ready[market][r]
@@ -529,10 +556,9 @@ def cancel_starting_market(market, count, serving, starting, ready) -> np.ndarra
                 if left == 0:
                     break
         starting[market] -= from_starting
-    return from_starting
 
 
-def _kill_share(service_quantiles_s: np.ndarray, mean_s: np.ndarray, notice_s: float):
+def _kill_share(service_quantiles_s: np.ndarray, mean_s: np.ndarray, notice_s):
     """Share of a replica's requests in service at a notice still in service at the
     reclaim: P(residual > notice) = E[(S - notice)+] / E[S], S the time in service, its
     shape the saturated one's, scaled to each replication's mean time in service now."""
@@ -540,8 +566,23 @@ def _kill_share(service_quantiles_s: np.ndarray, mean_s: np.ndarray, notice_s: f
     if saturated_mean_s <= 0:
         return np.zeros_like(mean_s)
     scaled = service_quantiles_s[None, :] * (mean_s / saturated_mean_s)[:, None]
-    over = np.maximum(scaled - notice_s, 0.0).mean(axis=1)
+    over = np.maximum(scaled - np.reshape(notice_s, (-1, 1)), 0.0).mean(axis=1)
     return np.where(mean_s > 0, over / np.maximum(mean_s, 1e-12), 0.0)
+
+
+DRAIN_POINTS = 33  # points of the integral of a drain's length
+
+
+def _drain_s(service_quantiles_s, mean_s, speed, running, notice_s: float) -> np.ndarray:
+    """Expected time a replica drained at a notice stays up: until the last of its
+    `running` requests in service ends (each residual time sped up by `speed`), at most
+    the notice. E[min(notice, M)] = integral over [0, notice] of 1 - P(R <= t) ** running."""
+    if notice_s <= 0:
+        return np.zeros_like(mean_s)
+    t = np.linspace(0.0, notice_s, DRAIN_POINTS)
+    left = np.stack([_kill_share(service_quantiles_s, mean_s, u / speed) for u in t], axis=1)
+    done = np.clip(1.0 - left, 0.0, 1.0) ** np.maximum(running, 0.0)[:, None]
+    return np.trapezoid(1.0 - done, t, axis=1)
 
 
 def _peak_concurrency(mean: np.ndarray, u: np.ndarray, looks: float) -> np.ndarray:
@@ -573,9 +614,10 @@ def _metered_work(busy_s, waiting_s, arrivals, smoothed, calm, noise_cv):
 def _slots(scenario: Scenario) -> int:
     batching = scenario.batching
     concurrency = scenario.autoscaling.concurrency_per_replica
-    if scenario.autoscaling.policy == "serverless" and concurrency and batching.policy != "none":
+    batches = BATCHING[batching.policy].batches
+    if AUTOSCALING[scenario.autoscaling.policy].containers and concurrency and batches:
         return concurrency
-    return batching.max_batch if batching.policy != "none" else 1
+    return batching.max_batch if batches else 1
 
 
 def _target_tracking(current, busy_mean, flight_mean, slots, config) -> np.ndarray:

@@ -28,6 +28,7 @@ from sim.fleet.capacity import replica_capacity_per_s
 from sim.fleetscale.model_cache import key_of, load_arrays, save_arrays
 from sim.montecarlo.latency_histogram import _BINS, histogram_of
 from sim.montecarlo.replication import replication_streams, simulate
+from sim.scenario.plugins import AUTOSCALING, BATCHING
 from sim.scenario.schema import Scenario
 
 MODEL_VERSION = "2"
@@ -175,7 +176,7 @@ def probe_scenario(scenario: Scenario, replicas: int) -> Scenario:
     A serverless deployment's containers share one line, so the probe routes by a
     shared queue; a container taking `concurrency_per_replica` inputs batches that many.
     """
-    serverless = scenario.autoscaling.policy == "serverless"
+    serverless = AUTOSCALING[scenario.autoscaling.policy].containers
     fleet = scenario.fleet.model_copy(
         update={
             "replicas": replicas,
@@ -186,7 +187,7 @@ def probe_scenario(scenario: Scenario, replicas: int) -> Scenario:
     )
     batching = scenario.batching
     concurrency = scenario.autoscaling.concurrency_per_replica
-    if serverless and concurrency and batching.policy != "none":
+    if serverless and concurrency and BATCHING[batching.policy].batches:
         batching = batching.model_copy(update={"max_batch": concurrency})
     autoscaling = scenario.autoscaling.model_copy(update={"policy": "fixed"})
     return scenario.model_copy(
@@ -314,9 +315,10 @@ def probe_sizes(scenario: Scenario) -> list[int]:
     minimum to its maximum (at most PROBE_MAX_REPLICAS), since waits without batching
     depend on how many replicas share the load."""
     config = scenario.autoscaling
-    if config.policy == "fixed":
+    policy = AUTOSCALING[config.policy]
+    if not policy.scales:
         return [min(PROBE_MAX_REPLICAS, max(1, scenario.fleet.replicas))]
-    if config.policy == "serverless":
+    if policy.containers:
         return [1]  # containers start on demand: only the time in service is used
     low = max(1, config.min_replicas)
     high = max(low, min(PROBE_MAX_REPLICAS, config.max_replicas))

@@ -14,12 +14,13 @@ from sim.fleetscale.arrival_counts import step_counts, trace_step_work
 from sim.fleetscale.fleet_draws import FleetDraws
 from sim.fleetscale.fleet_loop import run_fleet
 from sim.fleetscale.latency_model import REQUESTS_PER_PROBE, latency_model, token_pool
-from sim.fleetscale.request_work import saturated_cost_s
+from sim.fleetscale.request_work import alone_times_s, prefill_s, saturated_cost_s
 from sim.fleetscale.summary import build_results
 from sim.montecarlo.engine_choice import choose_engine
 from sim.montecarlo.executors import Executor, ReplicationBlock
 from sim.montecarlo.replication import drain_limit_s
 from sim.montecarlo.results import ReplicationResult
+from sim.scenario.plugins import AUTOSCALING, BATCHING
 from sim.scenario.schema import Scenario
 
 STEP_S = 5.0  # the fleet's time step
@@ -74,11 +75,10 @@ def step_s(scenario: Scenario) -> float:
     """The fleet's time step: STEP_S, no longer than the autoscaler's period, and at
     least horizon / MAX_STEPS."""
     config = scenario.autoscaling
+    policy = AUTOSCALING[config.policy]
     dt = STEP_S
-    if config.policy == "queue-depth":
-        dt = min(dt, config.polling_interval)
-    elif config.policy in ("target-tracking", "predictive"):
-        dt = min(dt, config.sync_period)
+    if policy.metered or policy.forecasts:
+        dt = min(dt, config.polling_interval if policy.polled else config.sync_period)
     dt = min(dt, scenario.horizon / 20)
     return max(dt, scenario.horizon / MAX_STEPS)
 
@@ -125,33 +125,75 @@ def run_fast(
     edges = np.minimum(np.arange(steps + 1) * dt, scenario.horizon)
     indices = range(first_replication, first_replication + count)
     service = build_service_model(scenario)
-    cost = None
+    mix = None
     if scenario.traffic.profile == "trace" and isinstance(service, RooflineModel):
-        counts, cost = _trace_counts_and_cost(scenario, service, indices, edges)
+        counts, mix = _trace_counts_and_mix(scenario, service, indices, edges)
     else:
         counts = np.stack([step_counts(scenario, r, edges) for r in indices])
     draws = FleetDraws(scenario.seed, first_replication, count)
     capacity = replica_capacity_per_s(scenario, service)
-    run = run_fleet(scenario, model, counts, dt, drain_limit_s(scenario), draws, capacity, cost)
+    cost = mix["saturated"] if mix else None
+    run = run_fleet(
+        scenario,
+        model,
+        counts,
+        dt,
+        drain_limit_s(scenario),
+        draws,
+        capacity,
+        cost,
+        _prefill_mean_s(scenario, service, requests_per_probe),
+    )
+    if mix:
+        run.service_scale = _padded(mix, run.arrivals.shape[1])
     return build_results(scenario, model, run, first_replication)
 
 
-def _trace_counts_and_cost(scenario: Scenario, service, indices, edges):
-    """A replay's counts per step and each step's mean request cost over the replay's
-    average (the probes' pool: the requests the latency model's throughput is for)."""
-    batch = scenario.batching.max_batch if scenario.batching.policy != "none" else 1
+def _prefill_mean_s(scenario: Scenario, service, requests_per_probe: int) -> float:
+    """A continuous batch's mean prefill time per request over the probes' requests
+    (0 unless the batch admits at decode steps, on the roofline)."""
+    batching = scenario.batching
+    if not BATCHING[batching.policy].per_token_steps or not isinstance(service, RooflineModel):
+        return 0.0
+    pool = token_pool(scenario, min(requests_per_probe, 65_536))
+    found = prefill_s(service, pool.prompt_tokens, pool.output_tokens, batching.max_batch)
+    return float(found.mean())
 
-    def cost_s(prompt, output):
-        return saturated_cost_s(service, prompt, output, batch)
+
+def _padded(mix: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:
+    """The horizon's per-step ratios over the run's steps (drain steps: 1)."""
+    out = {}
+    for name, ratio in mix.items():
+        full = np.ones((ratio.shape[0], steps))
+        kept = min(steps, ratio.shape[1])
+        full[:, :kept] = ratio[:, :kept]
+        out[name] = full
+    return out
+
+
+def _trace_counts_and_mix(scenario: Scenario, service, indices, edges):
+    """A replay's counts per step and, per step, its requests' mean figures over the
+    replay's average request (the probes' pool, whom the latency model is for): their
+    cost to a saturated replica ("saturated"), and their time to first token and
+    end-to-end time served alone ("ttft", "e2e"). Each is (replications, steps); a
+    step without arrivals has ratios of 1."""
+    batching = scenario.batching
+    batch = batching.max_batch if BATCHING[batching.policy].batches else 1
+
+    def figures(prompt, output):
+        alone = alone_times_s(service, prompt, output)
+        return np.vstack([saturated_cost_s(service, prompt, output, batch), alone])
 
     pool = token_pool(scenario, 0)
-    average_s = float(cost_s(pool.prompt_tokens, pool.output_tokens).mean())
-    counts, costs = [], []
+    average = figures(pool.prompt_tokens, pool.output_tokens).mean(axis=1)
+    counts, ratios = [], []
     for r in indices:
-        found, work = trace_step_work(scenario, r, edges, cost_s)
+        found, sums = trace_step_work(scenario, r, edges, figures, len(average))
         counts.append(found)
-        costs.append(work / np.maximum(found, 1) / average_s)
-    return np.stack(counts), np.stack(costs)
+        mean = sums / np.maximum(found, 1) / average[:, None]
+        ratios.append(np.where(found > 0, mean, 1.0))
+    ratios = np.stack(ratios, axis=1)  # (figures, replications, steps)
+    return np.stack(counts), dict(zip(("saturated", "ttft", "e2e"), ratios, strict=True))
 
 
 def run_fast_block(

@@ -26,6 +26,8 @@ from sim.montecarlo.latency_histogram import (
     _RATIO,
 )
 from sim.montecarlo.results import PERCENTILES, ReplicationResult
+from sim.scenario import plugins
+from sim.scenario.plugins import AUTOSCALING, ROUTERS
 from sim.scenario.prices import resolve_rates
 from sim.scenario.schema import Scenario
 
@@ -112,6 +114,15 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
     by_level = by_hour.sum(axis=0)
     hists = {m: _mix(by_level, model.histograms[m]) for m in METRICS}
     e2e_hourly = np.stack([_mix(row, model.histograms["e2e"]) for row in by_hour])
+    scales = run.service_scale
+    if scales is not None:  # a replay: each step's latencies follow its requests' sizes
+        weights = (hour[calm], lo, hi, weight_lo, weight_hi, hours, k)
+        for metric in ("ttft", "e2e"):
+            shifts = shift_bins(scales[metric][r][calm])
+            found = _mix_shifted(*weights, shifts, model.histograms[metric])
+            hists[metric] = found.sum(axis=0)
+            if metric == "e2e":
+                e2e_hourly = found
     wait_means = (model.histograms["wait"] * _CENTRES_S).sum(axis=1)
     wait_sum_hourly = (by_hour * wait_means).sum(axis=1)
     done_hourly = by_hour.sum(axis=1)
@@ -129,15 +140,19 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
         middle = before + arrivals[jam] / 2
         wait = np.maximum(np.interp(middle, left, times) - (jam + 0.5) * dt, 0.0)
         jam_hour = hour[jam]
+        # A backlogged replica serves a full batch: by Little's law its requests' time
+        # in service follows their cost to it (ones but in a replay).
+        jam_scale = scales["saturated"][r][jam] if scales is not None else None
         waits = wait_quantiles(wait, _line_rate_per_s(scenario, model, run, r, jam), model)
         if run.peak_excess is not None and run.peak_excess[r].any():
             waits, count, jam_hour = _with_peak_waits(
                 scenario, model, run, r, jam, waits, count, jam_hour
             )
             wait = waits.mean(axis=1)
+            jam_scale = None if jam_scale is None else np.concatenate([jam_scale, jam_scale])
         for metric in ("ttft", "e2e"):
             index, weights, at_hour = _shifted_bins(
-                waits, count, jam_hour, model.largest.service_quantiles[metric]
+                waits, count, jam_hour, model.largest.service_quantiles[metric], jam_scale
             )
             hists[metric] += np.bincount(index, weights, _BINS)
             if metric == "e2e":
@@ -163,6 +178,49 @@ def _latencies(scenario: Scenario, model: ModelSet, run: FleetRun, r: int):
     return hists, series
 
 
+SHIFT_BINS = 5  # a replay's latency scales are kept to this many bins (0.5%)
+
+
+def shift_bins(scale: np.ndarray) -> np.ndarray:
+    """Histogram bins that multiply a latency by `scale` (bins are log-spaced), in
+    multiples of SHIFT_BINS."""
+    steps = np.rint(np.log(np.maximum(scale, 1e-12)) / (SHIFT_BINS * _LOG_RATIO))
+    return steps.astype(np.int64) * SHIFT_BINS
+
+
+def shifted(hist: np.ndarray, bins: int) -> np.ndarray:
+    """The histogram of the same values times _RATIO ** bins; the zero bin stays, the
+    ends collect what would fall beyond them."""
+    if bins == 0:
+        return hist
+    out = np.zeros_like(hist)
+    out[0] = hist[0]
+    body = hist[1:]
+    width = len(body)
+    move = min(abs(bins), width - 1)
+    if bins > 0:
+        out[1 + move :] = body[: width - move]
+        out[-1] += body[width - move :].sum()
+    else:
+        out[1 : 1 + width - move] = body[move:]
+        out[1] += body[:move].sum()
+    return out
+
+
+def _mix_shifted(hour, lo, hi, weight_lo, weight_hi, hours, k, shifts, histograms):
+    """(hours, bins): each hour's calm steps' level histograms mixed by their weights,
+    each step's shifted by its `shifts` bins (steps with one shift are mixed together)."""
+    out = np.zeros((hours, histograms.shape[1]))
+    for shift in np.unique(shifts):
+        pick = shifts == shift
+        by_hour = np.bincount(hour[pick] * k + lo[pick], weight_lo[pick], hours * k)
+        by_hour += np.bincount(hour[pick] * k + hi[pick], weight_hi[pick], hours * k)
+        by_hour = by_hour.reshape(hours, k)
+        for h in np.flatnonzero(by_hour.sum(axis=1) > 0):
+            out[h] += shifted(_mix(by_hour[h], histograms), int(shift))
+    return out
+
+
 # Wait quantile i is paired with service quantile _PAIRING[i]: a fixed shuffle, so the
 # 32 sums sample wait + service as independent parts (sorted pairing would add their tails).
 _PAIRING = np.random.default_rng(0).permutation(QUANTILES)
@@ -172,7 +230,10 @@ def _line_rate_per_s(scenario: Scenario, model: ModelSet, run: FleetRun, r: int,
     """Completions per second of the line a backlogged request waits in: its replica's,
     or the whole fleet's when every replica serves one shared line."""
     per_replica = model.capacity_per_s[run.table_index[r][jam].astype(np.int64)]
-    shared = scenario.fleet.router == "shared-queue" or scenario.autoscaling.policy == "serverless"
+    shared = (
+        ROUTERS[scenario.fleet.router].shared_line
+        or AUTOSCALING[scenario.autoscaling.policy].containers
+    )
     return per_replica * np.maximum(run.serving[r][jam], 1) if shared else per_replica
 
 
@@ -224,24 +285,30 @@ def _with_peak_waits(
 
 
 def _shifted_bins(
-    waits_s: np.ndarray, count: np.ndarray, hour: np.ndarray, quantiles_s: np.ndarray
+    waits_s: np.ndarray,
+    count: np.ndarray,
+    hour: np.ndarray,
+    quantiles_s: np.ndarray,
+    scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bins and weights of wait + time in service, both given by their quantiles
-    (waits_s: one row of wait quantiles per step), paired as independent parts.
+    (waits_s: one row of wait quantiles per step; the service's scaled by each row's
+    `scale` if given), paired as independent parts.
 
     Where the wait is so long that both spreads are under a tenth of a bin (0.01% of
     the total), the quantiles fall in one bin: their means stand for them.
     """
-    spread_s = float(quantiles_s.max() - quantiles_s.min())
+    scale = np.ones(len(waits_s)) if scale is None else scale
+    spread_s = float(quantiles_s.max() - quantiles_s.min()) * scale
     wait_spread_s = waits_s.max(axis=1) - waits_s.min(axis=1)
     wait_s = waits_s.mean(axis=1)
-    narrow = spread_s + wait_spread_s < 1e-4 * (wait_s + quantiles_s.min())
+    narrow = spread_s + wait_spread_s < 1e-4 * (wait_s + quantiles_s.min() * scale)
     wide = ~narrow
-    index = [bin_index(wait_s[narrow] + quantiles_s.mean())]
+    index = [bin_index(wait_s[narrow] + quantiles_s.mean() * scale[narrow])]
     weights = [count[narrow]]
     hours = [hour[narrow]]
     if wide.any():
-        values = waits_s[wide] + quantiles_s[_PAIRING][None, :]
+        values = waits_s[wide] + quantiles_s[_PAIRING][None, :] * scale[wide, None]
         index.append(bin_index(values).ravel())
         weights.append(np.repeat(count[wide] / QUANTILES, QUANTILES))
         hours.append(np.repeat(hour[wide], QUANTILES))
@@ -260,10 +327,11 @@ def _replica_lines(scenario: Scenario, run: FleetRun, r: int) -> dict[str, float
         if up_s <= 0:
             continue
         busy_s += min(busy, up_s)
-        if market == "reserved" and rates.reserved_replicas:
+        plugin = plugins.MARKETS[market]
+        if plugin.committed and rates.reserved_replicas:
             continue
-        charged_s = busy if market == "serverless" and rates.billed_only_busy else up_s
-        line = "serverless" if market == "serverless" else f"gpu_{market}"
+        charged_s = busy if plugin.containers and rates.billed_only_busy else up_s
+        line = "serverless" if plugin.containers else f"gpu_{market}"
         lines[line] = lines.get(line, 0.0) + charged_s * _rate(rates, market)
         billed_s += charged_s
     if rates.reserved_replicas:

@@ -67,6 +67,9 @@ class AutoscalingPolicy(Plugin):
     periodic: bool = False  # decides at sync instants (`ScalingPolicy`), not at each arrival
     containers: bool = False  # serverless containers: one shared line, billed per container
     needs_schedule: bool = False  # sizes the fleet from autoscaling.schedule
+    metered: bool = False  # decides from the fleet's measured load (busy time, requests in flight)
+    polled: bool = False  # decides every autoscaling.polling_interval (else sync_period)
+    forecasts: bool = False  # decides from the traffic profile ahead, not from measurements
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,7 @@ AUTOSCALING.register(
         "the Kubernetes HPA rule on utilisation or in-flight requests",
         compiled=True,
         periodic=True,
+        metered=True,
     )
 )
 AUTOSCALING.register(
@@ -226,6 +230,8 @@ AUTOSCALING.register(
         "KEDA-style: replicas for the waiting requests",
         compiled=True,
         periodic=True,
+        metered=True,
+        polled=True,
     )
 )
 AUTOSCALING.register(
@@ -243,6 +249,7 @@ AUTOSCALING.register(
         "the profile's rate one cold start ahead",
         compiled=True,
         periodic=True,
+        forecasts=True,
     )
 )
 AUTOSCALING.register(
