@@ -1,0 +1,1 @@
+"""The serving rules both engines share: numba-compiled functions over arrays and scalars."""
