@@ -9,10 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from sim.engine import routers
+from sim.engine import compiled_loop, replica, routers, state, waiting_line
 from sim.engine.rules import books, lifecycle, routing, static_batch
 from sim.engine.rules import waiting_line as line_rules
 from sim.engine.waiting_line import WaitingLine
+from sim.fleet import serverless
 
 # ---------------------------------------------------------------- routing
 
@@ -165,3 +166,51 @@ def test_drain_reclaim_and_retirement_rules():
     assert lifecycle.idle_timer_fires(True, 40.0, 40.0)
     assert not lifecycle.idle_timer_fires(True, 55.0, 40.0)  # it worked since: a newer timer
     assert not lifecycle.idle_timer_fires(False, 40.0, 40.0)
+
+
+# ---------------------------------------------------------------- written once
+
+# Each rule, with the SimPy-side modules that call it.
+SIMPY_USERS = {
+    routing.round_robin_pick: [routers],
+    routing.random_pick: [routers],
+    routing.fewest: [routers],
+    routing.tie_needs_draw: [routers],
+    routing.tie_skip: [routers],
+    routing.nth_with_load: [routers],
+    line_rules.line_has_room: [state],
+    line_rules.gave_up: [waiting_line],
+    line_rules.never_fits: [replica],
+    static_batch.batch_open: [replica],
+    static_batch.kv_fits: [replica],
+    static_batch.starts_now: [replica],
+    static_batch.fill_wait_s: [replica],
+    books.accrue: [waiting_line, replica],
+    books.accrue_busy: [replica],
+    books.expired_overcount: [waiting_line],
+    lifecycle.drained: [replica],
+    lifecycle.retried_after_reclaim: [state],
+    lifecycle.retires_idle: [serverless],
+    lifecycle.idle_timer_fires: [serverless],
+}
+
+
+def _rules_in(module):
+    return [
+        value
+        for value in vars(module).values()
+        if getattr(value, "py_func", None) is not None and value.__module__ == module.__name__
+    ]
+
+
+def test_every_rule_is_listed():
+    rules = [f for m in (routing, line_rules, static_batch, books, lifecycle) for f in _rules_in(m)]
+    assert set(rules) == set(SIMPY_USERS)
+
+
+@pytest.mark.parametrize("rule", list(SIMPY_USERS), ids=lambda rule: rule.__name__)
+def test_both_engines_call_the_same_rule(rule):
+    name = rule.__name__
+    assert getattr(compiled_loop, name) is rule
+    for module in SIMPY_USERS[rule]:
+        assert getattr(module, name) is rule
