@@ -627,458 +627,6 @@ SPOT_DONE, SPOT_WAIT_NOTICE, SPOT_REPLACE, SPOT_REPLACE_AND_KILL = 0, 1, 2, 3
 SPOT_STARTING, SPOT_NOTICE, SPOT_RECLAIM = 1, 2, 3
 
 
-# ---------------------------------------------------------------- the kernel's own steps
-# Top-level functions over the kernel (compiled once each, not inlined into `_serve`
-# at every call): its event heap and fleet log, its lines as linked lists, and the
-# serving rules of `sim/engine/rules/` applied to them.
-
-
-@njit(cache=True)
-def _schedule(k, entity, time_s, urgent):
-    """Wake `entity` at `time_s`, in place of any event it had pending. An urgent event
-    (SimPy's process start) comes before every normal one due then."""
-    tally = k.tally
-    tally[TALLY_SCHEDULED] += 1
-    k.event_s[entity] = time_s
-    k.event_order[entity] = tally[TALLY_SCHEDULED] - (URGENT_SHIFT if urgent else 0)
-    slot = k.event_slot[entity]
-    if slot < 0:
-        slot = tally[TALLY_EVENTS]
-        tally[TALLY_EVENTS] += 1
-        k.event_heap[slot] = entity
-    _sift_event(k.event_s, k.event_order, k.event_heap, k.event_slot, tally[TALLY_EVENTS], slot)
-
-
-@njit(cache=True)
-def _unschedule(k, entity):
-    """Drop the entity's pending event, if any (SimPy's abandoned process)."""
-    slot = k.event_slot[entity]
-    if slot < 0:
-        return
-    k.event_slot[entity] = -1
-    k.tally[TALLY_EVENTS] -= 1
-    size = k.tally[TALLY_EVENTS]
-    if slot < size:
-        k.event_heap[slot] = k.event_heap[size]
-        _sift_event(k.event_s, k.event_order, k.event_heap, k.event_slot, size, slot)
-
-
-@njit(cache=True)
-def _log_fleet(k, time_s, replica, kind):
-    at = k.tally[TALLY_FLEET_LOG]
-    k.fleet_s[at] = time_s
-    k.fleet_replica[at] = replica
-    k.fleet_kind[at] = kind
-    k.tally[TALLY_FLEET_LOG] += 1
-
-
-@njit(cache=True)
-def _end(k, request, outcome, time_s):
-    k.status[request] = outcome
-    k.finish_s[request] = time_s
-    k.tally[TALLY_RESOLVED] += 1
-
-
-@njit(cache=True)
-def _line_of(k, replica):
-    return 0 if k.router == SHARED_QUEUE else replica + 1
-
-
-@njit(cache=True)
-def _account_line(k, line, now):
-    """WaitingLine._account: integrate the line's length up to now."""
-    k.line_area[line] = accrue(k.line_area[line], k.line_size[line], k.line_last_s[line], now)
-    k.line_last_s[line] = now
-
-
-@njit(cache=True)
-def _push(k, line, request, now):
-    _account_line(k, line, now)
-    if k.line_size[line] == 0:
-        k.line_head[line] = request
-    else:
-        k.next_in_line[k.line_tail[line]] = request
-    k.line_tail[line] = request
-    k.line_size[line] += 1
-    k.joined_s[request] = now
-
-
-@njit(cache=True)
-def _push_front(k, line, request, now):
-    """A retry joins the line at its head: it had been served."""
-    _account_line(k, line, now)
-    if k.line_size[line] == 0:
-        k.line_tail[line] = request
-    else:
-        k.next_in_line[request] = k.line_head[line]
-    k.line_head[line] = request
-    k.line_size[line] += 1
-    k.joined_s[request] = now
-
-
-@njit(cache=True)
-def _pop(k, line, now):
-    _account_line(k, line, now)
-    request = k.line_head[line]
-    k.line_head[line] = k.next_in_line[request]
-    k.line_size[line] -= 1
-    return request
-
-
-@njit(cache=True)
-def _take_line(k, line, now):
-    """Empty the line into `scratch`, in order; how many it held."""
-    _account_line(k, line, now)
-    count = k.line_size[line]
-    request = k.line_head[line]
-    for i in range(count):
-        k.scratch[i] = request
-        request = k.next_in_line[request]
-    k.line_size[line] = 0
-    return count
-
-
-@njit(cache=True)
-def _expire(k, line, now):
-    """Clients at the head of the line who gave up leave it, at their deadlines."""
-    if k.line_size[line] == 0:
-        return  # accounting an empty line changes nothing
-    _account_line(k, line, now)
-    deadline_s = k.deadline_s
-    while k.line_size[line] > 0 and gave_up(deadline_s[k.line_head[line]], now):
-        request = k.line_head[line]
-        k.line_head[line] = k.next_in_line[request]
-        k.line_size[line] -= 1
-        k.line_area[line] -= expired_overcount(now, k.joined_s[request], deadline_s[request])
-        _end(k, request, TIMED_OUT, deadline_s[request])
-
-
-@njit(cache=True)
-def _expire_everywhere(k, now):
-    """Clients who gave up leave every line, so they hold no queue place or router load."""
-    _expire(k, 0, now)  # the shared line, or the holding line
-    if k.router != SHARED_QUEUE:
-        for i in range(k.tally[TALLY_ACCEPTING]):
-            _expire(k, k.accepting[i] + 1, now)
-
-
-@njit(cache=True)
-def _next_admissible(k, replica, now):
-    """The head once timed-out clients and contexts that never fit are gone; -1: none."""
-    if k.draining[replica]:
-        return -1
-    line = _line_of(k, replica)
-    if k.expires:
-        _expire(k, line, now)
-    while k.line_size[line] > 0:
-        request = k.line_head[line]
-        if not never_fits(k.prompt[request], k.output[request], k.kv_capacity):
-            return request
-        _pop(k, line, now)
-        _end(k, request, DROPPED, now)
-    return -1
-
-
-@njit(cache=True)
-def _account(k, replica, now):
-    """Replica._account: busy time and the running integral up to now."""
-    count = k.running[replica]
-    if count:
-        busy_s, area = accrue_busy(
-            k.busy_s[replica], k.running_area[replica], count, k.last_change_s[replica], now
-        )
-        k.busy_s[replica] = busy_s
-        k.running_area[replica] = area
-    k.last_change_s[replica] = now
-
-
-@njit(cache=True)
-def _leave_idle(k, replica):
-    k.activity[replica] = BUSY
-    tally = k.tally
-    last = tally[TALLY_IDLE] - 1
-    if k.idle[last] != replica:
-        tally[TALLY_IDLE] = _remove(k.idle, tally[TALLY_IDLE], replica)
-    else:
-        tally[TALLY_IDLE] = last
-
-
-@njit(cache=True)
-def _stop(k, replica, now):
-    _account(k, replica, now)
-    k.activity[replica] = STOPPED
-    k.stopped_s[replica] = now
-    _log_fleet(k, now, replica, STOP)
-
-
-@njit(cache=True)
-def _retire_idle(k, replica, now):
-    """`_retire` of an idle container (serverless.py): drain it (it stops once its loop
-    wakes, after what is due now) while more than min_replicas are up and nobody waits;
-    the idle case of `drain_replica`, on the shared line."""
-    tally = k.tally
-    if not retires_idle(tally[TALLY_UP], k.min_replicas, k.line_size[0]):
-        return
-    tally[TALLY_ACCEPTING] = _remove(k.accepting, tally[TALLY_ACCEPTING], replica)
-    tally[TALLY_UP] = _remove(k.up, tally[TALLY_UP], replica)
-    k.draining[replica] = 1
-    _log_fleet(k, now, replica, DRAIN)
-    _leave_idle(k, replica)
-    if k.continuous:
-        k.cut_steps[replica] = 0  # zero steps to finish: straight to admission
-    else:
-        k.in_service[replica] = -1
-    _schedule(k, 1 + 2 * replica, now, False)
-
-
-@njit(cache=True)
-def _on_idle(k, replica, now):
-    """A container went idle: retire it now without an idle timeout, else start its
-    timer process (which begins, as SimPy's, ahead of what is due now)."""
-    if k.idle_timeout_s <= 0:
-        _retire_idle(k, replica, now)
-        return
-    k.timer_since_s[replica] = now
-    k.timer_phase[replica] = 1
-    _schedule(k, 2 + 2 * replica, now, True)  # urgent
-
-
-@njit(cache=True)
-def _idle_timer(k, replica, now):
-    """The timer's process begins (and waits the idle timeout), or its wait ends: the
-    container retires if it has stayed idle since."""
-    if k.timer_phase[replica] == 1:
-        k.timer_phase[replica] = 2
-        _schedule(k, 2 + 2 * replica, now + k.idle_timeout_s, False)
-        return
-    k.timer_phase[replica] = 0
-    is_idle = k.activity[replica] == IDLE
-    if idle_timer_fires(is_idle, k.idle_since_s[replica], k.timer_since_s[replica]):
-        _retire_idle(k, replica, now)
-
-
-@njit(cache=True)
-def _go_idle(k, replica, now):
-    """`Replica._idle`: wait for work, oldest idle first in line; a serverless container
-    then starts its idle timer (or retires at once without one)."""
-    k.activity[replica] = IDLE
-    k.idle_since_s[replica] = now
-    k.idle[k.tally[TALLY_IDLE]] = replica
-    k.tally[TALLY_IDLE] += 1
-    if k.serverless:
-        _on_idle(k, replica, now)
-
-
-@njit(cache=True)
-def _start_batch(k, replica, request, now):
-    """Static (one at a time: a batch of one): take the head and whoever fits behind it,
-    up to max_batch and the KV memory, and serve them as one batch
-    (`Replica._start_batch`, `service_time.batch_times_s`)."""
-    prompt, output = k.prompt, k.output
-    line = _line_of(k, replica)
-    batch = k.finish_keys[replica]
-    _pop(k, line, now)
-    batch[0] = request
-    reserved = prompt[request] + output[request]
-    size = 1
-    while batch_open(size, k.max_batch):
-        member = _next_admissible(k, replica, now)
-        if member < 0 or not kv_fits(reserved, prompt[member] + output[member], k.kv_capacity):
-            break
-        reserved += prompt[member] + output[member]
-        batch[size] = _pop(k, line, now)
-        size += 1
-    k.activity[replica] = BUSY
-    k.running[replica] = size
-    k.last_change_s[replica] = now
-    if size == 1:
-        first_step_s = k.first_s[request]
-        batch_s = k.duration_s[request]
-    elif k.latency_batches:
-        batch_overhead, batch_overhead_at, step_overhead_s = k.stretch
-        longest_s = k.latency_s[request]
-        for j in range(1, size):
-            longest_s = max(longest_s, k.latency_s[batch[j]])
-        stretch = 1.0 + batch_overhead * (size - 1) / (batch_overhead_at - 1)
-        batch_s = first_step_s = longest_s * stretch + step_overhead_s
-    else:
-        prompt_sum = 0
-        pairs = 0.0  # attention's (query, key) pairs of every prompt's prefill
-        longest = 0
-        for j in range(size):
-            prompt_sum += prompt[batch[j]]
-            pairs += prompt[batch[j]] * (prompt[batch[j]] + 1) / 2
-            longest = max(longest, output[batch[j]])
-        first_step_s = roofline_step_s(k.constants, prompt_sum, 0, 0.0, pairs)
-        batch_s = first_step_s + roofline_decode_span_s(
-            k.constants, longest - 1, size, prompt_sum + size
-        )
-    first_token = now + first_step_s
-    for j in range(size):
-        member = batch[j]
-        k.served_by[member] = replica
-        k.start_s[member] = now
-        k.first_token_s[member] = first_token
-    k.in_service[replica] = request
-    _schedule(k, 1 + 2 * replica, now + batch_s, False)
-
-
-@njit(cache=True)
-def _start_next_or_idle(k, replica, now):
-    """The top of `Replica._serve_static`'s loop: batch, wait to fill, idle or stop."""
-    request = _next_admissible(k, replica, now)
-    if request < 0:
-        if drained(k.draining[replica] != 0, k.running[replica]):
-            _stop(k, replica, now)
-        else:
-            _go_idle(k, replica, now)
-        return
-    waiting = k.line_size[_line_of(k, replica)]
-    wait_s = fill_wait_s(k.max_wait_s, waiting, k.max_batch, k.arrival_s[request], now)
-    if wait_s > 0:
-        k.activity[replica] = FILLING
-        _schedule(k, 1 + 2 * replica, now + wait_s, False)
-        return
-    _start_batch(k, replica, request, now)
-
-
-@njit(cache=True)
-def _finish_one(k, replica, now):
-    """Static: the batch is over; its members complete in the order admitted."""
-    _account(k, replica, now)
-    size = k.running[replica]
-    k.running[replica] = 0
-    for j in range(size):
-        _end(k, k.finish_keys[replica, j], COMPLETED, now)
-    k.in_service[replica] = -1
-
-
-@njit(cache=True)
-def _draw(k):
-    """The router's next uniform number (the caller adds more when they may run out)."""
-    tally = k.tally
-    if tally[TALLY_DRAWS] >= k.draws.shape[0]:
-        raise RuntimeError("the router ran out of draws")
-    tally[TALLY_DRAWS] += 1
-    return k.draws[tally[TALLY_DRAWS] - 1]
-
-
-@njit(cache=True)
-def _choose(k):
-    """The replica a new request joins: `rules/routing.py` on the loads, with the draws."""
-    tally = k.tally
-    accepting = k.accepting
-    count = tally[TALLY_ACCEPTING]
-    if k.router == ROUND_ROBIN:
-        tally[TALLY_TURN] += 1
-        return accepting[round_robin_pick(tally[TALLY_TURN], count)]
-    if k.router == RANDOM:
-        return accepting[random_pick(_draw(k), count)]
-    loads = np.empty(count, np.int64)
-    for i in range(count):
-        loads[i] = k.line_size[accepting[i] + 1] + k.running[accepting[i]]
-    best, tied = fewest(loads)
-    skip = tie_skip(_draw(k), tied) if tie_needs_draw(tied) else 0
-    return accepting[nth_with_load(loads, best, skip)]
-
-
-# What `_route_to` did with a request besides a replica to wake: it joined a line with
-# nobody to wake, or it was dropped or held (no arrival for the serverless scaler).
-JOINED, NOT_JOINED = -1, -2
-
-
-@njit(cache=True)
-def _route_to(k, request, now, front):
-    """`EngineState.route` up to the wake-up: expiry, the queue cap, the router's choice
-    and the line joined; the replica to notify, or JOINED or NOT_JOINED."""
-    if k.expires:
-        _expire_everywhere(k, now)
-    tally = k.tally
-    count = tally[TALLY_ACCEPTING]
-    if k.router == SHARED_QUEUE:
-        if not line_has_room(k.line_size[0], k.max_queue, count):
-            _end(k, request, DROPPED, now)
-            return NOT_JOINED
-        if front:
-            _push_front(k, 0, request, now)
-        else:
-            _push(k, 0, request, now)
-        if tally[TALLY_IDLE] > 0:
-            return k.idle[tally[TALLY_IDLE] - 1]
-        if k.max_batch > 1:
-            for i in range(count):
-                replica = k.accepting[i]
-                activity = k.activity[replica]
-                if (activity == DECODING and k.running[replica] < k.max_batch) or (
-                    activity == FILLING and starts_now(k.max_wait_s, k.line_size[0], k.max_batch)
-                ):
-                    return replica
-        return JOINED
-    if count == 0:
-        # Nobody serves yet: wait in one line for whichever replica is ready first.
-        if line_has_room(k.line_size[0], k.max_queue, 1):
-            _push(k, 0, request, now)
-        else:
-            _end(k, request, DROPPED, now)
-        return NOT_JOINED
-    target = _choose(k)
-    if not line_has_room(k.line_size[target + 1], k.max_queue, 1):
-        _end(k, request, DROPPED, now)
-        return NOT_JOINED
-    if front:
-        _push_front(k, target + 1, request, now)
-    else:
-        _push(k, target + 1, request, now)
-    return target
-
-
-@njit(cache=True)
-def _withdraw(k, replica, now):
-    """A replica stops taking work (a drain or a reclaim): it leaves the lists of those
-    accepting and up; what waits in its own line goes to `scratch`; how many."""
-    tally = k.tally
-    tally[TALLY_ACCEPTING] = _remove(k.accepting, tally[TALLY_ACCEPTING], replica)
-    tally[TALLY_UP] = _remove(k.up, tally[TALLY_UP], replica)
-    return 0 if k.router == SHARED_QUEUE else _take_line(k, replica + 1, now)
-
-
-@njit(cache=True)
-def _reclaim(k, replica, now):
-    """`Replica.kill`: the replica dies now; its requests in service go to `casualties`
-    (continuous: in heap order, as heapq's list, then the part-way prompt); how many,
-    and how many of its line's went to `scratch`."""
-    if k.activity[replica] == IDLE:
-        k.tally[TALLY_IDLE] = _remove(k.idle, k.tally[TALLY_IDLE], replica)
-    requeue = _withdraw(k, replica, now)
-    _account(k, replica, now)
-    _unschedule(k, 1 + 2 * replica)
-    n = k.arrival_s.shape[0]
-    casualties = k.casualties
-    lost = 0
-    if k.continuous:
-        for j in range(k.finishing[replica]):
-            casualties[j] = k.finish_keys[replica, j] % n  # heap order, as heapq's list
-        lost = k.finishing[replica]
-        if k.partial[replica] >= 0:  # the prompt part-way through prefill comes last
-            casualties[lost] = k.partial[replica]
-            lost += 1
-            k.partial[replica] = -1
-            k.partial_left[replica] = 0
-    elif k.in_service[replica] >= 0:
-        for j in range(k.running[replica]):
-            casualties[j] = k.finish_keys[replica, j]
-        lost = k.running[replica]
-    k.finishing[replica] = 0
-    k.running[replica] = 0
-    k.kv_reserved[replica] = 0
-    k.in_service[replica] = -1
-    k.activity[replica] = STOPPED
-    k.stopped_s[replica] = now
-    _log_fleet(k, now, replica, INTERRUPT)
-    _log_fleet(k, now, replica, STOP)
-    return lost, requeue
-
-
 @njit(cache=True)
 def _serve(k, horizon_s, drain_end_s):
     """Arrivals merged with replica events, then to the horizon, then the drain.
@@ -1090,12 +638,13 @@ def _serve(k, horizon_s, drain_end_s):
     run out of draws (the caller adds some and calls again), AT_END at the end.
 
     The state is unpacked into local arrays that the helpers below close over;
-    numba inlines each closure at every call, so what does not need the loop's
-    other closures is a top-level function over `k` (above), compiled once.
+    numba inlines each helper where it is called, and each big one is called from
+    few places, so the compiled kernel stays small enough to compile in seconds.
     """
     # Each field by name: numba reads them once here, and the helpers close over them.
     expires = k.expires
     router = k.router
+    max_queue = k.max_queue
     continuous = k.continuous
     max_batch = k.max_batch
     kv_capacity = k.kv_capacity
@@ -1103,9 +652,15 @@ def _serve(k, horizon_s, drain_end_s):
     dynamic = k.dynamic
     token_budget = k.token_budget
     max_wait_s = k.max_wait_s
+    latency_batches = k.latency_batches
+    batch_overhead, batch_overhead_at, step_overhead_s = k.stretch
+    latency_s = k.latency_s
     serverless = k.serverless
+    idle_timeout_s = k.idle_timeout_s
+    min_replicas = k.min_replicas
     max_replicas = k.max_replicas
     idle_since_s = k.idle_since_s
+    timer_since_s = k.timer_since_s
     timer_phase = k.timer_phase
     cold_pool = k.cold_pool
     spot_retry = k.spot_retry
@@ -1116,20 +671,34 @@ def _serve(k, horizon_s, drain_end_s):
     arrival_s = k.arrival_s
     prompt = k.prompt
     output = k.output
+    first_s = k.first_s
+    duration_s = k.duration_s
     deadline_s = k.deadline_s
     draws = k.draws
     start_s = k.start_s
     first_token_s = k.first_token_s
+    finish_s = k.finish_s
+    status = k.status
     served_by = k.served_by
+    next_in_line = k.next_in_line
+    joined_s = k.joined_s
     scratch = k.scratch
+    line_head = k.line_head
+    line_tail = k.line_tail
     line_size = k.line_size
+    line_area = k.line_area
+    line_last_s = k.line_last_s
     activity = k.activity
     draining = k.draining
     started_s = k.started_s
     ready_s = k.ready_s
+    stopped_s = k.stopped_s
+    idle = k.idle
     accepting = k.accepting
     up = k.up
     running = k.running
+    busy_s = k.busy_s
+    running_area = k.running_area
     last_change_s = k.last_change_s
     in_service = k.in_service
     kv_reserved = k.kv_reserved
@@ -1150,6 +719,9 @@ def _serve(k, horizon_s, drain_end_s):
     event_order = k.event_order
     event_heap = k.event_heap
     event_slot = k.event_slot
+    fleet_s = k.fleet_s
+    fleet_replica = k.fleet_replica
+    fleet_kind = k.fleet_kind
     clock = k.clock
     tally = k.tally
     n = arrival_s.shape[0]
@@ -1158,8 +730,18 @@ def _serve(k, horizon_s, drain_end_s):
     # ---------------------------------------------------------------- events
 
     def schedule(entity, time_s, urgent=False):
-        """`_schedule`. Pass `urgent` by position: numba's inlined closures drop a keyword."""
-        _schedule(k, entity, time_s, urgent)
+        """Wake `entity` at `time_s`, in place of any event it had pending. An urgent
+        event (SimPy's process start) comes before every normal one due then. Pass
+        `urgent` by position: numba's inlined closures drop a keyword argument."""
+        tally[TALLY_SCHEDULED] += 1
+        event_s[entity] = time_s
+        event_order[entity] = tally[TALLY_SCHEDULED] - (URGENT_SHIFT if urgent else 0)
+        slot = event_slot[entity]
+        if slot < 0:
+            slot = tally[TALLY_EVENTS]
+            tally[TALLY_EVENTS] += 1
+            event_heap[slot] = entity
+        _sift_event(event_s, event_order, event_heap, event_slot, tally[TALLY_EVENTS], slot)
 
     def pop_event():
         """Remove and return the entity whose event is next."""
@@ -1173,46 +755,165 @@ def _serve(k, horizon_s, drain_end_s):
         return entity
 
     def unschedule(entity):
-        _unschedule(k, entity)
+        """Drop the entity's pending event, if any (SimPy's abandoned process)."""
+        slot = event_slot[entity]
+        if slot < 0:
+            return
+        event_slot[entity] = -1
+        tally[TALLY_EVENTS] -= 1
+        size = tally[TALLY_EVENTS]
+        if slot < size:
+            event_heap[slot] = event_heap[size]
+            _sift_event(event_s, event_order, event_heap, event_slot, size, slot)
 
     def log_fleet(time_s, replica, kind):
-        _log_fleet(k, time_s, replica, kind)
+        at = tally[TALLY_FLEET_LOG]
+        fleet_s[at] = time_s
+        fleet_replica[at] = replica
+        fleet_kind[at] = kind
+        tally[TALLY_FLEET_LOG] += 1
 
     # ---------------------------------------------------------------- requests and lines
 
     def end(request, outcome, time_s):
-        _end(k, request, outcome, time_s)
+        status[request] = outcome
+        finish_s[request] = time_s
+        tally[TALLY_RESOLVED] += 1
 
     def line_of(replica):
-        return _line_of(k, replica)
+        return 0 if shared else replica + 1
 
     def account_line(line, now):
-        _account_line(k, line, now)
+        """WaitingLine._account: integrate the line's length up to now."""
+        line_area[line] = accrue(line_area[line], line_size[line], line_last_s[line], now)
+        line_last_s[line] = now
+
+    def push(line, request, now):
+        account_line(line, now)
+        if line_size[line] == 0:
+            line_head[line] = request
+        else:
+            next_in_line[line_tail[line]] = request
+        line_tail[line] = request
+        line_size[line] += 1
+        joined_s[request] = now
+
+    def push_front(line, request, now):
+        """A retry joins the line at its head: it had been served."""
+        account_line(line, now)
+        if line_size[line] == 0:
+            line_tail[line] = request
+        else:
+            next_in_line[request] = line_head[line]
+        line_head[line] = request
+        line_size[line] += 1
+        joined_s[request] = now
 
     def pop(line, now):
-        return _pop(k, line, now)
+        account_line(line, now)
+        request = line_head[line]
+        line_head[line] = next_in_line[request]
+        line_size[line] -= 1
+        return request
+
+    def take_line(line, now):
+        """Empty the line into `scratch`, in order; how many it held."""
+        account_line(line, now)
+        count = line_size[line]
+        request = line_head[line]
+        for i in range(count):
+            scratch[i] = request
+            request = next_in_line[request]
+        line_size[line] = 0
+        return count
 
     def expire(line, now):
-        _expire(k, line, now)
+        """Clients at the head of the line who gave up leave it, at their deadlines."""
+        if line_size[line] == 0:
+            return  # accounting an empty line changes nothing
+        account_line(line, now)
+        while line_size[line] > 0 and gave_up(deadline_s[line_head[line]], now):
+            request = line_head[line]
+            line_head[line] = next_in_line[request]
+            line_size[line] -= 1
+            line_area[line] -= expired_overcount(now, joined_s[request], deadline_s[request])
+            end(request, TIMED_OUT, deadline_s[request])
 
     def next_admissible(replica, now):
-        return _next_admissible(k, replica, now)
+        """The head once timed-out clients and contexts that never fit are gone; -1: none."""
+        if draining[replica]:
+            return -1
+        line = line_of(replica)
+        if expires:
+            expire(line, now)
+        while line_size[line] > 0:
+            request = line_head[line]
+            if not never_fits(prompt[request], output[request], kv_capacity):
+                return request
+            pop(line, now)
+            end(request, DROPPED, now)
+        return -1
 
     # ---------------------------------------------------------------- replicas
 
     def account(replica, now):
-        _account(k, replica, now)
+        count = running[replica]
+        if count:
+            busy, area = accrue_busy(
+                busy_s[replica], running_area[replica], count, last_change_s[replica], now
+            )
+            busy_s[replica] = busy
+            running_area[replica] = area
+        last_change_s[replica] = now
 
     def leave_idle(replica):
-        _leave_idle(k, replica)
+        activity[replica] = BUSY
+        last = tally[TALLY_IDLE] - 1
+        if idle[last] != replica:
+            tally[TALLY_IDLE] = _remove(idle, tally[TALLY_IDLE], replica)
+        else:
+            tally[TALLY_IDLE] = last
 
     # ------------------------------------------------------------ serverless (serverless.py)
 
+    def retire_idle(replica, now):
+        """`_retire` of an idle container: drain it (it stops once its loop wakes, after
+        what is due now) while more than min_replicas are up and nobody waits; the
+        idle case of `drain_replica`, on the shared line."""
+        if not retires_idle(tally[TALLY_UP], min_replicas, line_size[0]):
+            return
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        draining[replica] = 1
+        log_fleet(now, replica, DRAIN)
+        leave_idle(replica)
+        if continuous:
+            cut_steps[replica] = 0  # zero steps to finish: straight to admission
+        else:
+            in_service[replica] = -1
+        schedule(1 + 2 * replica, now)
+
     def on_idle(replica, now):
-        _on_idle(k, replica, now)
+        """A container went idle: retire it now without an idle timeout, else start
+        its timer process (which begins, as SimPy's, ahead of what is due now)."""
+        if idle_timeout_s <= 0:
+            retire_idle(replica, now)
+            return
+        timer_since_s[replica] = now
+        timer_phase[replica] = 1
+        schedule(2 + 2 * replica, now, True)  # urgent
 
     def idle_timer(replica, now):
-        _idle_timer(k, replica, now)
+        """The timer's process begins (and waits the idle timeout), or its wait ends:
+        the container retires if it has stayed idle since."""
+        if timer_phase[replica] == 1:
+            timer_phase[replica] = 2
+            schedule(2 + 2 * replica, now + idle_timeout_s)
+            return
+        timer_phase[replica] = 0
+        is_idle = activity[replica] == IDLE
+        if idle_timer_fires(is_idle, idle_since_s[replica], timer_since_s[replica]):
+            retire_idle(replica, now)
 
     def launch(now):
         """`EngineState.launch`: a container starts its cold start (drawn ahead in order)."""
@@ -1250,19 +951,96 @@ def _serve(k, horizon_s, drain_end_s):
             launch(now)
 
     def go_idle(replica, now):
-        _go_idle(k, replica, now)
+        """`Replica._idle`: wait for work, oldest idle first in line; a serverless
+        container then starts its idle timer (or retires at once without one)."""
+        activity[replica] = IDLE
+        idle_since_s[replica] = now
+        idle[tally[TALLY_IDLE]] = replica
+        tally[TALLY_IDLE] += 1
+        if serverless:
+            on_idle(replica, now)
 
     def stop(replica, now):
-        _stop(k, replica, now)
+        account(replica, now)
+        activity[replica] = STOPPED
+        stopped_s[replica] = now
+        log_fleet(now, replica, STOP)
 
     def start_batch(replica, request, now):
-        _start_batch(k, replica, request, now)
+        """Static (one at a time: a batch of one): take the head and whoever fits behind
+        it, up to max_batch and the KV memory, and serve them as one batch
+        (`Replica._start_batch`, `service_time.batch_times_s`)."""
+        line = line_of(replica)
+        batch = finish_keys[replica]
+        pop(line, now)
+        batch[0] = request
+        reserved = prompt[request] + output[request]
+        size = 1
+        while batch_open(size, max_batch):
+            member = next_admissible(replica, now)
+            if member < 0 or not kv_fits(reserved, prompt[member] + output[member], kv_capacity):
+                break
+            reserved += prompt[member] + output[member]
+            batch[size] = pop(line, now)
+            size += 1
+        activity[replica] = BUSY
+        running[replica] = size
+        last_change_s[replica] = now
+        if size == 1:
+            first_step_s = first_s[request]
+            batch_s = duration_s[request]
+        elif latency_batches:
+            longest_s = latency_s[request]
+            for j in range(1, size):
+                longest_s = max(longest_s, latency_s[batch[j]])
+            stretch = 1.0 + batch_overhead * (size - 1) / (batch_overhead_at - 1)
+            batch_s = first_step_s = longest_s * stretch + step_overhead_s
+        else:
+            prompt_sum = 0
+            pairs = 0.0  # attention's (query, key) pairs of every prompt's prefill
+            longest = 0
+            for j in range(size):
+                prompt_sum += prompt[batch[j]]
+                pairs += prompt[batch[j]] * (prompt[batch[j]] + 1) / 2
+                longest = max(longest, output[batch[j]])
+            first_step_s = roofline_step_s(constants, prompt_sum, 0, 0.0, pairs)
+            batch_s = first_step_s + roofline_decode_span_s(
+                constants, longest - 1, size, prompt_sum + size
+            )
+        first_token = now + first_step_s
+        for j in range(size):
+            member = batch[j]
+            served_by[member] = replica
+            start_s[member] = now
+            first_token_s[member] = first_token
+        in_service[replica] = request
+        schedule(1 + 2 * replica, now + batch_s)
 
     def start_next_or_idle(replica, now):
-        _start_next_or_idle(k, replica, now)
+        """The top of `Replica._serve_static`'s loop: batch, wait to fill, idle or stop."""
+        request = next_admissible(replica, now)
+        if request < 0:
+            if drained(draining[replica] != 0, running[replica]):
+                stop(replica, now)
+            else:
+                go_idle(replica, now)
+            return
+        waiting = line_size[line_of(replica)]
+        wait_s = fill_wait_s(max_wait_s, waiting, max_batch, arrival_s[request], now)
+        if wait_s > 0:
+            activity[replica] = FILLING
+            schedule(1 + 2 * replica, now + wait_s)
+            return
+        start_batch(replica, request, now)
 
     def finish_one(replica, now):
-        _finish_one(k, replica, now)
+        """Static: the batch is over; its members complete in the order admitted."""
+        account(replica, now)
+        size = running[replica]
+        running[replica] = 0
+        for j in range(size):
+            end(finish_keys[replica, j], COMPLETED, now)
+        in_service[replica] = -1
 
     def admit_and_plan(replica, now):
         """Continuous: one step of decodes and prefill chunks within the token budget
@@ -1429,11 +1207,73 @@ def _serve(k, horizon_s, drain_end_s):
 
     # ---------------------------------------------------------------- routing
 
+    def draw():
+        if tally[TALLY_DRAWS] >= draws.shape[0]:
+            raise RuntimeError("the router ran out of draws")
+        tally[TALLY_DRAWS] += 1
+        return draws[tally[TALLY_DRAWS] - 1]
+
+    def choose():
+        """The replica a new request joins: the rules of `router.py`, on the same draws."""
+        count = tally[TALLY_ACCEPTING]
+        if router == ROUND_ROBIN:
+            tally[TALLY_TURN] += 1
+            return accepting[round_robin_pick(tally[TALLY_TURN], count)]
+        if router == RANDOM:
+            return accepting[random_pick(draw(), count)]
+        loads = np.empty(count, np.int64)
+        for i in range(count):
+            loads[i] = line_size[accepting[i] + 1] + running[accepting[i]]
+        best, tied = fewest(loads)
+        skip = tie_skip(draw(), tied) if tie_needs_draw(tied) else 0
+        return accepting[nth_with_load(loads, best, skip)]
+
     def route(request, now, front=False):
         """A request joins a line (waking a replica that can take it), or is dropped."""
-        target = _route_to(k, request, now, front)
-        if serverless and target != NOT_JOINED:
-            scale_for_arrival(now)
+        if expires:
+            expire(0, now)  # the shared line, or the holding line
+            if not shared:
+                for i in range(tally[TALLY_ACCEPTING]):
+                    expire(accepting[i] + 1, now)
+        count = tally[TALLY_ACCEPTING]
+        target = -1
+        if shared:
+            if not line_has_room(line_size[0], max_queue, count):
+                end(request, DROPPED, now)
+                return
+            if front:
+                push_front(0, request, now)
+            else:
+                push(0, request, now)
+            if serverless:
+                scale_for_arrival(now)
+            if tally[TALLY_IDLE] > 0:
+                target = idle[tally[TALLY_IDLE] - 1]
+            elif max_batch > 1:
+                for i in range(count):
+                    replica = accepting[i]
+                    if (activity[replica] == DECODING and running[replica] < max_batch) or (
+                        activity[replica] == FILLING
+                        and starts_now(max_wait_s, line_size[0], max_batch)
+                    ):
+                        target = replica
+                        break
+        elif count == 0:
+            # Nobody serves yet: wait in one line for whichever replica is ready first.
+            if line_has_room(line_size[0], max_queue, 1):
+                push(0, request, now)
+            else:
+                end(request, DROPPED, now)
+            return
+        else:
+            target = choose()
+            if not line_has_room(line_size[target + 1], max_queue, 1):
+                end(request, DROPPED, now)
+                return
+            if front:
+                push_front(target + 1, request, now)
+            else:
+                push(target + 1, request, now)
         if target >= 0:
             notify(target, now)
 
@@ -1463,7 +1303,9 @@ def _serve(k, horizon_s, drain_end_s):
         its cold start is cancelled; what waits in its own line is routed again."""
         if draining[replica] or activity[replica] == STOPPED:
             return
-        requeue = _withdraw(k, replica, now)
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        requeue = 0 if shared else take_line(replica + 1, now)
         draining[replica] = 1
         if activity[replica] == STARTING:
             unschedule(1 + 2 * replica)
@@ -1480,12 +1322,40 @@ def _serve(k, horizon_s, drain_end_s):
         reroute(requeue, now)
 
     def kill_replica(replica, now):
-        """A spot reclaim: the replica dies now (`_reclaim`); what it served is retried at
-        the head of a line (or lost), what waited in its own line is routed again
-        (`EngineState.kill_replica`)."""
+        """A spot reclaim: the replica dies now; what it served is retried at the head of
+        a line (or lost), what waited in its own line is routed again
+        (`EngineState.kill_replica`, `Replica.kill`)."""
         if activity[replica] == STOPPED:
             return
-        lost, requeue = _reclaim(k, replica, now)
+        tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
+        tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
+        if activity[replica] == IDLE:
+            tally[TALLY_IDLE] = _remove(idle, tally[TALLY_IDLE], replica)
+        requeue = 0 if shared else take_line(replica + 1, now)
+        account(replica, now)
+        unschedule(1 + 2 * replica)
+        lost = 0
+        if continuous:
+            for j in range(finishing[replica]):
+                casualties[j] = finish_keys[replica, j] % n  # heap order, as heapq's list
+            lost = finishing[replica]
+            if partial[replica] >= 0:  # the prompt part-way through prefill comes last
+                casualties[lost] = partial[replica]
+                lost += 1
+                partial[replica] = -1
+                partial_left[replica] = 0
+        elif in_service[replica] >= 0:
+            for j in range(running[replica]):
+                casualties[j] = finish_keys[replica, j]
+            lost = running[replica]
+        finishing[replica] = 0
+        running[replica] = 0
+        kv_reserved[replica] = 0
+        in_service[replica] = -1
+        activity[replica] = STOPPED
+        stopped_s[replica] = now
+        log_fleet(now, replica, INTERRUPT)
+        log_fleet(now, replica, STOP)
         for j in range(lost):
             member = casualties[j]
             start_s[member] = math.nan
