@@ -16,8 +16,8 @@ from engine_helpers import run_once
 
 from sim.engine.compiled_loop import (
     _check_finish_keys_fit,
-    drop_stale_kernel_cache,
 )
+from sim.engine.numba_cache import drop_stale_cache
 from sim.engine.request_log import COMPLETED, DROPPED, PENDING, TIMED_OUT
 from sim.engine.service_time import build_service_model
 from sim.errors import CapsimError
@@ -176,13 +176,15 @@ def test_a_kernel_cache_built_against_another_roofline_is_dropped(tmp_path) -> N
         return all((cache / name).exists() for name in kernel_files)
 
     write_cache()
-    drop_stale_kernel_cache(cache, roofline)  # no digest yet: built against who knows what
+    drop_stale_cache(
+        cache, "compiled_loop", roofline
+    )  # no digest yet: built against who knows what
     assert not kernel_cached() and (cache / "service_time.roofline_step_s-76.py311.nbi").exists()
     write_cache()
-    drop_stale_kernel_cache(cache, roofline)  # the same roofline: keep
+    drop_stale_cache(cache, "compiled_loop", roofline)  # the same roofline: keep
     assert kernel_cached()
     roofline.write_text("def step_s(): return 2.0\n")
-    drop_stale_kernel_cache(cache, roofline)  # changed: drop
+    drop_stale_cache(cache, "compiled_loop", roofline)  # changed: drop
     assert not kernel_cached()
 
 

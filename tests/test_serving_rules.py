@@ -1,149 +1,232 @@
-"""Continuous batching's shared rules (`sim/engine/rules/continuous.py`), checked
-against hand-worked arithmetic, and shown to be the very functions both engines call."""
+"""The serving rules of sim/engine/rules/: each checked against arithmetic worked by hand,
+and shown to be the one function both engines call (the SimPy modules and the compiled
+loop hold the same function object, so the rule exists once)."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
-from sim.engine import compiled_loop, replica
-from sim.engine.rules import continuous
-from sim.engine.rules.continuous import (
-    after_decode_steps,
-    cut_at_next_step,
-    decode_steps_planned,
-    finish_step,
-    kv_fits,
-    kv_need_tokens,
-    may_admit,
-    newcomer_chunk,
-    partial_chunk,
-    prefill_step,
-    release_finished,
-    run_span_s,
-    step_room_tokens,
+from sim.engine import compiled_loop, replica, routers, state, waiting_line
+from sim.engine.rules import books, continuous, kv_memory, lifecycle, routing, static_batch
+from sim.engine.rules import waiting_line as line_rules
+from sim.engine.waiting_line import WaitingLine
+from sim.fleet import serverless
+
+# ---------------------------------------------------------------- routing
+
+
+def test_least_loaded_tie_is_broken_by_the_draw_among_the_tied_in_order():
+    loads = np.array([3, 1, 4, 1, 1, 5], dtype=np.int64)
+    assert routing.fewest(loads) == (1, 3)  # replicas 1, 3 and 4 share the least load
+    assert routing.tie_needs_draw(3) and not routing.tie_needs_draw(1)
+    # A draw u in [0, 1) passes over int(3u) of them: [0, 1/3) -> 1, [1/3, 2/3) -> 3, else 4.
+    for draw, chosen in [(0.0, 1), (0.3333, 1), (0.34, 3), (0.6666, 3), (0.67, 4), (0.9999, 4)]:
+        skip = routing.tie_skip(draw, 3)
+        assert routing.nth_with_load(loads, 1, skip) == chosen
+    assert routing.nth_with_load(loads, 1, 3) == -1  # only three are tied
+    assert routing.nth_with_load(loads, 2, 0) == -1  # nobody has that load
+
+
+def test_round_robin_and_random_picks():
+    assert [routing.round_robin_pick(turn, 3) for turn in range(1, 7)] == [1, 2, 0, 1, 2, 0]
+    assert [routing.random_pick(u, 4) for u in (0.0, 0.2499, 0.25, 0.9999)] == [0, 0, 1, 3]
+
+
+def test_the_simpy_least_loaded_router_takes_the_tied_replica_its_draw_names():
+    """The router's draws are the generator's blocks of 4096 reversed (`routers._draw_block`):
+    with three tied replicas, the first tie goes to the int(3 u)-th of them."""
+    loads = [2, 0, 5, 0, 0]
+    choose = routers.least_loaded(np.random.default_rng(11))
+    first_draw = np.random.default_rng(11).random(4096)[-1]
+    assert choose(loads) == [1, 3, 4][int(first_draw * 3)]
+    # A lone least-loaded replica takes no draw: the next tie still uses the first number
+    # (the second would name another replica here).
+    second_draw = np.random.default_rng(11).random(4096)[-2]
+    assert int(second_draw * 3) != int(first_draw * 3)
+    choose = routers.least_loaded(np.random.default_rng(11))
+    assert choose([4, 1, 2]) == 1
+    assert choose(loads) == [1, 3, 4][int(first_draw * 3)]
+
+
+# ---------------------------------------------------------------- the waiting line
+
+
+@pytest.mark.parametrize(
+    ("waiting", "max_queue", "sharers", "room"),
+    [
+        (0, -1, 1, True),  # no cap
+        (10**9, -1, 0, True),
+        (2, 3, 1, True),
+        (3, 3, 1, False),  # a cap of 3 holds 3
+        (3, 3, 0, False),  # a shared line counts at least one replica
+        (5, 3, 2, True),  # a shared line of 2 replicas holds 6
+        (6, 3, 2, False),
+        (0, 0, 4, False),  # a cap of zero lets nobody wait
+    ],
 )
-
-# Roofline constants (compute s/token, weights s/step, KV s/token, overhead s, s/pair,
-# all-reduce s/step, all-reduce s/token) whose every step is 10 ms, whatever it holds:
-# a cut's arithmetic is then a count of steps.
-FLAT_10MS = (0.0, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0)
-# Compute-bound constants for a step worked by hand: 1 ms a token, 1 us a pair.
-COMPUTE = (1e-3, 1e-6, 0.0, 5e-3, 1e-6, 0.0, 0.0)
-
-SHARED = [
-    "after_decode_steps",
-    "cut_at_next_step",
-    "decode_steps_planned",
-    "finish_step",
-    "kv_fits",
-    "kv_need_tokens",
-    "may_admit",
-    "newcomer_chunk",
-    "partial_chunk",
-    "prefill_step",
-    "release_finished",
-    "run_span_s",
-    "step_room_tokens",
-]
+def test_queue_cap(waiting, max_queue, sharers, room):
+    assert line_rules.line_has_room(waiting, max_queue, sharers) is room
 
 
-@pytest.mark.parametrize("name", SHARED)
-def test_both_engines_call_the_one_rule(name: str) -> None:
-    """The SimPy replica and the compiled loop hold the same compiled function object."""
-    rule = getattr(continuous, name)
-    assert getattr(replica, name) is rule
+def test_a_client_waiting_until_exactly_its_deadline_has_not_given_up():
+    assert not line_rules.gave_up(5.0, 5.0)
+    assert line_rules.gave_up(5.0, math.nextafter(5.0, 6.0))
+    assert not line_rules.gave_up(math.inf, 1e300)
+
+
+def test_kv_fit_edge():
+    """A context of exactly the KV memory fits, one token more never does."""
+    assert not kv_memory.never_fits(1000, 24, 1024)
+    assert kv_memory.never_fits(1000, 25, 1024)
+    assert not kv_memory.never_fits(10**9, 10**9, math.inf)  # a latency model holds any
+    assert kv_memory.kv_fits(1000, 24, 1024)  # a second member filling the memory exactly
+    assert not kv_memory.kv_fits(1000, 25, 1024)
+
+
+# ---------------------------------------------------------------- static batches
+
+
+def test_static_batch_membership_by_slots_and_kv_worked_by_hand():
+    """Contexts of 300, 400, 200 and 100 tokens at the head, 900 tokens of KV and batches
+    of up to 3: 300 + 400 fit (700), + 200 fills it (900); the 100 waits for the next
+    batch because three slots are taken. With 850 tokens the batch stops at two."""
+
+    def members(contexts, kv_tokens, max_batch):
+        reserved, size = contexts[0], 1
+        while static_batch.batch_open(size, max_batch) and size < len(contexts):
+            if not kv_memory.kv_fits(reserved, contexts[size], kv_tokens):
+                break
+            reserved += contexts[size]
+            size += 1
+        return size
+
+    assert members([300, 400, 200, 100], 900, 3) == 3
+    assert members([300, 400, 200, 100], 850, 3) == 2
+    assert members([300, 400, 200, 100], 10_000, 8) == 4
+
+
+def test_fill_wait_worked_by_hand():
+    """A head that arrived at t = 10 with max_wait 2 s waits at t = 10.5 until t = 12 (1.5 s),
+    unless a full batch waits or the wait is over; no max_wait: never waits."""
+    assert static_batch.fill_wait_s(2.0, 3, 8, 10.0, 10.5) == 1.5
+    assert static_batch.fill_wait_s(2.0, 8, 8, 10.0, 10.5) == -1.0
+    assert static_batch.fill_wait_s(2.0, 3, 8, 10.0, 12.0) == -1.0
+    assert static_batch.fill_wait_s(0.0, 3, 8, 10.0, 10.5) == -1.0
+    assert static_batch.starts_now(0.0, 1, 8) and static_batch.starts_now(2.0, 8, 8)
+    assert not static_batch.starts_now(2.0, 7, 8)
+
+
+# ---------------------------------------------------------------- accounting
+
+
+def test_line_length_integral_worked_by_hand():
+    """Joins at 0 and 1, leaves at 3 and 4: 1 x 1 + 2 x 2 + 1 x 1 = 6 request-seconds."""
+    line = WaitingLine()
+    line.push(0, 0.0)
+    line.push(1, 1.0)
+    assert line.length_area_until(2.0) == 1.0 + 2.0
+    line.pop(3.0)
+    line.pop(4.0)
+    line.close(10.0)
+    assert line.length_area == 6.0
+    assert books.accrue(6.0, 0, 4.0, 10.0) == 6.0
+
+
+def test_a_client_who_gave_up_counts_only_until_it_left():
+    """Joined at 1, deadline 3, noticed at 5: it waited 2 s, not 4; one who joined after its
+    deadline (a retry, say) waited not at all."""
+    assert books.expired_overcount(5.0, 1.0, 3.0) == 2.0
+    assert books.expired_overcount(5.0, 4.0, 3.0) == 1.0
+    line = WaitingLine()
+    line.push(0, 1.0)
+    assert line.drop_expired(5.0, [3.0]) == [0]
+    line.close(9.0)
+    assert line.length_area == 2.0
+
+
+def test_busy_time_counts_only_while_serving():
+    assert books.accrue_busy(0.0, 0.0, 0, 0.0, 7.0) == (0.0, 0.0)  # idle for 7 s
+    assert books.accrue_busy(1.0, 3.0, 4, 2.0, 2.5) == (1.5, 5.0)  # 4 running for 0.5 s
+
+
+# ---------------------------------------------------------------- stopping
+
+
+def test_drain_reclaim_and_retirement_rules():
+    assert lifecycle.drained(True, 0)
+    assert not lifecycle.drained(True, 2)  # finishes what it holds first
+    assert not lifecycle.drained(False, 0)  # not draining: it idles
+    assert lifecycle.retried_after_reclaim(2, 100.0, 30.0) == (3, 130.0)
+    assert lifecycle.retires_idle(3, 2, 0)
+    assert not lifecycle.retires_idle(2, 2, 0)  # min_replicas stay warm
+    assert not lifecycle.retires_idle(3, 2, 1)  # somebody waits
+    assert lifecycle.idle_timer_fires(True, 40.0, 40.0)
+    assert not lifecycle.idle_timer_fires(True, 55.0, 40.0)  # it worked since: a newer timer
+    assert not lifecycle.idle_timer_fires(False, 40.0, 40.0)
+
+
+# ---------------------------------------------------------------- written once
+
+# Each rule, with the SimPy-side modules that call it.
+SIMPY_USERS = {
+    routing.round_robin_pick: [routers],
+    routing.random_pick: [routers],
+    routing.fewest: [routers],
+    routing.tie_needs_draw: [routers],
+    routing.tie_skip: [routers],
+    routing.nth_with_load: [routers],
+    line_rules.line_has_room: [state],
+    line_rules.gave_up: [waiting_line],
+    kv_memory.never_fits: [replica],
+    kv_memory.kv_fits: [replica],
+    kv_memory.kv_need_tokens: [replica],
+    static_batch.batch_open: [replica],
+    static_batch.starts_now: [replica],
+    static_batch.fill_wait_s: [replica],
+    books.accrue: [waiting_line, replica],
+    books.accrue_busy: [replica],
+    books.expired_overcount: [waiting_line],
+    lifecycle.drained: [replica],
+    lifecycle.retried_after_reclaim: [state],
+    lifecycle.retires_idle: [serverless],
+    lifecycle.idle_timer_fires: [serverless],
+    continuous.after_decode_steps: [replica],
+    continuous.cut_at_next_step: [replica],
+    continuous.decode_steps_planned: [replica],
+    continuous.finish_step: [replica],
+    continuous.may_admit: [replica],
+    continuous.newcomer_chunk: [replica],
+    continuous.partial_chunk: [replica],
+    continuous.prefill_step: [replica],
+    continuous.release_finished: [replica],
+    continuous.run_span_s: [replica],
+    continuous.step_room_tokens: [replica],
+}
+
+
+def _rules_in(module):
+    return [
+        value
+        for value in vars(module).values()
+        if getattr(value, "py_func", None) is not None and value.__module__ == module.__name__
+    ]
+
+
+def test_every_rule_is_listed():
+    rules = [
+        f
+        for m in (routing, line_rules, static_batch, books, lifecycle, kv_memory, continuous)
+        for f in _rules_in(m)
+    ]
+    assert set(rules) == set(SIMPY_USERS)
+
+
+@pytest.mark.parametrize("rule", list(SIMPY_USERS), ids=lambda rule: rule.__name__)
+def test_both_engines_call_the_same_rule(rule):
+    name = rule.__name__
     assert getattr(compiled_loop, name) is rule
-    assert hasattr(rule, "py_func")  # a numba dispatcher: compiled, callable from the kernel
-
-
-def test_a_chunked_prefill_step_worked_by_hand() -> None:
-    """Budget 64, three decoders, a prompt of 100 with 40 left, then a newcomer of 30.
-
-    Room: 64 - 3 = 61. The part-way prompt prefills its last 40 tokens; token i of
-    them attends to the 60 done and to i of its own: sum (60 + i) = 2400 + 820 =
-    3220 pairs, of which 60 are the context's own count of that request (the
-    step's context term), leaving 3160. The newcomer gets the other 21 tokens,
-    21 x 22 / 2 = 231 pairs, and nobody else may join: the room is gone.
-    """
-    room = step_room_tokens(64, 3)
-    assert room == 61
-    chunk, pairs = partial_chunk(100, 40, room)
-    assert (chunk, pairs) == (40, sum(60 + i for i in range(1, 41)) - 60)
-    room -= chunk
-    assert may_admit(room, 4, 16)
-    chunk, pairs = newcomer_chunk(30, room)
-    assert (chunk, pairs) == (21, 231.0)
-    room -= chunk
-    assert not may_admit(room, 5, 16)
-    # The step's time: 3 decode tokens + 61 prefill tokens at 1 ms, context 500 + 3160
-    # + 231 pairs at 1 us, plus 5 ms overhead; its context gains the 3 decode tokens and
-    # the 61 prefilled (nobody's prefill completes with a first token here).
-    step_s, context = prefill_step(COMPUTE, 61, 3160.0 + 231.0, 3, 500, 0)
-    assert step_s == pytest.approx(64 * 1e-3 + (500 + 3391) * 1e-6 + 5e-3, rel=1e-12)
-    assert context == 500 + 3 + 61
-
-
-def test_a_part_way_prompt_that_fits_its_room_completes() -> None:
-    """A chunk is never more than what is left nor more than the room."""
-    assert partial_chunk(100, 10, 61)[0] == 10
-    assert partial_chunk(100, 90, 61)[0] == 61
-    assert newcomer_chunk(7, 61) == (7, 28.0)
-
-
-def test_the_batch_cap_stops_admission() -> None:
-    assert may_admit(100, 15, 16)
-    assert not may_admit(100, 16, 16)
-    assert not may_admit(0, 1, 16)
-
-
-def test_kv_reservation_fits_exactly_full_memory_and_no_more() -> None:
-    """A request reserves prompt + output; it fits when the sum is at most the capacity."""
-    need = kv_need_tokens(600, 300)
-    assert need == 900
-    assert kv_fits(100, need, 1000.0)  # exactly full
-    assert not kv_fits(101, need, 1000.0)
-    assert kv_fits(10**12, need, float("inf"))
-
-
-def test_a_run_plans_decode_steps_to_the_next_finish() -> None:
-    """After a prefill step, decode to the next finish unless a prompt is part-way or the
-    budget was used up; with no prefill, always to the next finish."""
-    assert finish_step(4, 3) == 7  # first token at step 5, then steps 6 and 7
-    assert decode_steps_planned(50, -1, 10, 7, 5) == 2
-    assert decode_steps_planned(50, 12, 10, 7, 5) == 0  # request 12 is part-way
-    assert decode_steps_planned(50, -1, 0, 7, 5) == 0  # the budget was used up
-    assert decode_steps_planned(0, -1, 0, 9, 5) == 4
-    assert run_span_s(FLAT_10MS, 0.05, 4, 3, 100) == pytest.approx(0.09, abs=1e-15)
-    assert run_span_s(FLAT_10MS, 0.0, 0, 3, 100) == 0.0
-
-
-def test_a_cut_ends_the_run_at_the_next_step_boundary() -> None:
-    """A 50 ms prefill step, then ten 10 ms decode steps."""
-    # Inside the prefill step: the boundary is its end, with no decode step done.
-    done, delay_s = cut_at_next_step(FLAT_10MS, 0.03, 0.05, 10, 4, 100)
-    assert done == 0
-    assert delay_s == pytest.approx(0.02, abs=1e-15)
-    # 25 ms into the decodes: two steps are done, the third ends at 80 ms.
-    done, delay_s = cut_at_next_step(FLAT_10MS, 0.075, 0.05, 10, 4, 100)
-    assert done == 3
-    assert delay_s == pytest.approx(0.005, abs=1e-15)
-    # In the last step: the run ends at the next boundary already.
-    assert cut_at_next_step(FLAT_10MS, 0.145, 0.05, 10, 4, 100) == (-1, 0.0)
-
-
-def test_finishing_releases_what_admission_reserved() -> None:
-    """Two requests, A (prompt 5, output 3) and B (prompt 4, output 2), prefilled in one
-    step and decoded to the end: the context is always the sum of prompt + tokens
-    generated so far, and it and the reservation return to zero."""
-    reserved = kv_need_tokens(5, 3) + kv_need_tokens(4, 2)
-    _, context = prefill_step(COMPUTE, 9, 15.0 + 10.0, 0, 0, 2)
-    assert context == (5 + 1) + (4 + 1)  # each prompt and its first token
-    steps, running = 1, 2
-    finish_a, finish_b = finish_step(0, 3), finish_step(0, 2)
-    steps, context = after_decode_steps(steps, context, running, finish_b - steps)
-    assert (steps, context) == (2, (5 + 2) + (4 + 2))
-    reserved, context, running = release_finished(reserved, context, running, 4 + 2)
-    assert (reserved, context, running) == (8, 5 + 2, 1)
-    steps, context = after_decode_steps(steps, context, running, finish_a - steps)
-    assert (steps, context) == (3, 5 + 3)
-    assert release_finished(reserved, context, running, 5 + 3) == (0, 0, 0)
+    for module in SIMPY_USERS[rule]:
+        assert getattr(module, name) is rule

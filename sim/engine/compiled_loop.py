@@ -13,12 +13,11 @@ requests a second.
 
 numba caches the compiled kernel in `sim/__pycache__` and checks that cache
 against this file only, though the kernel has the roofline functions of
-`service_time.py` compiled in; `drop_stale_kernel_cache` covers that file too.
+`service_time.py` compiled in; `numba_cache.drop_stale_cache` covers that file too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -30,15 +29,16 @@ from distributions.traffic import RequestChunk
 from sim.engine import clock as engine_clock
 from sim.engine import service_time
 from sim.engine.clock import landing_delay_s
+from sim.engine.numba_cache import drop_stale_cache
 from sim.engine.request_log import COMPLETED, DROPPED, LOST, TIMED_OUT
-from sim.engine.rules import continuous
+from sim.engine.rules import books, continuous, kv_memory, lifecycle, routing, static_batch
+from sim.engine.rules import waiting_line as line_rules
+from sim.engine.rules.books import accrue, accrue_busy, expired_overcount
 from sim.engine.rules.continuous import (
     after_decode_steps,
     cut_at_next_step,
     decode_steps_planned,
     finish_step,
-    kv_fits,
-    kv_need_tokens,
     may_admit,
     newcomer_chunk,
     partial_chunk,
@@ -47,6 +47,23 @@ from sim.engine.rules.continuous import (
     run_span_s,
     step_room_tokens,
 )
+from sim.engine.rules.kv_memory import kv_fits, kv_need_tokens, never_fits
+from sim.engine.rules.lifecycle import (
+    drained,
+    idle_timer_fires,
+    retires_idle,
+    retried_after_reclaim,
+)
+from sim.engine.rules.routing import (
+    fewest,
+    nth_with_load,
+    random_pick,
+    round_robin_pick,
+    tie_needs_draw,
+    tie_skip,
+)
+from sim.engine.rules.static_batch import batch_open, fill_wait_s, starts_now
+from sim.engine.rules.waiting_line import gave_up, line_has_room
 from sim.engine.service_time import (
     LatencyModel,
     RooflineModel,
@@ -75,28 +92,6 @@ ROUTERS = {
     "random": RANDOM,
     "least-loaded": LEAST_LOADED,
 }
-
-
-def drop_stale_kernel_cache(cache_dir: Path, dependency: Path) -> None:
-    """Delete this module's compiled cache if `dependency` changed since it was built.
-
-    numba checks a cached function against its own source file only, so after a
-    change to `service_time.py` alone (a `git pull`, say) it would load a kernel
-    with the old roofline compiled in. A digest of that file, kept beside the
-    cache, catches it. A read-only cache directory is left alone: numba then
-    caches elsewhere, and an install that changes a file replaces both.
-    """
-    digest = hashlib.sha256(dependency.read_bytes()).hexdigest()
-    stamp = cache_dir / f"{Path(__file__).stem}.{dependency.stem}.sha256"
-    try:
-        if stamp.exists() and stamp.read_text() == digest:
-            return
-        for cached in cache_dir.glob(f"{Path(__file__).stem}.*.nb[ic]"):
-            cached.unlink(missing_ok=True)
-        cache_dir.mkdir(exist_ok=True)
-        stamp.write_text(digest)
-    except OSError:
-        pass
 
 
 def kernel_for(
@@ -781,7 +776,7 @@ def _serve(k, horizon_s, drain_end_s):
 
     def account_line(line, now):
         """WaitingLine._account: integrate the line's length up to now."""
-        line_area[line] += line_size[line] * (now - line_last_s[line])
+        line_area[line] = accrue(line_area[line], line_size[line], line_last_s[line], now)
         line_last_s[line] = now
 
     def push(line, request, now):
@@ -828,11 +823,11 @@ def _serve(k, horizon_s, drain_end_s):
         if line_size[line] == 0:
             return  # accounting an empty line changes nothing
         account_line(line, now)
-        while line_size[line] > 0 and deadline_s[line_head[line]] < now:
+        while line_size[line] > 0 and gave_up(deadline_s[line_head[line]], now):
             request = line_head[line]
             line_head[line] = next_in_line[request]
             line_size[line] -= 1
-            line_area[line] -= now - max(joined_s[request], deadline_s[request])
+            line_area[line] -= expired_overcount(now, joined_s[request], deadline_s[request])
             end(request, TIMED_OUT, deadline_s[request])
 
     def next_admissible(replica, now):
@@ -844,7 +839,7 @@ def _serve(k, horizon_s, drain_end_s):
             expire(line, now)
         while line_size[line] > 0:
             request = line_head[line]
-            if prompt[request] + output[request] <= kv_capacity:
+            if not never_fits(prompt[request], output[request], kv_capacity):
                 return request
             pop(line, now)
             end(request, DROPPED, now)
@@ -855,9 +850,11 @@ def _serve(k, horizon_s, drain_end_s):
     def account(replica, now):
         count = running[replica]
         if count:
-            span_s = now - last_change_s[replica]
-            busy_s[replica] += span_s
-            running_area[replica] += count * span_s
+            busy, area = accrue_busy(
+                busy_s[replica], running_area[replica], count, last_change_s[replica], now
+            )
+            busy_s[replica] = busy
+            running_area[replica] = area
         last_change_s[replica] = now
 
     def leave_idle(replica):
@@ -874,7 +871,7 @@ def _serve(k, horizon_s, drain_end_s):
         """`_retire` of an idle container: drain it (it stops once its loop wakes, after
         what is due now) while more than min_replicas are up and nobody waits; the
         idle case of `drain_replica`, on the shared line."""
-        if tally[TALLY_UP] <= min_replicas or line_size[0] > 0:
+        if not retires_idle(tally[TALLY_UP], min_replicas, line_size[0]):
             return
         tally[TALLY_ACCEPTING] = _remove(accepting, tally[TALLY_ACCEPTING], replica)
         tally[TALLY_UP] = _remove(up, tally[TALLY_UP], replica)
@@ -905,7 +902,8 @@ def _serve(k, horizon_s, drain_end_s):
             schedule(2 + 2 * replica, now + idle_timeout_s)
             return
         timer_phase[replica] = 0
-        if activity[replica] == IDLE and idle_since_s[replica] == timer_since_s[replica]:
+        is_idle = activity[replica] == IDLE
+        if idle_timer_fires(is_idle, idle_since_s[replica], timer_since_s[replica]):
             retire_idle(replica, now)
 
     def launch(now):
@@ -969,9 +967,9 @@ def _serve(k, horizon_s, drain_end_s):
         batch[0] = request
         reserved = prompt[request] + output[request]
         size = 1
-        while size < max_batch:
+        while batch_open(size, max_batch):
             member = next_admissible(replica, now)
-            if member < 0 or reserved + prompt[member] + output[member] > kv_capacity:
+            if member < 0 or not kv_fits(reserved, prompt[member] + output[member], kv_capacity):
                 break
             reserved += prompt[member] + output[member]
             batch[size] = pop(line, now)
@@ -1013,17 +1011,17 @@ def _serve(k, horizon_s, drain_end_s):
         """The top of `Replica._serve_static`'s loop: batch, wait to fill, idle or stop."""
         request = next_admissible(replica, now)
         if request < 0:
-            if draining[replica]:
+            if drained(draining[replica] != 0, running[replica]):
                 stop(replica, now)
             else:
                 go_idle(replica, now)
             return
-        if max_wait_s > 0 and line_size[line_of(replica)] < max_batch:
-            fill_deadline_s = arrival_s[request] + max_wait_s
-            if now < fill_deadline_s:
-                activity[replica] = FILLING
-                schedule(1 + 2 * replica, now + (fill_deadline_s - now))
-                return
+        waiting = line_size[line_of(replica)]
+        wait_s = fill_wait_s(max_wait_s, waiting, max_batch, arrival_s[request], now)
+        if wait_s > 0:
+            activity[replica] = FILLING
+            schedule(1 + 2 * replica, now + wait_s)
+            return
         start_batch(replica, request, now)
 
     def finish_one(replica, now):
@@ -1180,7 +1178,7 @@ def _serve(k, horizon_s, drain_end_s):
             # `Replica.notify`: start the batch now if no fuller one is worth waiting for,
             # else wake the serve loop after what is due now.
             request = next_admissible(replica, now)
-            if request >= 0 and (max_wait_s <= 0 or line_size[line_of(replica)] >= max_batch):
+            if request >= 0 and starts_now(max_wait_s, line_size[line_of(replica)], max_batch):
                 start_batch(replica, request, now)
             else:
                 in_service[replica] = -1
@@ -1188,7 +1186,9 @@ def _serve(k, horizon_s, drain_end_s):
         elif activity[replica] == DECODING:
             activity[replica] = BUSY
             cut_run(replica, now)
-        elif activity[replica] == FILLING and line_size[line_of(replica)] >= max_batch:
+        elif activity[replica] == FILLING and starts_now(
+            max_wait_s, line_size[line_of(replica)], max_batch
+        ):
             activity[replica] = BUSY
             schedule(1 + 2 * replica, now)  # the batch is full: stop waiting for more
 
@@ -1205,30 +1205,15 @@ def _serve(k, horizon_s, drain_end_s):
         count = tally[TALLY_ACCEPTING]
         if router == ROUND_ROBIN:
             tally[TALLY_TURN] += 1
-            return accepting[tally[TALLY_TURN] % count]
+            return accepting[round_robin_pick(tally[TALLY_TURN], count)]
         if router == RANDOM:
-            return accepting[int(draw() * count)]
-        first = accepting[0]
-        best = line_size[first + 1] + running[first]
-        tied = 1
-        for i in range(1, count):
-            replica = accepting[i]
-            load = line_size[replica + 1] + running[replica]
-            if load < best:
-                best = load
-                tied = 1
-            elif load == best:
-                tied += 1
-        skip = 0
-        if tied > 1:
-            skip = int(draw() * tied)
+            return accepting[random_pick(draw(), count)]
+        loads = np.empty(count, np.int64)
         for i in range(count):
-            replica = accepting[i]
-            if line_size[replica + 1] + running[replica] == best:
-                if skip == 0:
-                    return replica
-                skip -= 1
-        return -1
+            loads[i] = line_size[accepting[i] + 1] + running[accepting[i]]
+        best, tied = fewest(loads)
+        skip = tie_skip(draw(), tied) if tie_needs_draw(tied) else 0
+        return accepting[nth_with_load(loads, best, skip)]
 
     def route(request, now, front=False):
         """A request joins a line (waking a replica that can take it), or is dropped."""
@@ -1240,7 +1225,7 @@ def _serve(k, horizon_s, drain_end_s):
         count = tally[TALLY_ACCEPTING]
         target = -1
         if shared:
-            if max_queue >= 0 and line_size[0] >= max_queue * max(1, count):
+            if not line_has_room(line_size[0], max_queue, count):
                 end(request, DROPPED, now)
                 return
             if front:
@@ -1255,20 +1240,21 @@ def _serve(k, horizon_s, drain_end_s):
                 for i in range(count):
                     replica = accepting[i]
                     if (activity[replica] == DECODING and running[replica] < max_batch) or (
-                        activity[replica] == FILLING and line_size[0] >= max_batch
+                        activity[replica] == FILLING
+                        and starts_now(max_wait_s, line_size[0], max_batch)
                     ):
                         target = replica
                         break
         elif count == 0:
             # Nobody serves yet: wait in one line for whichever replica is ready first.
-            if 0 <= max_queue <= line_size[0]:
-                end(request, DROPPED, now)
-            else:
+            if line_has_room(line_size[0], max_queue, 1):
                 push(0, request, now)
+            else:
+                end(request, DROPPED, now)
             return
         else:
             target = choose()
-            if 0 <= max_queue <= line_size[target + 1]:
+            if not line_has_room(line_size[target + 1], max_queue, 1):
                 end(request, DROPPED, now)
                 return
             if front:
@@ -1362,9 +1348,11 @@ def _serve(k, horizon_s, drain_end_s):
             start_s[member] = math.nan
             first_token_s[member] = math.nan
             if spot_retry:
-                retries[member] += 1
+                patience = patience_s[member] if expires else math.inf
+                tries, deadline = retried_after_reclaim(retries[member], now, patience)
+                retries[member] = tries
                 if expires:
-                    deadline_s[member] = now + patience_s[member]
+                    deadline_s[member] = deadline
                 route(member, now, True)
             else:
                 end(member, LOST, now)
@@ -1604,5 +1592,17 @@ def _serve(k, horizon_s, drain_end_s):
     return code
 
 
-for _dependency in (service_time, engine_clock, continuous):
-    drop_stale_kernel_cache(Path(__file__).parent / "__pycache__", Path(_dependency.__file__))
+for _dependency in (
+    service_time,
+    engine_clock,
+    books,
+    continuous,
+    kv_memory,
+    lifecycle,
+    routing,
+    static_batch,
+    line_rules,
+):
+    drop_stale_cache(
+        Path(__file__).parent / "__pycache__", "compiled_loop", Path(_dependency.__file__)
+    )

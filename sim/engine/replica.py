@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.engine.request_log import COMPLETED, DROPPED
+from sim.engine.rules.books import accrue, accrue_busy
 from sim.engine.rules.continuous import (
     after_decode_steps,
     cut_at_next_step,
     decode_steps_planned,
     finish_step,
-    kv_fits,
-    kv_need_tokens,
     may_admit,
     newcomer_chunk,
     partial_chunk,
@@ -31,6 +30,9 @@ from sim.engine.rules.continuous import (
     run_span_s,
     step_room_tokens,
 )
+from sim.engine.rules.kv_memory import kv_fits, kv_need_tokens, never_fits
+from sim.engine.rules.lifecycle import drained
+from sim.engine.rules.static_batch import batch_open, fill_wait_s, starts_now
 from sim.engine.service_time import RooflineModel, batch_times_s
 from sim.scenario.plugins import BATCHING
 
@@ -155,9 +157,9 @@ class Replica:
     def _account(self) -> None:
         now = self.env.now
         if self.running:
-            span = now - self._last_change_s
-            self.busy_s += span
-            self.running_area += self.running * span
+            self.busy_s, self.running_area = accrue_busy(
+                self.busy_s, self.running_area, self.running, self._last_change_s, now
+            )
         self._last_change_s = now
 
     # ----------------------------------------------------------- admission
@@ -174,8 +176,8 @@ class Replica:
         while line.size:
             request = line.head()
             if capacity == math.inf:
-                return request
-            if state.prompt_tokens[request] + state.output_tokens[request] <= capacity:
+                return request  # every context fits (a given per-request latency)
+            if not never_fits(state.prompt_tokens[request], state.output_tokens[request], capacity):
                 return request
             line.pop(now)  # its context can never fit in this replica's KV memory
             state.end_request(request, DROPPED, now)
@@ -202,16 +204,15 @@ class Replica:
             now = env.now
             head = self._next_admissible(now)
             if head is None:
-                if self.draining:
+                if drained(self.draining, self.running):
                     return self._stop()
                 yield from self._idle()
                 continue
-            if max_wait_s > 0 and len(self.line) < max_batch:
-                fill_deadline = arrival[head] + max_wait_s
-                if now < fill_deadline:
-                    self.status = FILLING
-                    yield self._wait(timeout(fill_deadline - now))  # or less, if it fills
-                    continue
+            wait_s = fill_wait_s(max_wait_s, self.line.size, max_batch, arrival[head], now)
+            if wait_s > 0:
+                self.status = FILLING
+                yield self._wait(timeout(wait_s))  # or less, if it fills
+                continue
             yield self._wait(timeout(self._start_batch(now)))
 
     def _can_start_batch_now(self) -> bool:
@@ -219,7 +220,7 @@ class Replica:
         state = self.state_of_engine
         if self._next_admissible(self.env.now) is None:
             return False
-        return state.batching.max_wait <= 0 or len(self.line) >= state.max_batch
+        return starts_now(state.batching.max_wait, self.line.size, state.max_batch)
 
     def _start_batch(self, now: float) -> float:
         """Admit up to max_batch waiting requests as one batch; return its duration."""
@@ -229,9 +230,11 @@ class Replica:
         prompt, output = state.prompt_tokens, state.output_tokens
         batch = self._batch = [line.pop(now)]
         reserved = prompt[batch[0]] + output[batch[0]]
-        while len(batch) < state.max_batch:
+        while batch_open(len(batch), state.max_batch):
             request = self._next_admissible(now)
-            if request is None or reserved + prompt[request] + output[request] > capacity:
+            if request is None or not kv_fits(
+                reserved, prompt[request] + output[request], capacity
+            ):
                 break  # a static batch holds every member's whole context until it ends
             reserved += prompt[request] + output[request]
             batch.append(line.pop(now))
@@ -424,7 +427,7 @@ class Replica:
 
     def running_area_until(self, now_s: float) -> float:
         """The integral of `running` up to `now_s`, without changing the books."""
-        return self.running_area + self.running * (now_s - self._last_change_s)
+        return accrue(self.running_area, self.running, self._last_change_s, now_s)
 
     def close_books(self) -> None:
         """Bring the busy-time integrals up to now (end of the run)."""

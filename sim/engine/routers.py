@@ -4,9 +4,10 @@ Each router is a function from the loads (queued plus running requests) of the
 replicas that accept work to the index of the chosen one, made by a factory
 `(rng) -> Router` that `sim/scenario/plugins.py` registers under its scenario
 name. `shared-queue` is not a choice at arrival: every replica pulls from one
-FIFO line when it has room, which is the M/M/c discipline. The compiled loop
-applies the same rules to the same draws (`uniform_draws`) in `choose` in
-`sim/engine/compiled_loop.py`.
+FIFO line when it has room, which is the M/M/c discipline. The built-in choices
+are the compiled functions of `sim/engine/rules/routing.py`, which the compiled
+loop's `choose` (`sim/engine/compiled_loop.py`) applies to the same draws
+(`uniform_draws`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from sim.engine.rules.routing import (
+    fewest,
+    nth_with_load,
+    random_pick,
+    round_robin_pick,
+    tie_needs_draw,
+    tie_skip,
+)
 from sim.scenario.plugins import ROUTERS, implementation
 
 Router = Callable[[list[int]], int]  # loads of the candidate replicas -> index of the chosen
@@ -61,7 +70,7 @@ def round_robin(rng: np.random.Generator | None = None) -> Router:
     def choose(loads: list[int]) -> int:
         nonlocal counter
         counter += 1
-        return counter % len(loads)
+        return round_robin_pick(counter, len(loads))
 
     return choose
 
@@ -71,7 +80,7 @@ def uniform_random(rng: np.random.Generator) -> Router:
     draw = _UniformDraws(rng)
 
     def choose(loads: list[int]) -> int:
-        return int(draw() * len(loads))
+        return random_pick(draw(), len(loads))
 
     return choose
 
@@ -81,12 +90,11 @@ def least_loaded(rng: np.random.Generator) -> Router:
     draw = _UniformDraws(rng)
 
     def choose(loads: list[int]) -> int:
-        best = min(loads)
-        tied = loads.count(best)
-        index = loads.index(best)
-        for _ in range(int(draw() * tied) if tied > 1 else 0):
-            index = loads.index(best, index + 1)
-        return index
+        load_array = np.array(loads, dtype=np.int64)
+        best, tied = fewest(load_array)
+        return nth_with_load(
+            load_array, best, tie_skip(draw(), tied) if tie_needs_draw(tied) else 0
+        )
 
     return choose
 

@@ -17,6 +17,8 @@ from sim.engine.outcome import FLEET_COUNTERS, EngineOutcome, FleetEvent, Replic
 from sim.engine.replica import STARTING, STOPPED, Replica
 from sim.engine.request_log import DROPPED, LOST, PENDING, TIMED_OUT, RequestLog
 from sim.engine.routers import Router
+from sim.engine.rules.lifecycle import retried_after_reclaim
+from sim.engine.rules.waiting_line import line_has_room
 from sim.engine.service_time import ServiceModel
 from sim.engine.waiting_line import WaitingLine
 from sim.scenario.plugins import BATCHING
@@ -69,6 +71,7 @@ class EngineState:
         self.prompt_tokens = self.workload.prompt_tokens
         self.output_tokens = self.workload.output_tokens
         self.max_batch = self.batching.max_batch if BATCHING[self.batching.policy].batches else 1
+        self.queue_cap = -1 if self.max_queue is None else self.max_queue  # -1: no cap
         # KV-cache tokens a replica holds (unbounded for a given per-request latency).
         self.kv_capacity_tokens = getattr(self.service, "kv_capacity_tokens", math.inf)
         self.start_s = [math.nan] * n
@@ -166,9 +169,12 @@ class EngineState:
             self.start_s[request] = math.nan
             self.first_token_s[request] = math.nan
             if retry:
-                self.retries[request] += 1
+                patience_s = self.patience_s[request] if self.expires else math.inf
+                self.retries[request], deadline_s = retried_after_reclaim(
+                    self.retries[request], now, patience_s
+                )
                 if self.expires:
-                    self.deadline_s[request] = now + self.patience_s[request]
+                    self.deadline_s[request] = deadline_s
                 self.route(request, front=True)
             else:
                 self.end_request(request, LOST, now)
@@ -240,8 +246,7 @@ class EngineState:
         if self.expires:
             self._expire_everywhere()
         if self.shared_line is not None:
-            limit = None if self.max_queue is None else self.max_queue * max(1, len(self.accepting))
-            if limit is not None and len(self.shared_line) >= limit:
+            if not line_has_room(self.shared_line.size, self.queue_cap, len(self.accepting)):
                 self.end_request(request, DROPPED, now)
                 return
             self.shared_line.push(request, now, front)
@@ -260,13 +265,13 @@ class EngineState:
         candidates = self.accepting
         if not candidates:
             # Nobody serves yet: wait in one line for whichever replica is ready first.
-            if self.max_queue is not None and len(self.holding_line) >= self.max_queue:
+            if not line_has_room(self.holding_line.size, self.queue_cap, 1):
                 self.end_request(request, DROPPED, now)
             else:
                 self.holding_line.push(request, now)
             return
         replica = candidates[self.router([r.line.size + r.running for r in candidates])]
-        if self.max_queue is not None and len(replica.line) >= self.max_queue:
+        if not line_has_room(replica.line.size, self.queue_cap, 1):
             self.end_request(request, DROPPED, now)
             return
         replica.line.push(request, now, front)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from sim.engine.rules.books import accrue, expired_overcount
+from sim.engine.rules.waiting_line import gave_up
+
 
 class WaitingLine:
     """Requests waiting for admission, in the order they joined.
@@ -63,11 +66,11 @@ class WaitingLine:
         self._account(now_s)
         gone = []
         items, joined = self._items, self._joined_s
-        while items and deadline_s[items[0]] < now_s:
+        while items and gave_up(deadline_s[items[0]], now_s):
             request = items.popleft()
             joined_s = joined.popleft()
             self.size -= 1
-            self.length_area -= now_s - max(joined_s, deadline_s[request])
+            self.length_area -= expired_overcount(now_s, joined_s, deadline_s[request])
             gone.append(request)
         return gone
 
@@ -82,10 +85,10 @@ class WaitingLine:
 
     def length_area_until(self, now_s: float) -> float:
         """The length integral up to `now_s`, without changing the line."""
-        return self.length_area + self.size * (now_s - self._last_change_s)
+        return accrue(self.length_area, self.size, self._last_change_s, now_s)
 
     def _account(self, now_s: float) -> None:
-        self.length_area += self.size * (now_s - self._last_change_s)
+        self.length_area = accrue(self.length_area, self.size, self._last_change_s, now_s)
         self._last_change_s = now_s
 
     def close(self, now_s: float) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from sim.engine.replica import DECODING, FILLING, IDLE, STARTING, Replica
+from sim.engine.rules.lifecycle import idle_timer_fires, retires_idle
 from sim.engine.state import EngineState
 from sim.scenario.schema import Autoscaling
 
@@ -41,12 +42,12 @@ def attach_serverless_scaler(state: EngineState, config: Autoscaling) -> None:
             env.process(_retire_after_timeout(replica, replica.idle_since_s))
 
     def _retire(replica: Replica) -> None:
-        if state.active_count() > config.min_replicas and not state.shared_line:
+        if retires_idle(state.active_count(), config.min_replicas, state.shared_line.size):
             state.drain_replica(replica)
 
     def _retire_after_timeout(replica: Replica, idle_since_s: float):
         yield env.timeout(config.idle_timeout)
-        if replica.status == IDLE and replica.idle_since_s == idle_since_s:
+        if idle_timer_fires(replica.status == IDLE, replica.idle_since_s, idle_since_s):
             _retire(replica)
 
     state.on_arrival = on_arrival

@@ -10,12 +10,12 @@ request reserves its whole context (prompt + output) of KV memory at admission.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from numba import njit
 
 from sim.engine import service_time
+from sim.engine.numba_cache import drop_stale_cache
 from sim.engine.service_time import (
     roofline_decode_span_s,
     roofline_decode_steps_within,
@@ -48,18 +48,6 @@ def partial_chunk(prompt_tokens: int, left_tokens: int, room_tokens: int) -> tup
 def may_admit(room_tokens: int, members: int, max_batch: int) -> bool:
     """The step may take one more newcomer: prefill room is left and the batch is not full."""
     return room_tokens > 0 and members < max_batch
-
-
-@njit(cache=True)
-def kv_need_tokens(prompt_tokens: int, output_tokens: int) -> int:
-    """KV memory a request reserves at admission: its whole context, prompt plus output."""
-    return prompt_tokens + output_tokens
-
-
-@njit(cache=True)
-def kv_fits(reserved_tokens: int, need_tokens: int, kv_capacity_tokens: float) -> bool:
-    """A newcomer needing `need_tokens` fits beside what the running requests reserve."""
-    return reserved_tokens + need_tokens <= kv_capacity_tokens
 
 
 @njit(cache=True)
@@ -159,23 +147,6 @@ def release_finished(
     return kv_reserved_tokens - need_tokens, context_tokens - need_tokens, running - 1
 
 
-def _drop_stale_cache(dependency: Path) -> None:
-    """Delete this module's numba cache if `dependency` changed since it was built: numba
-    checks a cached function against its own file only, and these have the roofline
-    of `service_time.py` compiled in."""
-    here = Path(__file__)
-    cache_dir = here.parent / "__pycache__"
-    digest = hashlib.sha256(dependency.read_bytes()).hexdigest()
-    stamp = cache_dir / f"{here.stem}.{dependency.stem}.sha256"
-    try:
-        if stamp.exists() and stamp.read_text() == digest:
-            return
-        for cached in cache_dir.glob(f"{here.stem}.*.nb[ic]"):
-            cached.unlink(missing_ok=True)
-        cache_dir.mkdir(exist_ok=True)
-        stamp.write_text(digest)
-    except OSError:
-        pass
-
-
-_drop_stale_cache(Path(service_time.__file__))
+drop_stale_cache(
+    Path(__file__).parent / "__pycache__", Path(__file__).stem, Path(service_time.__file__)
+)
