@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative
+from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative, spot_chat_scenario
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -134,19 +134,7 @@ def test_run_json_says_which_engine_ran() -> None:
 
 
 def test_a_spot_fleet_bills_its_reclaims_as_the_exact_engine_does() -> None:
-    scenario = load_scenario(
-        "diurnal-chat",
-        [
-            "horizon=7200",
-            'traffic.profile="constant"',
-            "traffic.rate_per_s=10",
-            "fleet.replicas=6",
-            'fleet.market="spot"',
-            "spot.interruptions_per_hour=1.0",
-            "pricing.spot_usd_per_hour=1.5",
-            "replications=2",
-        ],
-    )
+    scenario = spot_chat_scenario(1.0, 2)
     fast, exact = both_engines(scenario)
     assert fast["events"]["interruptions"]["mean"] > 5  # reclaims really happen
     cost = {name: s["cost_usd"]["monthly"]["mean"] for name, s in (("f", fast), ("e", exact))}

@@ -7,7 +7,7 @@ the benchmark holds the full-size rows.
 from __future__ import annotations
 
 import pytest
-from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative
+from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative, spot_chat_scenario
 
 from sim.fleetscale.run import run_fast
 from sim.montecarlo.replications import run_replications
@@ -103,21 +103,7 @@ def test_a_replays_capacity_follows_the_drift_of_its_request_sizes() -> None:
 
 
 def spot_scenario(retry: bool):
-    return load_scenario(
-        "diurnal-chat",
-        [
-            "horizon=7200",
-            'traffic.profile="constant"',
-            "traffic.rate_per_s=10",
-            "fleet.replicas=6",
-            'fleet.market="spot"',
-            "spot.interruptions_per_hour=4.0",
-            "spot.notice=0",
-            f"spot.retry={'true' if retry else 'false'}",
-            "pricing.spot_usd_per_hour=1.5",
-            "replications=3",
-        ],
-    )
+    return spot_chat_scenario(4.0, 3, "spot.notice=0", f"spot.retry={'true' if retry else 'false'}")
 
 
 def per_interruption(results, key: str) -> float:

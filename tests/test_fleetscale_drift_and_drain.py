@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative
+from fleetscale_helpers import PROBE_REQUESTS, both_engines, relative, spot_chat_scenario
 
 from sim.engine.service_time import build_service_model
 from sim.fleetscale.latency_model import latency_table, token_pool
@@ -61,20 +61,7 @@ def test_a_replays_calm_latencies_follow_each_steps_request_sizes() -> None:
 
 
 def drain_scenario():
-    return load_scenario(
-        "diurnal-chat",
-        [
-            "horizon=7200",
-            'traffic.profile="constant"',
-            "traffic.rate_per_s=10",
-            "fleet.replicas=6",
-            'fleet.market="spot"',
-            "spot.interruptions_per_hour=4.0",
-            "spot.notice=5",
-            "pricing.spot_usd_per_hour=1.5",
-            "replications=4",
-        ],
-    )
+    return spot_chat_scenario(4.0, 4, "spot.notice=5")
 
 
 def test_a_drained_spot_replica_decodes_faster_and_stays_up_till_its_last_request() -> None:
