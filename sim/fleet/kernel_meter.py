@@ -16,6 +16,7 @@ from numba import njit
 
 from sim.engine.compiled_loop import CLOCK_CONTROL_S, STOPPED, TALLY_REPLICAS, Kernel
 from sim.engine.exact_sum import add_exactly
+from sim.engine.rules.books import accrue
 
 
 @njit(cache=True)
@@ -32,8 +33,8 @@ def _live_terms(
     for i in range(count):
         replica = live[i]
         line = replica + 1  # line 0 is the holding or shared line
-        in_service = running_area[replica] + running[replica] * (now_s - last_change_s[replica])
-        waiting = line_area[line] + line_size[line] * (now_s - line_last_s[line])
+        in_service = accrue(running_area[replica], running[replica], last_change_s[replica], now_s)
+        waiting = accrue(line_area[line], line_size[line], line_last_s[line], now_s)
         if activity[replica] == STOPPED and running[replica] == 0 and line_size[line] == 0:
             last -= 1
             slot = last
@@ -76,7 +77,7 @@ class KernelMeter:
         for value in waiting[kept:]:
             add_exactly(self._stopped_waiting, value)
         running = math.fsum([*self._stopped_in_service, *in_service[:kept]])
-        holding = float(k.line_area[0] + k.line_size[0] * (now_s - k.line_last_s[0]))
+        holding = accrue(float(k.line_area[0]), int(k.line_size[0]), float(k.line_last_s[0]), now_s)
         if self.shared_line:  # the replicas' own lines stay empty
             return now_s, running, holding
         return now_s, running, math.fsum([*self._stopped_waiting, holding, *waiting[:kept]])
