@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.engine.rules.static_batch import latency_batch_s
 from sim.engine.service_time import LatencyModel, RooflineModel, build_service_model
 from sim.errors import CapsimError
 from sim.scenario.file import load_scenario
@@ -201,5 +202,6 @@ def test_latency_model_batch_stretch() -> None:
     """Seed 001's "10 requests take 2.3 s instead of 2 s": overhead 0.15 at 10."""
     model = LatencyModel(batch_overhead=0.15, batch_overhead_at=10, step_overhead_s=0.0)
     assert model.stretch(1) == 1.0
-    assert model.batch_s([2.0] * 10) == pytest.approx(2.3, rel=1e-12)
-    assert model.batch_s([1.0, 2.0, 0.5]) == pytest.approx(2.0 * (1 + 0.15 * 2 / 9), rel=1e-12)
+    assert latency_batch_s(2.0, 10, 0.15, 10.0, 0.0) == pytest.approx(2.3, rel=1e-12)
+    three = latency_batch_s(max(1.0, 2.0, 0.5), 3, 0.15, 10.0, 0.0)
+    assert three == pytest.approx(2.0 * (1 + 0.15 * 2 / 9), rel=1e-12)

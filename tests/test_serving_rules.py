@@ -108,6 +108,19 @@ def test_static_batch_membership_by_slots_and_kv_worked_by_hand():
     assert members([300, 400, 200, 100], 10_000, 8) == 4
 
 
+def test_a_static_batch_runs_one_prefill_step_then_its_longest_output():
+    """Prompts 3 and 5, outputs 4 and 7, on a roofline whose every step takes 10 ms:
+    first token after the one prefill step, the end after 6 more decode steps."""
+    flat_10ms = (0.0, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0)
+    totals = (0, 0.0, 0)
+    for prompt_tokens, output_tokens in ((3, 4), (5, 7)):
+        totals = static_batch.add_member(*totals, prompt_tokens, output_tokens)
+    assert totals == (8, 3 * 4 / 2 + 5 * 6 / 2, 7)
+    first_s, duration_s = static_batch.roofline_batch_times_s(flat_10ms, *totals, 2)
+    assert first_s == pytest.approx(0.01, rel=1e-12)
+    assert duration_s == pytest.approx(0.07, rel=1e-12)
+
+
 def test_fill_wait_worked_by_hand():
     """A head that arrived at t = 10 with max_wait 2 s waits at t = 10.5 until t = 12 (1.5 s),
     unless a full batch waits or the wait is over; no max_wait: never waits."""
@@ -186,6 +199,9 @@ SIMPY_USERS = {
     static_batch.batch_open: [replica],
     static_batch.starts_now: [replica],
     static_batch.fill_wait_s: [replica],
+    static_batch.add_member: [replica],
+    static_batch.roofline_batch_times_s: [replica],
+    static_batch.latency_batch_s: [replica],
     books.accrue: [waiting_line, replica],
     books.accrue_busy: [replica],
     books.expired_overcount: [waiting_line],

@@ -62,15 +62,20 @@ from sim.engine.rules.routing import (
     tie_needs_draw,
     tie_skip,
 )
-from sim.engine.rules.static_batch import batch_open, fill_wait_s, starts_now
+from sim.engine.rules.static_batch import (
+    add_member,
+    batch_open,
+    fill_wait_s,
+    latency_batch_s,
+    roofline_batch_times_s,
+    starts_now,
+)
 from sim.engine.rules.waiting_line import gave_up, line_has_room
 from sim.engine.service_time import (
     LatencyModel,
     RooflineModel,
     ServiceModel,
     roofline_alone_times_s,
-    roofline_decode_span_s,
-    roofline_step_s,
 )
 from sim.errors import CapsimError
 from sim.scenario import plugins
@@ -960,18 +965,21 @@ def _serve(k, horizon_s, drain_end_s):
     def start_batch(replica, request, now):
         """Static (one at a time: a batch of one): take the head and whoever fits behind
         it, up to max_batch and the KV memory, and serve them as one batch
-        (`Replica._start_batch`, `service_time.batch_times_s`)."""
+        (`Replica._start_batch`, `Replica._batch_times_s`)."""
         line = line_of(replica)
         batch = finish_keys[replica]
         pop(line, now)
         batch[0] = request
-        reserved = prompt[request] + output[request]
+        reserved = kv_need_tokens(prompt[request], output[request])
         size = 1
         while batch_open(size, max_batch):
             member = next_admissible(replica, now)
-            if member < 0 or not kv_fits(reserved, prompt[member] + output[member], kv_capacity):
+            if member < 0:
                 break
-            reserved += prompt[member] + output[member]
+            need = kv_need_tokens(prompt[member], output[member])
+            if not kv_fits(reserved, need, kv_capacity):
+                break
+            reserved += need
             batch[size] = pop(line, now)
             size += 1
         activity[replica] = BUSY
@@ -984,19 +992,17 @@ def _serve(k, horizon_s, drain_end_s):
             longest_s = latency_s[request]
             for j in range(1, size):
                 longest_s = max(longest_s, latency_s[batch[j]])
-            stretch = 1.0 + batch_overhead * (size - 1) / (batch_overhead_at - 1)
-            batch_s = first_step_s = longest_s * stretch + step_overhead_s
+            batch_s = first_step_s = latency_batch_s(
+                longest_s, size, batch_overhead, batch_overhead_at, step_overhead_s
+            )
         else:
-            prompt_sum = 0
-            pairs = 0.0  # attention's (query, key) pairs of every prompt's prefill
-            longest = 0
+            prompt_sum, pairs, longest = 0, 0.0, 0
             for j in range(size):
-                prompt_sum += prompt[batch[j]]
-                pairs += prompt[batch[j]] * (prompt[batch[j]] + 1) / 2
-                longest = max(longest, output[batch[j]])
-            first_step_s = roofline_step_s(constants, prompt_sum, 0, 0.0, pairs)
-            batch_s = first_step_s + roofline_decode_span_s(
-                constants, longest - 1, size, prompt_sum + size
+                prompt_sum, pairs, longest = add_member(
+                    prompt_sum, pairs, longest, prompt[batch[j]], output[batch[j]]
+                )
+            first_step_s, batch_s = roofline_batch_times_s(
+                constants, prompt_sum, pairs, longest, size
             )
         first_token = now + first_step_s
         for j in range(size):

@@ -32,8 +32,15 @@ from sim.engine.rules.continuous import (
 )
 from sim.engine.rules.kv_memory import kv_fits, kv_need_tokens, never_fits
 from sim.engine.rules.lifecycle import drained
-from sim.engine.rules.static_batch import batch_open, fill_wait_s, starts_now
-from sim.engine.service_time import RooflineModel, batch_times_s
+from sim.engine.rules.static_batch import (
+    add_member,
+    batch_open,
+    fill_wait_s,
+    latency_batch_s,
+    roofline_batch_times_s,
+    starts_now,
+)
+from sim.engine.service_time import LatencyModel, RooflineModel
 from sim.scenario.plugins import BATCHING
 
 if TYPE_CHECKING:
@@ -229,27 +236,53 @@ class Replica:
         capacity = state.kv_capacity_tokens
         prompt, output = state.prompt_tokens, state.output_tokens
         batch = self._batch = [line.pop(now)]
-        reserved = prompt[batch[0]] + output[batch[0]]
+        reserved = kv_need_tokens(prompt[batch[0]], output[batch[0]])
         while batch_open(len(batch), state.max_batch):
             request = self._next_admissible(now)
-            if request is None or not kv_fits(
-                reserved, prompt[request] + output[request], capacity
-            ):
+            if request is None:
+                break
+            need = kv_need_tokens(prompt[request], output[request])
+            if not kv_fits(reserved, need, capacity):
                 break  # a static batch holds every member's whole context until it ends
-            reserved += prompt[request] + output[request]
+            reserved += need
             batch.append(line.pop(now))
         self.status = BUSY
         self.running = len(batch)
         self._last_change_s = now
-        first_s, duration_s = batch_times_s(
-            state.service, batch, prompt, output, state.workload.latency_s
-        )
+        first_s, duration_s = self._batch_times_s(batch)
         first_token = now + first_s
         for request in batch:
             state.served_by[request] = self.index
             state.start_s[request] = now
             state.first_token_s[request] = first_token
         return duration_s
+
+    def _batch_times_s(self, batch: list[int]) -> tuple[float, float]:
+        """(time to first token, duration) of a static batch run as one unit."""
+        state = self.state_of_engine
+        service = state.service
+        latency_s = state.workload.latency_s
+        if isinstance(service, LatencyModel):
+            if len(batch) == 1:
+                duration_s = service.alone_s(latency_s[batch[0]])
+            else:
+                duration_s = latency_batch_s(
+                    max(latency_s[r] for r in batch),
+                    len(batch),
+                    service.batch_overhead,
+                    float(service.batch_overhead_at),
+                    service.step_overhead_s,
+                )
+            return duration_s, duration_s
+        prompt, output = state.prompt_tokens, state.output_tokens
+        if len(batch) == 1:
+            return service.alone_times_s(prompt[batch[0]], output[batch[0]])
+        prompt_sum, pairs, longest = 0, 0.0, 0
+        for request in batch:
+            prompt_sum, pairs, longest = add_member(
+                prompt_sum, pairs, longest, prompt[request], output[request]
+            )
+        return roofline_batch_times_s(service.constants, prompt_sum, pairs, longest, len(batch))
 
     def _finish_batch(self) -> None:
         self._account()

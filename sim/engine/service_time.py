@@ -186,6 +186,14 @@ def roofline_alone_times_s(constants, prompt_tokens, output_tokens):
     )
 
 
+@njit(cache=True)
+def latency_stretch(batch: int, batch_overhead: float, batch_overhead_at: float) -> float:
+    """How much longer a batch of `batch` takes than its longest member alone (`LatencyModel`)."""
+    if batch <= 1:
+        return 1.0
+    return 1.0 + batch_overhead * (batch - 1) / (batch_overhead_at - 1)
+
+
 @dataclass(frozen=True)
 class LatencyModel:
     """A given per-request latency; a batch of n takes the longest latency in it, stretched.
@@ -200,12 +208,7 @@ class LatencyModel:
     step_overhead_s: float
 
     def stretch(self, batch: int) -> float:
-        if batch <= 1:
-            return 1.0
-        return 1.0 + self.batch_overhead * (batch - 1) / (self.batch_overhead_at - 1)
-
-    def batch_s(self, latencies_s: np.ndarray | list[float]) -> float:
-        return max(latencies_s) * self.stretch(len(latencies_s)) + self.step_overhead_s
+        return latency_stretch(batch, self.batch_overhead, float(self.batch_overhead_at))
 
     def alone_s(self, latency_s: float | np.ndarray) -> float | np.ndarray:
         """Time of a request served alone (elementwise over an array of latencies)."""
@@ -213,34 +216,6 @@ class LatencyModel:
 
 
 ServiceModel = RooflineModel | LatencyModel
-
-
-def batch_times_s(
-    service: ServiceModel,
-    batch: list[int],
-    prompt_tokens: list[int],
-    output_tokens: list[int],
-    latency_s: list[float] | None,
-) -> tuple[float, float]:
-    """(time to first token, duration) of a batch of requests run as one unit.
-
-    Under the roofline, one prefill step for every prompt, then decode steps until
-    the longest output is done, all members decoding together.
-    """
-    if isinstance(service, LatencyModel):
-        if len(batch) == 1:
-            duration_s = service.alone_s(latency_s[batch[0]])
-        else:
-            duration_s = service.batch_s([latency_s[r] for r in batch])
-        return duration_s, duration_s
-    n = len(batch)
-    if n == 1:
-        return service.alone_times_s(prompt_tokens[batch[0]], output_tokens[batch[0]])
-    prompt_sum = sum(prompt_tokens[r] for r in batch)
-    pairs = sum(prompt_tokens[r] * (prompt_tokens[r] + 1) / 2 for r in batch)
-    longest = max(output_tokens[r] for r in batch)
-    first_s = service.step_s(prompt_sum, 0, 0.0, pairs)
-    return first_s, first_s + service.decode_span_s(longest - 1, n, prompt_sum + n)
 
 
 def build_service_model(scenario: Scenario) -> ServiceModel:
