@@ -122,3 +122,29 @@ def test_capsim_run_takes_a_registered_router(power_of_two):
         counts[k] for k in ("completed", "dropped", "timed_out", "lost", "in_flight")
     )
     assert invoke(CliRunner(), *args, "--json").stdout == result.stdout
+
+
+def test_the_fast_engine_refuses_a_policy_it_has_no_model_of():
+    """A newly registered autoscaling policy runs on the exact engine only: the fast
+    engine refuses it by name rather than stepping it as some built-in."""
+    from sim.fleetscale.run import check_fast
+
+    policy = plugins.AutoscalingPolicy("step-up", "one more replica per sync", periodic=True)
+    plugins.AUTOSCALING.register(policy)
+    try:
+        check_fast(load_scenario("mmc", []))  # the built-ins: accepted
+        scenario = load_scenario("mmc", ['autoscaling.policy="step-up"'])
+        with pytest.raises(CapsimError, match=re.escape("autoscaling.policy = 'step-up'")):
+            check_fast(scenario)
+    finally:
+        plugins.AUTOSCALING.unregister(policy.name)
+
+
+def test_a_registered_market_without_a_price_is_one_clear_line():
+    market = plugins.Market("preemptible", "reclaimed without notice", reclaimed=True)
+    plugins.MARKETS.register(market)
+    try:
+        with pytest.raises(CapsimError, match=r"fleet\.market: .*preemptible.*catalog"):
+            load_scenario("mmc", ['fleet.market="preemptible"'])
+    finally:
+        plugins.MARKETS.unregister(market.name)

@@ -20,7 +20,7 @@ from sim.montecarlo.engine_choice import choose_engine
 from sim.montecarlo.executors import Executor, ReplicationBlock
 from sim.montecarlo.replication import drain_limit_s
 from sim.montecarlo.results import ReplicationResult
-from sim.scenario.plugins import AUTOSCALING, BATCHING
+from sim.scenario.plugins import AUTOSCALING, BATCHING, MARKETS
 from sim.scenario.schema import Scenario
 
 STEP_S = 5.0  # the fleet's time step
@@ -37,6 +37,18 @@ def unsupported_settings(scenario: Scenario) -> list[str]:
         )
     if scenario.requests.classes:
         found.append("requests.classes (per-class latency needs the exact engine)")
+    policy = scenario.autoscaling.policy
+    if not AUTOSCALING[policy].fleet_scale:
+        found.append(
+            f"autoscaling.policy = {policy!r} (a registered policy the fast engine has no "
+            "model of: it steps only the policies registered with fleet_scale=True)"
+        )
+    market = scenario.fleet.market
+    if not MARKETS[market].fleet_scale:
+        found.append(
+            f"fleet.market = {market!r} (a registered market the fast engine has no model of: "
+            "it bills only the markets registered with fleet_scale=True)"
+        )
     if scenario.levers.splits:
         found.append(
             "levers.cache, levers.batch and levers.routing (the split request stream needs "

@@ -435,10 +435,14 @@ def _check_catalog(scenario: Scenario, source: str) -> None:
                 if fleet.spot_fraction and market != fleet.market
                 else ("fleet.market")
             )
-            override = PRICE_OVERRIDES[market]
-            raise CapsimError(
-                f"{source}: {key}: {str(exc).split(' (or set')[0]}; set pricing.{override}"
-            ) from None
+            found = str(exc).split(" (or set")[0]
+            override = PRICE_OVERRIDES.get(market)
+            if override is None:  # a registered market with no [pricing] key of its own
+                raise CapsimError(
+                    f"{source}: {key}: {found}; add its price to the catalog "
+                    "(sim/scenario/data/catalog.toml)"
+                ) from None
+            raise CapsimError(f"{source}: {key}: {found}; set pricing.{override}") from None
     _check_lever_catalog(scenario, source)
 
 

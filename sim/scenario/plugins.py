@@ -70,6 +70,7 @@ class AutoscalingPolicy(Plugin):
     metered: bool = False  # decides from the fleet's measured load (busy time, requests in flight)
     polled: bool = False  # decides every autoscaling.polling_interval (else sync_period)
     forecasts: bool = False  # decides from the traffic profile ahead, not from measurements
+    fleet_scale: bool = False  # the fast engine (sim/fleetscale/fleet_loop.py) steps it too
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Market(Plugin):
     reclaimed: bool = False  # the provider may take it back after a notice (spot)
     committed: bool = False  # paid for whether used or not (reserved)
     containers: bool = False  # serverless containers, billed per container-second
+    fleet_scale: bool = False  # the fast engine (sim/fleetscale/) bills and reclaims it too
 
 
 P = TypeVar("P", bound=Plugin)
@@ -213,13 +215,16 @@ SERVICE_MODELS.register(
 
 AUTOSCALING: Registry[AutoscalingPolicy] = Registry("autoscaling policy", "autoscaling.policy")
 AUTOSCALING.register(
-    AutoscalingPolicy("fixed", "fleet.replicas for the whole run", compiled=True, scales=False)
+    AutoscalingPolicy(
+        "fixed", "fleet.replicas for the whole run", compiled=True, fleet_scale=True, scales=False
+    )
 )
 AUTOSCALING.register(
     AutoscalingPolicy(
         "target-tracking",
         "the Kubernetes HPA rule on utilisation or in-flight requests",
         compiled=True,
+        fleet_scale=True,
         periodic=True,
         metered=True,
     )
@@ -229,6 +234,7 @@ AUTOSCALING.register(
         "queue-depth",
         "KEDA-style: replicas for the waiting requests",
         compiled=True,
+        fleet_scale=True,
         periodic=True,
         metered=True,
         polled=True,
@@ -239,6 +245,7 @@ AUTOSCALING.register(
         "scheduled",
         "replicas by time of day from autoscaling.schedule",
         compiled=True,
+        fleet_scale=True,
         periodic=True,
         needs_schedule=True,
     )
@@ -248,6 +255,7 @@ AUTOSCALING.register(
         "predictive",
         "the profile's rate one cold start ahead",
         compiled=True,
+        fleet_scale=True,
         periodic=True,
         forecasts=True,
     )
@@ -257,17 +265,21 @@ AUTOSCALING.register(
         "serverless",
         "containers started per request, kept warm for idle_timeout, scaled to zero",
         compiled=True,
+        fleet_scale=True,
         containers=True,
     )
 )
 
 MARKETS: Registry[Market] = Registry("market", "fleet.market")
-MARKETS.register(Market("on-demand", "billed by the second while up", compiled=True))
+MARKETS.register(
+    Market("on-demand", "billed by the second while up", compiled=True, fleet_scale=True)
+)
 MARKETS.register(
     Market(
         "spot",
         "cheaper, reclaimed as a Poisson process after a notice",
         compiled=True,
+        fleet_scale=True,
         reclaimed=True,
     )
 )
@@ -276,6 +288,7 @@ MARKETS.register(
         "reserved",
         "committed replicas, paid for over the whole horizon",
         compiled=True,
+        fleet_scale=True,
         committed=True,
     )
 )
@@ -284,6 +297,7 @@ MARKETS.register(
         "serverless",
         "containers billed per container-second",
         compiled=True,
+        fleet_scale=True,
         containers=True,
     )
 )
