@@ -14,6 +14,7 @@ from sim.engine.rules.continuous import (
     newcomer_chunk,
     partial_chunk,
     prefill_step,
+    prompts_prefilled,
     release_finished,
     run_span_s,
     step_room_tokens,
@@ -119,3 +120,12 @@ def test_finishing_releases_what_admission_reserved() -> None:
     steps, context = after_decode_steps(steps, context, running, finish_a - steps)
     assert (steps, context) == (3, 5 + 3)
     assert release_finished(reserved, context, running, 5 + 3) == (0, 0, 0)
+
+
+def test_prompts_prefilled_counts_each_first_token_of_the_step() -> None:
+    """The part-way prompt completing, three newcomers of which the last is left part-way:
+    three first tokens; without the completing prompt, two; nobody part-way, all."""
+    assert prompts_prefilled(True, 3, True) == 3
+    assert prompts_prefilled(False, 3, True) == 2
+    assert prompts_prefilled(False, 3, False) == 3
+    assert prompts_prefilled(True, 0, False) == 1

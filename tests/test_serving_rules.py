@@ -217,6 +217,7 @@ SIMPY_USERS = {
     continuous.newcomer_chunk: [replica],
     continuous.partial_chunk: [replica],
     continuous.prefill_step: [replica],
+    continuous.prompts_prefilled: [replica],
     continuous.release_finished: [replica],
     continuous.run_span_s: [replica],
     continuous.step_room_tokens: [replica],

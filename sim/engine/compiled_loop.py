@@ -43,6 +43,7 @@ from sim.engine.rules.continuous import (
     newcomer_chunk,
     partial_chunk,
     prefill_step,
+    prompts_prefilled,
     release_finished,
     run_span_s,
     step_room_tokens,
@@ -1095,11 +1096,9 @@ def _serve(k, horizon_s, drain_end_s):
         steps = steps_done[replica]
         first_step_s = 0.0
         if prefill_tokens:
-            prefilled = 0
-            for j in range(-1, joining):
-                request = completing if j < 0 else admitted[j]
-                if request >= 0 and request != chunked:
-                    prefilled += 1
+            # A newcomer left part-way is the last admitted: admission stops at it.
+            part_way = joining > 0 and admitted[joining - 1] == chunked
+            prefilled = prompts_prefilled(completing >= 0, joining, part_way)
             first_step_s, tokens = prefill_step(
                 constants, prefill_tokens, prefill_pairs, decoders, tokens, prefilled
             )

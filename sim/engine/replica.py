@@ -26,6 +26,7 @@ from sim.engine.rules.continuous import (
     newcomer_chunk,
     partial_chunk,
     prefill_step,
+    prompts_prefilled,
     release_finished,
     run_span_s,
     step_room_tokens,
@@ -369,7 +370,9 @@ class Replica:
             self._account()
             first_step_s = 0.0
             if prefill_tokens:
-                prefilled = (completing is not None) + len(admitted) - (chunked in admitted)
+                prefilled = prompts_prefilled(
+                    completing is not None, len(admitted), chunked in admitted
+                )
                 first_step_s, context_tokens = prefill_step(
                     constants, prefill_tokens, prefill_pairs, decoders, context_tokens, prefilled
                 )

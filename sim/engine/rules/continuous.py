@@ -65,6 +65,13 @@ def finish_step(steps_done: int, output_tokens: int) -> int:
     return steps_done + output_tokens
 
 
+@njit(cache=True)
+def prompts_prefilled(completing: bool, admitted: int, newcomer_part_way: bool) -> int:
+    """Prompts whose prefill this step finishes, each giving its first token: the
+    part-way prompt if it completes, and every newcomer but one left part-way."""
+    return int(completing) + admitted - int(newcomer_part_way)
+
+
 # ------------------------------------------------------------------ the run of steps
 
 
